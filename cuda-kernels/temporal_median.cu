@@ -1,0 +1,245 @@
+// Temporal median on the GPU; CPU reference: native/src/cpu/temporal_median.cpp.
+//
+// Staged kernel: a block owns a tile of E = 4*COLS consecutive elements. It copies the tile's
+// T rows (E bytes each) from global memory into shared memory once, with 16-byte cp.async loads
+// (coalesced: a row of 128 bytes is 8 such loads), so every frame byte is read from DRAM
+// exactly once. The k-th smallest value per element is then found by a bitwise binary search
+// over shared memory (8 passes, plus one for even T). A thread holds 4 elements as one packed
+// word and counts with byte-SIMD compares (__vsetltu4); the T rows are split into S slices
+// across the block's threads and the per-slice counts are summed through shared memory.
+//
+// Direct kernel: when T rows of a tile do not fit shared memory (T > ~7000), one thread per
+// element reads global memory in each pass; correct at any T, 9x the traffic.
+#include <cuda_pipeline.h>
+#include <cuda_runtime.h>
+
+#include "comix/cuda_runtime_info.h"
+#include "comix/temporal_median.h"
+#include "comix_math.cuh"
+#include "cuda_check.cuh"
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8 * j)) & 0xffu; }
+
+template <int COLS>
+__global__ void __launch_bounds__(kThreads)
+median_staged(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out, bool vec16) {
+  constexpr int E = 4 * COLS;        // bytes (elements) per tile
+  constexpr int S = kThreads / COLS; // row slices
+  extern __shared__ __align__(16) unsigned char smem[];
+  uint4* partial = reinterpret_cast<uint4*>(smem);               // [2][S][COLS]
+  uint32_t* tile = reinterpret_cast<uint32_t*>(smem + 2 * S * COLS * sizeof(uint4));  // [T][COLS]
+
+  const int col = threadIdx.x % COLS, slice = threadIdx.x / COLS;
+  const int64_t e0 = (int64_t)blockIdx.x * E;
+  const int64_t w = n - e0 < E ? n - e0 : E;
+
+  // Stage T x E bytes. Vector path: whole 16-byte chunks (n % 16 == 0 makes every tile's width
+  // a multiple of 16 and every row start 16-byte aligned).
+  if (vec16) {
+    const int chunks = (int)(w / 16);
+    const int64_t total = T * chunks;
+    for (int64_t q = threadIdx.x; q < total; q += kThreads) {
+      const int64_t t = q / chunks;
+      const int c = (int)(q % chunks);
+      __pipeline_memcpy_async(reinterpret_cast<unsigned char*>(tile) + t * E + 16 * c,
+                              frames + t * n + e0 + 16 * c, 16);
+    }
+    __pipeline_commit();
+    if (w < E) {  // zero the unused tail of each row (values there are never stored)
+      for (int64_t q = threadIdx.x; q < T * (E - w); q += kThreads)
+        reinterpret_cast<unsigned char*>(tile)[(q / (E - w)) * E + w + q % (E - w)] = 0;
+    }
+    __pipeline_wait_prior(0);
+  } else {
+    for (int64_t q = threadIdx.x; q < T * E; q += kThreads) {
+      const int64_t t = q / E;
+      const int c = (int)(q % E);
+      reinterpret_cast<unsigned char*>(tile)[q] = c < w ? frames[t * n + e0 + c] : 0;
+    }
+  }
+  __syncthreads();
+
+  const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
+  uint32_t prefix = 0;
+  int buf = 0;
+  for (int bit = 7; bit >= 0; --bit, buf ^= 1) {
+    const uint32_t cand = prefix | (0x01010101u << bit);
+    uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+    for (int64_t t0 = slice; t0 < T; t0 += (int64_t)255 * S) {
+      const int64_t t1 = t0 + (int64_t)255 * S < T ? t0 + (int64_t)255 * S : T;
+      uint32_t acc = 0;  // 4 byte-lane counters, at most 255 rows each
+#pragma unroll 8
+      for (int64_t t = t0; t < t1; t += S) acc += __vsetltu4(tile[t * COLS + col], cand);
+      c0 += acc & 0xffu; c1 += (acc >> 8) & 0xffu; c2 += (acc >> 16) & 0xffu; c3 += acc >> 24;
+    }
+    partial[(buf * S + slice) * COLS + col] = make_uint4(c0, c1, c2, c3);
+    __syncthreads();
+    uint4 sum = make_uint4(0, 0, 0, 0);
+    for (int s = 0; s < S; ++s) {
+      const uint4 p = partial[(buf * S + s) * COLS + col];
+      sum.x += p.x; sum.y += p.y; sum.z += p.z; sum.w += p.w;
+    }
+    const uint32_t cnt[4] = {sum.x, sum.y, sum.z, sum.w};
+    uint32_t next = 0;
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      next |= comix::select_step(byte_of(prefix, j), byte_of(cand, j), cnt[j], k1) << (8 * j);
+    prefix = next;
+  }
+
+  uint32_t result = prefix;
+  if (k1 != k2) {
+    // One more pass: how many values are <= v1, and the smallest value above v1.
+    uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0, mn = 0xffffffffu;
+    for (int64_t t0 = slice; t0 < T; t0 += (int64_t)255 * S) {
+      const int64_t t1 = t0 + (int64_t)255 * S < T ? t0 + (int64_t)255 * S : T;
+      uint32_t acc = 0;
+#pragma unroll 8
+      for (int64_t t = t0; t < t1; t += S) {
+        const uint32_t x = tile[t * COLS + col];
+        acc += __vsetleu4(x, prefix);
+        mn = __vminu4(mn, x | ~__vcmpgtu4(x, prefix));
+      }
+      c0 += acc & 0xffu; c1 += (acc >> 8) & 0xffu; c2 += (acc >> 16) & 0xffu; c3 += acc >> 24;
+    }
+    // Counts and minima share the buffer: .x..w hold counts; mins go through a second round.
+    partial[(buf * S + slice) * COLS + col] = make_uint4(c0, c1, c2, c3);
+    __syncthreads();
+    uint4 sum = make_uint4(0, 0, 0, 0);
+    for (int s = 0; s < S; ++s) {
+      const uint4 p = partial[(buf * S + s) * COLS + col];
+      sum.x += p.x; sum.y += p.y; sum.z += p.z; sum.w += p.w;
+    }
+    buf ^= 1;
+    partial[(buf * S + slice) * COLS + col].x = mn;
+    __syncthreads();
+    uint32_t mall = 0xffffffffu;
+    for (int s = 0; s < S; ++s) mall = __vminu4(mall, partial[(buf * S + s) * COLS + col].x);
+    const uint32_t le[4] = {sum.x, sum.y, sum.z, sum.w};
+    result = 0;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint32_t lo = byte_of(prefix, j);
+      const uint32_t hi = (int64_t)le[j] > k2 ? lo : byte_of(mall, j);
+      result |= (uint32_t)comix::median_even(lo, hi) << (8 * j);
+    }
+  }
+
+  if (slice == 0) {
+    const int64_t i = e0 + 4 * col;
+    if (vec16 && i + 4 <= n) {
+      *reinterpret_cast<uint32_t*>(out + i) = result;
+    } else {
+      for (int j = 0; j < 4; ++j)
+        if (i + j < n) out[i + j] = (uint8_t)byte_of(result, j);
+    }
+  }
+}
+
+__global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out) {
+  const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    uint32_t prefix = 0;
+    for (int bit = 7; bit >= 0; --bit) {
+      const uint32_t cand = prefix | (1u << bit);
+      int64_t below = 0;
+      for (int64_t t = 0; t < T; ++t) below += frames[t * n + i] < cand;
+      prefix = comix::select_step(prefix, cand, below, k1);
+    }
+    uint32_t result = prefix;
+    if (k1 != k2) {
+      int64_t le = 0;
+      uint32_t mn = 255;
+      for (int64_t t = 0; t < T; ++t) {
+        const uint32_t x = frames[t * n + i];
+        le += x <= prefix;
+        if (x > prefix && x < mn) mn = x;
+      }
+      result = comix::median_even(prefix, le > k2 ? prefix : mn);
+    }
+    out[i] = (uint8_t)result;
+  }
+}
+
+__global__ void hist_fold(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint16_t* __restrict__ hist) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    uint16_t* h = hist + i * 256;
+    for (int64_t t = 0; t < T; ++t) h[frames[t * n + i]]++;
+  }
+}
+
+__global__ void from_hist(const uint16_t* __restrict__ hist, int64_t T, int64_t n, uint8_t* __restrict__ out) {
+  const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const uint16_t* h = hist + i * 256;
+    int64_t seen = 0;
+    int v = 0;
+    while (seen + h[v] <= k1) seen += h[v++];
+    const int lo = v;
+    while (seen + h[v] <= k2) seen += h[v++];
+    out[i] = comix::median_even((uint32_t)lo, (uint32_t)v);
+  }
+}
+
+template <int COLS>
+size_t staged_smem(int64_t T) {
+  constexpr int S = kThreads / COLS;
+  return 2 * S * COLS * sizeof(uint4) + (size_t)T * 4 * COLS;
+}
+
+template <int COLS>
+int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(median_staged<COLS>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
+                     (reinterpret_cast<uintptr_t>(out) % 4 == 0);
+  const int64_t tiles = (n + 4 * COLS - 1) / (4 * COLS);
+  if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
+  median_staged<COLS><<<(unsigned)tiles, kThreads, smem, stream>>>(frames, T, n, out, vec16);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+int max_optin_smem() {
+  int dev = 0, v = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return 48 * 1024;
+  if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) return 48 * 1024;
+  return v;
+}
+
+}  // namespace
+
+extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, void* stream_) {
+  if (!frames || !out || T < 1 || n < 1) return COMIX_ERR_ARGUMENT;
+  cudaStream_t stream = static_cast<cudaStream_t>(stream_);
+  static const int smem_limit = max_optin_smem();
+  if (staged_smem<32>(T) <= (size_t)smem_limit) return launch_staged<32>(frames, T, n, out, stream, staged_smem<32>(T));
+  if (staged_smem<8>(T) <= (size_t)smem_limit) return launch_staged<8>(frames, T, n, out, stream, staged_smem<8>(T));
+  median_direct<<<comix_grid_for(n, kThreads), kThreads, 0, stream>>>(frames, T, n, out);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_median_hist_fold_cuda(const uint8_t* frames, int64_t T, int64_t n, uint16_t* hist, void* stream) {
+  if (!frames || !hist || T < 1 || n < 1) return COMIX_ERR_ARGUMENT;
+  hist_fold<<<comix_grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(frames, T, n, hist);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_median_from_hist_cuda(const uint16_t* hist, int64_t T, int64_t n, uint8_t* out, void* stream) {
+  if (!hist || !out || T < 1 || n < 1 || T > COMIX_MEDIAN_MAX_HIST_FRAMES) return COMIX_ERR_ARGUMENT;
+  from_hist<<<comix_grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(hist, T, n, out);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" const char* comix_cuda_version(void) { return "comix_cuda " COMIX_VERSION " (" COMIX_CUDA_ARCHS ")"; }
+
+extern "C" int comix_cuda_runtime_version(void) {
+  int v = 0;
+  return cudaRuntimeGetVersion(&v) == cudaSuccess ? v : COMIX_ERR_CUDA;
+}

@@ -1,0 +1,36 @@
+package dev.comix.cli;
+
+import dev.comix.jni.ComixCpu;
+import dev.comix.runtime.Backends;
+import dev.comix.runtime.Device;
+import dev.comix.runtime.Ops;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** `comix info`: versions, the backend that would be chosen, GPUs and why CUDA is or is not used. */
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Print versions, backends and GPUs.")
+final class InfoCommand implements Callable<Integer> {
+  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: COMIX_DEVICE, else auto)")
+  String device;
+
+  @Option(names = "--verbose", description = "Print stack traces of errors.")
+  boolean verbose;
+
+  @Override
+  public Integer call() throws Exception {
+    System.out.println("comix " + VersionProvider.VERSION);
+    System.out.println("Java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + "), "
+        + System.getProperty("os.name") + " " + System.getProperty("os.arch") + ", "
+        + Runtime.getRuntime().availableProcessors() + " CPU threads");
+    System.out.println("native: " + ComixCpu.comix_cpu_version().getString() + ", CPU median ISA "
+        + ComixCpu.comix_median_cpu_isa().getString());
+    System.out.println("JavaCPP " + org.bytedeco.javacpp.Loader.getVersion());
+    for (String line : Backends.report()) System.out.println(line);
+    Device d = Backends.choose(device);
+    try (Ops ops = Backends.open(d, 0)) {
+      System.out.println("backend: " + ops.describe());
+    }
+    return 0;
+  }
+}

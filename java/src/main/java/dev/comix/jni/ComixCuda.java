@@ -1,0 +1,40 @@
+package dev.comix.jni;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JNI binding of libcomix_cuda. Pointers are device pointers (as allocated through the cudart
+ * preset); {@code stream} is a cudaStream_t or null. Loading this class needs the CUDA runtime
+ * (libcudart.so.13); only {@link dev.comix.runtime.Backends} touches it, after probing.
+ */
+@Platform(
+    include = {"comix/common.h", "comix/temporal_median.h", "comix/background_mix.h", "comix/cuda_runtime_info.h"},
+    link = "comix_cuda")
+public final class ComixCuda {
+  static {
+    Loader.load();
+  }
+
+  private ComixCuda() {}
+
+  public static native @Cast("const char*") BytePointer comix_cuda_version();
+
+  public static native int comix_cuda_runtime_version();
+
+  public static native int comix_median_u8_cuda(
+      @Cast("const uint8_t*") Pointer frames, long T, long n, @Cast("uint8_t*") Pointer out, Pointer stream);
+
+  public static native int comix_median_hist_fold_cuda(
+      @Cast("const uint8_t*") Pointer frames, long T, long n, @Cast("uint16_t*") Pointer hist, Pointer stream);
+
+  public static native int comix_median_from_hist_cuda(
+      @Cast("const uint16_t*") Pointer hist, long T, long n, @Cast("uint8_t*") Pointer out, Pointer stream);
+
+  public static native int comix_background_mix_cuda(
+      @Cast("const uint8_t*") Pointer x, @Cast("const uint8_t*") Pointer bg, long B, long F, long n, float gamma,
+      int outDtype, Pointer out, Pointer stream);
+}

@@ -1,0 +1,173 @@
+package dev.comix.runtime;
+
+import static org.bytedeco.cuda.global.cudart.*;
+
+import dev.comix.jni.ComixCuda;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.cuda.cudart.cudaDeviceProp;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * Ops on one CUDA device through libcomix_cuda, on one stream of its own, with device memory
+ * from a {@link CudaAllocator}. Obtain it through {@link Backends}, which probes the CUDA
+ * runtime safely first; constructing it where no GPU answers throws {@link ComixException}.
+ */
+public final class CudaOps implements Ops {
+  private final Device device;
+  private final CUstream_st stream;
+  private final CudaAllocator allocator = new CudaAllocator();
+  private final String name;
+  private boolean closed;
+
+  CudaOps(int index) {
+    this.device = Device.cuda(index);
+    check(cudaSetDevice(index), "cudaSetDevice(" + index + ")");
+    CUstream_st s = new CUstream_st();
+    check(cudaStreamCreate(s), "cudaStreamCreate");
+    this.stream = s;
+    try (cudaDeviceProp prop = new cudaDeviceProp()) {
+      check(cudaGetDeviceProperties(prop, index), "cudaGetDeviceProperties");
+      this.name = String.format("%s, sm_%d%d, %d SMs, %.1f GiB", prop.name().getString(), prop.major(), prop.minor(),
+          prop.multiProcessorCount(), prop.totalGlobalMem() / 1073741824.0);
+    }
+  }
+
+  static void check(int status, String what) {
+    if (status == 0) return;
+    String text = cudaGetErrorString(status).getString();
+    cudaGetLastError();
+    if (status == cudaErrorMemoryAllocation)
+      throw new ComixException(what + ": out of GPU memory (" + CudaAllocator.memoryInfo() + ")");
+    throw new ComixException(what + " failed: " + text);
+  }
+
+  private void ensureCurrent() {
+    if (closed) throw new ComixException("CUDA backend is closed");
+    check(cudaSetDevice(device.index()), "cudaSetDevice");
+  }
+
+  public CudaAllocator allocator() {
+    return allocator;
+  }
+
+  /** The stream every op of this backend is queued on (a cudaStream_t). */
+  public Pointer stream() {
+    return stream;
+  }
+
+  @Override
+  public Device device() {
+    return device;
+  }
+
+  @Override
+  public String describe() {
+    return device + " (" + name + ", " + ComixCuda.comix_cuda_version().getString() + ", CUDA runtime "
+        + formatVersion(ComixCuda.comix_cuda_runtime_version()) + ")";
+  }
+
+  static String formatVersion(int v) {
+    return v <= 0 ? "?" : (v / 1000) + "." + (v % 1000) / 10;
+  }
+
+  @Override
+  public Tensor allocate(DType dtype, long... shape) {
+    ensureCurrent();
+    long bytes = Tensor.numel(shape) * dtype.size();
+    if (Tensor.numel(shape) < 0) throw new ComixException("allocate: negative dimension");
+    Pointer p = allocator.allocate(bytes);
+    BytePointer bp = new BytePointer(p);
+    return new Tensor(dtype, device, bp, () -> allocator.release(p, bytes), shape);
+  }
+
+  @Override
+  public Tensor zeros(DType dtype, long... shape) {
+    Tensor t = allocate(dtype, shape);
+    check(cudaMemsetAsync(t.data(), 0, t.byteSize(), stream), "cudaMemsetAsync");
+    return t;
+  }
+
+  @Override
+  public void copy(Tensor src, Tensor dst) {
+    OpChecks.copy(src, dst);
+    for (Tensor t : new Tensor[] {src, dst})
+      if (t.device().isCuda() && !t.device().equals(device))
+        throw new ComixException("copy: " + t + " is on another device than " + device);
+    ensureCurrent();
+    boolean fromDev = src.device().isCuda(), toDev = dst.device().isCuda();
+    int kind = fromDev ? (toDev ? cudaMemcpyDeviceToDevice : cudaMemcpyDeviceToHost)
+        : (toDev ? cudaMemcpyHostToDevice : cudaMemcpyHostToHost);
+    if (src.byteSize() > 0) check(cudaMemcpyAsync(dst.data(), src.data(), src.byteSize(), kind, stream), "cudaMemcpyAsync");
+    if (!toDev) synchronize(); // host memory must hold the data when copy returns
+  }
+
+  @Override
+  public void temporalMedian(Tensor frames, Tensor out) {
+    String op = "temporalMedian";
+    OpChecks.on(device, op, frames, out);
+    OpChecks.dtype(op, "frames", frames, DType.U8);
+    OpChecks.dtype(op, "out", out, DType.U8);
+    long n = OpChecks.frameElements(op, frames, out);
+    ensureCurrent();
+    NativeStatus.check(ComixCuda.comix_median_u8_cuda(frames.data(), frames.dim(0), n, out.data(), stream), op);
+  }
+
+  @Override
+  public void medianHistogramFold(Tensor frames, Tensor hist) {
+    String op = "medianHistogramFold";
+    OpChecks.on(device, op, frames, hist);
+    OpChecks.dtype(op, "frames", frames, DType.U8);
+    OpChecks.dtype(op, "hist", hist, DType.U16);
+    long n = frames.numel() / Math.max(1, frames.dim(0));
+    if (frames.dim(0) < 1 || hist.numel() != n * 256)
+      throw new ComixException(op + ": hist must hold 256 bins for each of the " + n + " frame elements");
+    ensureCurrent();
+    NativeStatus.check(ComixCuda.comix_median_hist_fold_cuda(frames.data(), frames.dim(0), n, hist.data(), stream), op);
+  }
+
+  @Override
+  public void medianFromHistogram(Tensor hist, long totalFrames, Tensor out) {
+    String op = "medianFromHistogram";
+    OpChecks.on(device, op, hist, out);
+    OpChecks.dtype(op, "hist", hist, DType.U16);
+    OpChecks.dtype(op, "out", out, DType.U8);
+    if (hist.numel() != out.numel() * 256) throw new ComixException(op + ": hist must be [" + out.numel() + ", 256]");
+    if (totalFrames < 1 || totalFrames > 65535)
+      throw new ComixException(op + ": frame count must be in [1, 65535], got " + totalFrames);
+    ensureCurrent();
+    NativeStatus.check(ComixCuda.comix_median_from_hist_cuda(hist.data(), totalFrames, out.numel(), out.data(), stream), op);
+  }
+
+  @Override
+  public void backgroundMix(Tensor x, Tensor bg, float gamma, Tensor out) {
+    String op = "backgroundMix";
+    OpChecks.on(device, op, x, bg, out);
+    OpChecks.mix(op, x, bg, gamma, out);
+    if (x.numel() == 0) return;
+    long b = x.dim(0), f = x.dim(1), n = x.numel() / (b * f);
+    ensureCurrent();
+    NativeStatus.check(ComixCuda.comix_background_mix_cuda(
+        x.data(), bg.data(), b, f, n, gamma, OpChecks.mixDtype(out), out.data(), stream), op);
+  }
+
+  @Override
+  public void synchronize() {
+    ensureCurrent();
+    check(cudaStreamSynchronize(stream), "CUDA stream");
+  }
+
+  @Override
+  public void close() {
+    if (closed) return;
+    cudaStreamSynchronize(stream);
+    allocator.close();
+    cudaStreamDestroy(stream);
+    closed = true;
+  }
+
+  @Override
+  public String toString() {
+    return "CudaOps(" + device + ")";
+  }
+}

@@ -1,0 +1,36 @@
+/* Temporal median of uint8 frames, numpy.median(axis=0) semantics:
+ * for each of the n elements (pixels x channels) of a frame, the median over T frames;
+ * for even T the mean of the two middle values, truncated ((a + b) >> 1).
+ *
+ * Two ways in:
+ *  - direct: all T frames in one buffer frames[T][n] (row stride n bytes);
+ *  - streaming: fold chunks of frames into a per-element histogram hist[n][256] of uint16
+ *    (T <= 65535 in total), then read the median out of it. The histogram costs 512 bytes per
+ *    element whatever T is, so a long video never has to sit in memory whole. */
+#ifndef COMIX_TEMPORAL_MEDIAN_H
+#define COMIX_TEMPORAL_MEDIAN_H
+#include "comix/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define COMIX_MEDIAN_MAX_HIST_FRAMES 65535
+
+/* CPU. threads <= 0 means all hardware threads. */
+int comix_median_u8_cpu(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, int threads);
+/* Instruction set the CPU median runs with here: "avx512bw", "avx2" or "baseline". */
+const char* comix_median_cpu_isa(void);
+int comix_median_hist_fold_cpu(const uint8_t* frames, int64_t T, int64_t n, uint16_t* hist, int threads);
+int comix_median_from_hist_cpu(const uint16_t* hist, int64_t T, int64_t n, uint8_t* out, int threads);
+
+/* CUDA (library comix_cuda). All pointers are device pointers; stream is a cudaStream_t or NULL.
+ * The calls are asynchronous on the stream. */
+int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, void* stream);
+int comix_median_hist_fold_cuda(const uint8_t* frames, int64_t T, int64_t n, uint16_t* hist, void* stream);
+int comix_median_from_hist_cuda(const uint16_t* hist, int64_t T, int64_t n, uint8_t* out, void* stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
