@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the native tests (ctest) of a build folder and prints why any test was skipped.
+set -uo pipefail
+build="$1"
+ctest --test-dir "$build" --output-on-failure
+rc=$?
+log="$build/Testing/Temporary/LastTest.log"
+[ -f "$log" ] && grep -h "^SKIPPED" "$log" | sed 's/^/ctest: /' || true
+exit $rc
