@@ -24,61 +24,86 @@ constexpr int kThreads = 256;
 
 __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8 * j)) & 0xffu; }
 
-template <int COLS>
+// Per-row counting step of the bitwise search, two ways (chosen by template for measurement):
+//  kVset: __vsetltu4 per packed word (a video instruction, emulated on sm_90);
+//  kLanes: bytes split into two 16-bit-lane words (PRMT), x + (256 - c) per lane has bit 8 set
+//          exactly when x >= c; the masked bits accumulate as counts of x >= c.
+enum CountMode { kVset = 0, kLanes = 1 };
+
+template <int COLS, int MODE>
 __global__ void __launch_bounds__(kThreads)
-median_staged(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out, bool vec16) {
+median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out, bool vec16) {
   constexpr int E = 4 * COLS;        // bytes (elements) per tile
   constexpr int S = kThreads / COLS; // row slices
+  constexpr int CH = E / 16;         // 16-byte chunks per row
   extern __shared__ __align__(16) unsigned char smem[];
   uint4* partial = reinterpret_cast<uint4*>(smem);               // [2][S][COLS]
   uint32_t* tile = reinterpret_cast<uint32_t*>(smem + 2 * S * COLS * sizeof(uint4));  // [T][COLS]
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
 
   const int col = threadIdx.x % COLS, slice = threadIdx.x / COLS;
   const int64_t e0 = (int64_t)blockIdx.x * E;
-  const int64_t w = n - e0 < E ? n - e0 : E;
+  const int w = (int)(n - e0 < E ? n - e0 : E);
+  const uint8_t* base = frames + e0;
 
   // Stage T x E bytes. Vector path: whole 16-byte chunks (n % 16 == 0 makes every tile's width
-  // a multiple of 16 and every row start 16-byte aligned).
+  // a multiple of 16 and every row start 16-byte aligned). 32-bit index math only.
   if (vec16) {
-    const int chunks = (int)(w / 16);
-    const int64_t total = T * chunks;
-    for (int64_t q = threadIdx.x; q < total; q += kThreads) {
-      const int64_t t = q / chunks;
-      const int c = (int)(q % chunks);
-      __pipeline_memcpy_async(reinterpret_cast<unsigned char*>(tile) + t * E + 16 * c,
-                              frames + t * n + e0 + 16 * c, 16);
+    const int chunks = w / 16;
+    for (int q = threadIdx.x; q < T * CH; q += kThreads) {
+      const int t = q / CH, c = q % CH;  // CH is a power of two: shifts
+      if (c < chunks) __pipeline_memcpy_async(tile8 + t * E + 16 * c, base + (int64_t)t * n + 16 * c, 16);
+      else *reinterpret_cast<uint4*>(tile8 + t * E + 16 * c) = make_uint4(0, 0, 0, 0);
     }
     __pipeline_commit();
-    if (w < E) {  // zero the unused tail of each row (values there are never stored)
-      for (int64_t q = threadIdx.x; q < T * (E - w); q += kThreads)
-        reinterpret_cast<unsigned char*>(tile)[(q / (E - w)) * E + w + q % (E - w)] = 0;
-    }
     __pipeline_wait_prior(0);
   } else {
-    for (int64_t q = threadIdx.x; q < T * E; q += kThreads) {
-      const int64_t t = q / E;
-      const int c = (int)(q % E);
-      reinterpret_cast<unsigned char*>(tile)[q] = c < w ? frames[t * n + e0 + c] : 0;
+    for (int q = threadIdx.x; q < T * E; q += kThreads) {
+      const int t = q / E, c = q % E;
+      tile8[q] = c < w ? base[(int64_t)t * n + c] : 0;
     }
   }
   __syncthreads();
 
-  const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
+  const int k1 = (int)comix::median_rank_lo(T), k2 = (int)comix::median_rank_hi(T);
+  const uint32_t* my = tile + col;
+  // rows this thread visits: slice, slice+S, ... < T
+  const int my_rows = T > slice ? (T - slice + S - 1) / S : 0;
   uint32_t prefix = 0;
   int buf = 0;
   for (int bit = 7; bit >= 0; --bit, buf ^= 1) {
     const uint32_t cand = prefix | (0x01010101u << bit);
     uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-    for (int64_t t0 = slice; t0 < T; t0 += (int64_t)255 * S) {
-      const int64_t t1 = t0 + (int64_t)255 * S < T ? t0 + (int64_t)255 * S : T;
-      uint32_t acc = 0;  // 4 byte-lane counters, at most 255 rows each
+    if (MODE == kVset) {
+      for (int r0 = 0; r0 < my_rows; r0 += 255) {
+        const int r1 = min(my_rows, r0 + 255);
+        uint32_t acc = 0;  // 4 byte-lane counters, at most 255 rows each
 #pragma unroll 8
-      for (int64_t t = t0; t < t1; t += S) acc += __vsetltu4(tile[t * COLS + col], cand);
-      c0 += acc & 0xffu; c1 += (acc >> 8) & 0xffu; c2 += (acc >> 16) & 0xffu; c3 += acc >> 24;
+        for (int r = r0; r < r1; ++r) acc += __vsetltu4(my[(slice + r * S) * COLS], cand);
+        c0 += acc & 0xffu; c1 += (acc >> 8) & 0xffu; c2 += (acc >> 16) & 0xffu; c3 += acc >> 24;
+      }
+    } else {
+      // lanes: bytes 0,2 in "lo", bytes 1,3 in "hi"; K = 256 - c per lane
+      const uint32_t klo = 0x01000100u - __byte_perm(cand, 0, 0x4240);
+      const uint32_t khi = 0x01000100u - __byte_perm(cand, 0, 0x4341);
+      for (int r0 = 0; r0 < my_rows; r0 += 255) {
+        const int r1 = min(my_rows, r0 + 255);
+        uint32_t alo = 0, ahi = 0;
+#pragma unroll 8
+        for (int r = r0; r < r1; ++r) {
+          const uint32_t x = my[(slice + r * S) * COLS];
+          alo += (__byte_perm(x, 0, 0x4240) + klo) & 0x01000100u;
+          ahi += (__byte_perm(x, 0, 0x4341) + khi) & 0x01000100u;
+        }
+        const uint32_t rows = (uint32_t)(r1 - r0);  // counted x >= c; below = rows - that
+        c0 += rows - ((alo >> 8) & 0xffu); c2 += rows - (alo >> 24);
+        c1 += rows - ((ahi >> 8) & 0xffu); c3 += rows - (ahi >> 24);
+      }
     }
     partial[(buf * S + slice) * COLS + col] = make_uint4(c0, c1, c2, c3);
     __syncthreads();
     uint4 sum = make_uint4(0, 0, 0, 0);
+#pragma unroll
     for (int s = 0; s < S; ++s) {
       const uint4 p = partial[(buf * S + s) * COLS + col];
       sum.x += p.x; sum.y += p.y; sum.z += p.z; sum.w += p.w;
@@ -95,18 +120,17 @@ median_staged(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t*
   if (k1 != k2) {
     // One more pass: how many values are <= v1, and the smallest value above v1.
     uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0, mn = 0xffffffffu;
-    for (int64_t t0 = slice; t0 < T; t0 += (int64_t)255 * S) {
-      const int64_t t1 = t0 + (int64_t)255 * S < T ? t0 + (int64_t)255 * S : T;
+    for (int r0 = 0; r0 < my_rows; r0 += 255) {
+      const int r1 = min(my_rows, r0 + 255);
       uint32_t acc = 0;
 #pragma unroll 8
-      for (int64_t t = t0; t < t1; t += S) {
-        const uint32_t x = tile[t * COLS + col];
+      for (int r = r0; r < r1; ++r) {
+        const uint32_t x = my[(slice + r * S) * COLS];
         acc += __vsetleu4(x, prefix);
         mn = __vminu4(mn, x | ~__vcmpgtu4(x, prefix));
       }
       c0 += acc & 0xffu; c1 += (acc >> 8) & 0xffu; c2 += (acc >> 16) & 0xffu; c3 += acc >> 24;
     }
-    // Counts and minima share the buffer: .x..w hold counts; mins go through a second round.
     partial[(buf * S + slice) * COLS + col] = make_uint4(c0, c1, c2, c3);
     __syncthreads();
     uint4 sum = make_uint4(0, 0, 0, 0);
@@ -124,7 +148,7 @@ median_staged(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t*
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const uint32_t lo = byte_of(prefix, j);
-      const uint32_t hi = (int64_t)le[j] > k2 ? lo : byte_of(mall, j);
+      const uint32_t hi = (int)le[j] > k2 ? lo : byte_of(mall, j);
       result |= (uint32_t)comix::median_even(lo, hi) << (8 * j);
     }
   }
@@ -191,16 +215,24 @@ size_t staged_smem(int64_t T) {
   return 2 * S * COLS * sizeof(uint4) + (size_t)T * 4 * COLS;
 }
 
-template <int COLS>
-int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
-  COMIX_CUDA_TRY(cudaFuncSetAttribute(median_staged<COLS>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+int g_count_mode = kLanes;  // comix_median_cuda_set_variant() switches it for measurements
+
+template <int COLS, int MODE>
+int launch_staged_mode(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(median_staged<COLS, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
                      (reinterpret_cast<uintptr_t>(out) % 4 == 0);
   const int64_t tiles = (n + 4 * COLS - 1) / (4 * COLS);
   if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
-  median_staged<COLS><<<(unsigned)tiles, kThreads, smem, stream>>>(frames, T, n, out, vec16);
+  median_staged<COLS, MODE><<<(unsigned)tiles, kThreads, smem, stream>>>(frames, (int)T, n, out, vec16);
   COMIX_CUDA_LAUNCHED();
   return COMIX_OK;
+}
+
+template <int COLS>
+int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
+  return g_count_mode == kVset ? launch_staged_mode<COLS, kVset>(frames, T, n, out, stream, smem)
+                               : launch_staged_mode<COLS, kLanes>(frames, T, n, out, stream, smem);
 }
 
 int max_optin_smem() {
@@ -220,6 +252,12 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   if (staged_smem<8>(T) <= (size_t)smem_limit) return launch_staged<8>(frames, T, n, out, stream, staged_smem<8>(T));
   median_direct<<<comix_grid_for(n, kThreads), kThreads, 0, stream>>>(frames, T, n, out);
   COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_median_cuda_set_variant(int variant) {
+  if (variant != kVset && variant != kLanes) return COMIX_ERR_ARGUMENT;
+  g_count_mode = variant;
   return COMIX_OK;
 }
 

@@ -102,12 +102,16 @@ int main(int argc, char** argv) {
       CK(cudaMalloc(&frames, bytes * copies));
       CK(cudaMalloc(&out, (size_t)s.n));
       fill_random(frames, bytes * copies, 2 + T);
-      double ms = time_ms([&](int i) {
-        if (comix_median_u8_cuda(frames + (i % copies) * bytes, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
-      }, 20);
-      char shape[64];
-      std::snprintf(shape, sizeof shape, "T=%lld %s", (long long)T, s.name);
-      emit("median_u8", shape, ms, (double)bytes, copy_rw);
+      for (int variant : {0, 1}) {
+        comix_median_cuda_set_variant(variant);
+        double ms = time_ms([&](int i) {
+          if (comix_median_u8_cuda(frames + (i % copies) * bytes, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
+        }, 20);
+        char shape[64];
+        std::snprintf(shape, sizeof shape, "T=%lld %s", (long long)T, s.name);
+        emit(variant == 0 ? "median_u8 vset" : "median_u8 lanes", shape, ms, (double)bytes, copy_rw);
+      }
+      comix_median_cuda_set_variant(1);
       CK(cudaFree(frames));
       CK(cudaFree(out));
     }
