@@ -10,6 +10,7 @@
 //
 // Direct kernel: when T rows of a tile do not fit shared memory (T > ~7000), one thread per
 // element reads global memory in each pass; correct at any T, 9x the traffic.
+#include <cuda_fp16.h>
 #include <cuda_pipeline.h>
 #include <cuda_runtime.h>
 
@@ -28,7 +29,16 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //  kVset: __vsetltu4 per packed word (a video instruction, emulated on sm_90);
 //  kLanes: bytes split into two 16-bit-lane words (PRMT), x + (256 - c) per lane has bit 8 set
 //          exactly when x >= c; the masked bits accumulate as counts of x >= c.
-enum CountMode { kVset = 0, kLanes = 1 };
+//  kHalf: bytes placed in the mantissa of fp16 1024.0 (PRMT: 1024 + x, exact), compared and
+//         counted two at a time with HSET2/HADD2 on the FP pipes; counts exact up to 2048 rows.
+enum CountMode { kVset = 0, kLanes = 1, kHalf = 2 };
+
+__device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
+  __half2_raw r;
+  r.x = (unsigned short)(bits & 0xffffu);
+  r.y = (unsigned short)(bits >> 16);
+  return __half2(r);
+}
 
 template <int COLS, int MODE>
 __global__ void __launch_bounds__(kThreads)
@@ -81,6 +91,21 @@ median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __r
 #pragma unroll 8
         for (int r = r0; r < r1; ++r) acc += __vsetltu4(my[(slice + r * S) * COLS], cand);
         c0 += acc & 0xffu; c1 += (acc >> 8) & 0xffu; c2 += (acc >> 16) & 0xffu; c3 += acc >> 24;
+      }
+    } else if (MODE == kHalf) {
+      const __half2 clo = half2_bits(__byte_perm(cand, 0x64646464u, 0x4240));  // 1024 + c0, 1024 + c2
+      const __half2 chi = half2_bits(__byte_perm(cand, 0x64646464u, 0x4341));  // 1024 + c1, 1024 + c3
+      for (int r0 = 0; r0 < my_rows; r0 += 2048) {
+        const int r1 = min(my_rows, r0 + 2048);
+        __half2 alo = __float2half2_rn(0.f), ahi = alo;
+#pragma unroll 8
+        for (int r = r0; r < r1; ++r) {
+          const uint32_t x = my[(slice + r * S) * COLS];
+          alo = __hadd2(alo, __hlt2(half2_bits(__byte_perm(x, 0x64646464u, 0x4240)), clo));
+          ahi = __hadd2(ahi, __hlt2(half2_bits(__byte_perm(x, 0x64646464u, 0x4341)), chi));
+        }
+        c0 += (uint32_t)__low2float(alo); c2 += (uint32_t)__high2float(alo);
+        c1 += (uint32_t)__low2float(ahi); c3 += (uint32_t)__high2float(ahi);
       }
     } else {
       // lanes: bytes 0,2 in "lo", bytes 1,3 in "hi"; K = 256 - c per lane
@@ -215,7 +240,8 @@ size_t staged_smem(int64_t T) {
   return 2 * S * COLS * sizeof(uint4) + (size_t)T * 4 * COLS;
 }
 
-int g_count_mode = kLanes;  // comix_median_cuda_set_variant() switches it for measurements
+int g_count_mode = kHalf;  // comix_median_cuda_set_variant() switches these for measurements
+int g_wide_cols = 32;      // columns (packed words) per tile when T allows: 32 or 16
 
 template <int COLS, int MODE>
 int launch_staged_mode(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
@@ -231,8 +257,11 @@ int launch_staged_mode(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out
 
 template <int COLS>
 int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
-  return g_count_mode == kVset ? launch_staged_mode<COLS, kVset>(frames, T, n, out, stream, smem)
-                               : launch_staged_mode<COLS, kLanes>(frames, T, n, out, stream, smem);
+  switch (g_count_mode) {
+    case kVset: return launch_staged_mode<COLS, kVset>(frames, T, n, out, stream, smem);
+    case kLanes: return launch_staged_mode<COLS, kLanes>(frames, T, n, out, stream, smem);
+    default: return launch_staged_mode<COLS, kHalf>(frames, T, n, out, stream, smem);
+  }
 }
 
 int max_optin_smem() {
@@ -248,6 +277,8 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   if (!frames || !out || T < 1 || n < 1) return COMIX_ERR_ARGUMENT;
   cudaStream_t stream = static_cast<cudaStream_t>(stream_);
   static const int smem_limit = max_optin_smem();
+  if (g_wide_cols == 16 && staged_smem<16>(T) <= (size_t)smem_limit)
+    return launch_staged<16>(frames, T, n, out, stream, staged_smem<16>(T));
   if (staged_smem<32>(T) <= (size_t)smem_limit) return launch_staged<32>(frames, T, n, out, stream, staged_smem<32>(T));
   if (staged_smem<8>(T) <= (size_t)smem_limit) return launch_staged<8>(frames, T, n, out, stream, staged_smem<8>(T));
   median_direct<<<comix_grid_for(n, kThreads), kThreads, 0, stream>>>(frames, T, n, out);
@@ -256,8 +287,10 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
 }
 
 extern "C" int comix_median_cuda_set_variant(int variant) {
-  if (variant != kVset && variant != kLanes) return COMIX_ERR_ARGUMENT;
-  g_count_mode = variant;
+  const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
+  if ((mode != kVset && mode != kLanes && mode != kHalf) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
+  g_count_mode = mode;
+  g_wide_cols = cols;
   return COMIX_OK;
 }
 

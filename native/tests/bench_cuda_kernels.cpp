@@ -102,16 +102,20 @@ int main(int argc, char** argv) {
       CK(cudaMalloc(&frames, bytes * copies));
       CK(cudaMalloc(&out, (size_t)s.n));
       fill_random(frames, bytes * copies, 2 + T);
-      for (int variant : {0, 1}) {
+      for (int variant : {0, 1, 2, 16, 17, 18}) {
+        if (variant >= 16 && T != 300) continue;
         comix_median_cuda_set_variant(variant);
         double ms = time_ms([&](int i) {
           if (comix_median_u8_cuda(frames + (i % copies) * bytes, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
         }, 20);
         char shape[64];
         std::snprintf(shape, sizeof shape, "T=%lld %s", (long long)T, s.name);
-        emit(variant == 0 ? "median_u8 vset" : "median_u8 lanes", shape, ms, (double)bytes, copy_rw);
+        static const char* names[] = {"median_u8 vset", "median_u8 lanes", "median_u8 half"};
+        char kname[64];
+        std::snprintf(kname, sizeof kname, "%s%s", names[variant & 15], variant >= 16 ? " c16" : "");
+        emit(kname, shape, ms, (double)bytes, copy_rw);
       }
-      comix_median_cuda_set_variant(1);
+      comix_median_cuda_set_variant(2);
       CK(cudaFree(frames));
       CK(cudaFree(out));
     }
