@@ -31,7 +31,8 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //          exactly when x >= c; the masked bits accumulate as counts of x >= c.
 //  kHalf: bytes placed in the mantissa of fp16 1024.0 (PRMT: 1024 + x, exact), compared and
 //         counted two at a time with HSET2/HADD2 on the FP pipes; counts exact up to 2048 rows.
-enum CountMode { kVset = 0, kLanes = 1, kHalf = 2 };
+//  kHist: not a bitwise search at all: the two-level nibble histogram of median_hist2.
+enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3 };
 
 __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   __half2_raw r;
@@ -40,12 +41,35 @@ __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   return __half2(r);
 }
 
+// Copies a tile's T rows of E bytes (w valid, the rest zeroed) into shared memory. Vector path:
+// whole 16-byte cp.async chunks (n % 16 == 0 makes every tile's width a multiple of 16 and every
+// row start 16-byte aligned), so each frame byte is read from DRAM once. 32-bit index math only.
+template <int E>
+__device__ __forceinline__ void stage_tile(unsigned char* tile8, const uint8_t* __restrict__ base, int T, int64_t n,
+                                           int w, bool vec16) {
+  constexpr int CH = E / 16;
+  if (vec16) {
+    const int chunks = w / 16;
+    for (int q = threadIdx.x; q < T * CH; q += blockDim.x) {
+      const int t = q / CH, c = q % CH;  // CH is a power of two: shifts
+      if (c < chunks) __pipeline_memcpy_async(tile8 + t * E + 16 * c, base + (int64_t)t * n + 16 * c, 16);
+      else *reinterpret_cast<uint4*>(tile8 + t * E + 16 * c) = make_uint4(0, 0, 0, 0);
+    }
+    __pipeline_commit();
+    __pipeline_wait_prior(0);
+  } else {
+    for (int q = threadIdx.x; q < T * E; q += blockDim.x) {
+      const int t = q / E, c = q % E;
+      tile8[q] = c < w ? base[(int64_t)t * n + c] : 0;
+    }
+  }
+}
+
 template <int COLS, int MODE>
 __global__ void __launch_bounds__(kThreads)
 median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out, bool vec16) {
   constexpr int E = 4 * COLS;        // bytes (elements) per tile
   constexpr int S = kThreads / COLS; // row slices
-  constexpr int CH = E / 16;         // 16-byte chunks per row
   extern __shared__ __align__(16) unsigned char smem[];
   uint4* partial = reinterpret_cast<uint4*>(smem);               // [2][S][COLS]
   uint32_t* tile = reinterpret_cast<uint32_t*>(smem + 2 * S * COLS * sizeof(uint4));  // [T][COLS]
@@ -56,23 +80,7 @@ median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __r
   const int w = (int)(n - e0 < E ? n - e0 : E);
   const uint8_t* base = frames + e0;
 
-  // Stage T x E bytes. Vector path: whole 16-byte chunks (n % 16 == 0 makes every tile's width
-  // a multiple of 16 and every row start 16-byte aligned). 32-bit index math only.
-  if (vec16) {
-    const int chunks = w / 16;
-    for (int q = threadIdx.x; q < T * CH; q += kThreads) {
-      const int t = q / CH, c = q % CH;  // CH is a power of two: shifts
-      if (c < chunks) __pipeline_memcpy_async(tile8 + t * E + 16 * c, base + (int64_t)t * n + 16 * c, 16);
-      else *reinterpret_cast<uint4*>(tile8 + t * E + 16 * c) = make_uint4(0, 0, 0, 0);
-    }
-    __pipeline_commit();
-    __pipeline_wait_prior(0);
-  } else {
-    for (int q = threadIdx.x; q < T * E; q += kThreads) {
-      const int t = q / E, c = q % E;
-      tile8[q] = c < w ? base[(int64_t)t * n + c] : 0;
-    }
-  }
+  stage_tile<E>(tile8, base, T, n, w, vec16);
   __syncthreads();
 
   const int k1 = (int)comix::median_rank_lo(T), k2 = (int)comix::median_rank_hi(T);
@@ -189,6 +197,107 @@ median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __r
   }
 }
 
+
+// Two-level counting kernel (mode kHist): per element, a 16-bin histogram of the high nibble
+// (shared-memory atomics, one per byte) locates the bucket of each middle rank; a second pass
+// histograms the low nibble of the values in that bucket only. Two sweeps over the staged tile
+// instead of eight or nine, about 3 integer ops per byte. Histograms are laid out
+// [bin][byte j][column] so the 32 lanes of a warp always hit 32 different banks.
+constexpr int kHistCols = 32;  // 128-byte tiles, 4 elements per thread column
+constexpr size_t kHistFixedSmem = (16 * 4 * kHistCols + 2 * 16 * 4 * kHistCols + 4 * 4 * kHistCols) * sizeof(uint32_t);
+
+__global__ void __launch_bounds__(kThreads)
+median_hist2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out, bool vec16) {
+  constexpr int COLS = kHistCols, E = 4 * COLS, S = kThreads / COLS;
+  extern __shared__ __align__(16) unsigned char smem[];
+  uint32_t* h1 = reinterpret_cast<uint32_t*>(smem);   // [16 bins][4 j][COLS]
+  uint32_t* h2 = h1 + 16 * 4 * COLS;                   // [2][16][4][COLS]
+  uint32_t* aux = h2 + 2 * 16 * 4 * COLS;              // [4: B1, B2, R1, R2][4 j][COLS]
+  unsigned char* tile8 = smem + kHistFixedSmem;
+  const uint32_t* tile = reinterpret_cast<const uint32_t*>(tile8);
+
+  const int col = threadIdx.x % COLS, slice = threadIdx.x / COLS;
+  const int64_t e0 = (int64_t)blockIdx.x * E;
+  const int w = (int)(n - e0 < E ? n - e0 : E);
+  for (int i = threadIdx.x; i < 3 * 16 * 4 * COLS; i += kThreads) h1[i] = 0;  // h1 and h2
+  stage_tile<E>(tile8, frames + e0, T, n, w, vec16);
+  __syncthreads();
+
+  const uint32_t* my = tile + col;
+  const int my_rows = T > slice ? (T - slice + S - 1) / S : 0;
+  // sweep 1: high-nibble histogram
+#pragma unroll 4
+  for (int r = 0; r < my_rows; ++r) {
+    const uint32_t hn = (my[(slice + r * S) * COLS] >> 4) & 0x0f0f0f0fu;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) atomicAdd(&h1[((hn >> (8 * j)) & 0xffu) * 4 * COLS + j * COLS + col], 1u);
+  }
+  __syncthreads();
+
+  const int k1 = (int)comix::median_rank_lo(T), k2 = (int)comix::median_rank_hi(T);
+  if (slice < 4) {  // one element per thread: j = slice
+    const int j = slice;
+    int cum = 0, b1 = -1, b2 = -1, r1 = 0, r2 = 0;
+    for (int b = 0; b < 16; ++b) {
+      const int h = (int)h1[b * 4 * COLS + j * COLS + col];
+      if (b1 < 0 && cum + h > k1) { b1 = b; r1 = k1 - cum; }
+      if (b2 < 0 && cum + h > k2) { b2 = b; r2 = k2 - cum; }
+      cum += h;
+    }
+    aux[(0 * 4 + j) * COLS + col] = (uint32_t)b1;
+    aux[(1 * 4 + j) * COLS + col] = (uint32_t)b2;
+    aux[(2 * 4 + j) * COLS + col] = (uint32_t)r1;
+    aux[(3 * 4 + j) * COLS + col] = (uint32_t)r2;
+  }
+  __syncthreads();
+
+  // sweep 2: low-nibble histograms of the values in the two buckets (usually the same one)
+  uint32_t bk1 = 0, bk2 = 0;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    bk1 |= aux[(0 * 4 + j) * COLS + col] << (8 * j);
+    bk2 |= aux[(1 * 4 + j) * COLS + col] << (8 * j);
+  }
+  const bool two = bk1 != bk2;
+#pragma unroll 4
+  for (int r = 0; r < my_rows; ++r) {
+    const uint32_t x = my[(slice + r * S) * COLS];
+    const uint32_t hn = (x >> 4) & 0x0f0f0f0fu;
+    const uint32_t m1 = __vcmpeq4(hn, bk1);
+    const uint32_t m2 = two ? __vcmpeq4(hn, bk2) & ~m1 : 0u;
+    if ((m1 | m2) == 0u) continue;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint32_t lo = (x >> (8 * j)) & 0x0fu;
+      if ((m1 >> (8 * j)) & 1u) atomicAdd(&h2[(0 * 16 + lo) * 4 * COLS + j * COLS + col], 1u);
+      else if ((m2 >> (8 * j)) & 1u) atomicAdd(&h2[(1 * 16 + lo) * 4 * COLS + j * COLS + col], 1u);
+    }
+  }
+  __syncthreads();
+
+  if (slice < 4) {
+    const int j = slice;
+    const uint32_t b1 = aux[(0 * 4 + j) * COLS + col], b2 = aux[(1 * 4 + j) * COLS + col];
+    const int r1 = (int)aux[(2 * 4 + j) * COLS + col], r2 = (int)aux[(3 * 4 + j) * COLS + col];
+    const uint32_t* g1 = h2 + j * COLS + col;
+    const uint32_t* g2 = h2 + (b2 == b1 ? 0 : 16 * 4 * COLS) + j * COLS + col;
+    int cum = 0, lo1 = 0, lo2 = 0;
+    for (int b = 0; b < 16; ++b) {
+      const int h = (int)g1[b * 4 * COLS];
+      if (cum + h > r1) { lo1 = b; break; }
+      cum += h;
+    }
+    cum = 0;
+    for (int b = 0; b < 16; ++b) {
+      const int h = (int)g2[b * 4 * COLS];
+      if (cum + h > r2) { lo2 = b; break; }
+      cum += h;
+    }
+    const int64_t i = e0 + 4 * col + j;
+    if (i < n) out[i] = comix::median_even(b1 * 16 + lo1, b2 * 16 + lo2);
+  }
+}
+
 __global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out) {
   const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -240,7 +349,7 @@ size_t staged_smem(int64_t T) {
   return 2 * S * COLS * sizeof(uint4) + (size_t)T * 4 * COLS;
 }
 
-int g_count_mode = kHalf;  // comix_median_cuda_set_variant() switches these for measurements
+int g_count_mode = kVset;  // comix_median_cuda_set_variant() switches these for measurements
 int g_wide_cols = 32;      // columns (packed words) per tile when T allows: 32 or 16
 
 template <int COLS, int MODE>
@@ -260,7 +369,7 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
   switch (g_count_mode) {
     case kVset: return launch_staged_mode<COLS, kVset>(frames, T, n, out, stream, smem);
     case kLanes: return launch_staged_mode<COLS, kLanes>(frames, T, n, out, stream, smem);
-    default: return launch_staged_mode<COLS, kHalf>(frames, T, n, out, stream, smem);
+    default: return launch_staged_mode<COLS, kHalf>(frames, T, n, out, stream, smem);  // kHist falls back here
   }
 }
 
@@ -277,6 +386,16 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   if (!frames || !out || T < 1 || n < 1) return COMIX_ERR_ARGUMENT;
   cudaStream_t stream = static_cast<cudaStream_t>(stream_);
   static const int smem_limit = max_optin_smem();
+  if (g_count_mode == kHist && kHistFixedSmem + (size_t)T * 4 * kHistCols <= (size_t)smem_limit) {
+    const size_t smem = kHistFixedSmem + (size_t)T * 4 * kHistCols;
+    COMIX_CUDA_TRY(cudaFuncSetAttribute(median_hist2, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0);
+    const int64_t tiles = (n + 4 * kHistCols - 1) / (4 * kHistCols);
+    if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
+    median_hist2<<<(unsigned)tiles, kThreads, smem, stream>>>(frames, (int)T, n, out, vec16);
+    COMIX_CUDA_LAUNCHED();
+    return COMIX_OK;
+  }
   if (g_wide_cols == 16 && staged_smem<16>(T) <= (size_t)smem_limit)
     return launch_staged<16>(frames, T, n, out, stream, staged_smem<16>(T));
   if (staged_smem<32>(T) <= (size_t)smem_limit) return launch_staged<32>(frames, T, n, out, stream, staged_smem<32>(T));
@@ -288,7 +407,7 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
 
 extern "C" int comix_median_cuda_set_variant(int variant) {
   const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
-  if ((mode != kVset && mode != kLanes && mode != kHalf) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
+  if (mode < kVset || mode > kHist || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
   g_count_mode = mode;
   g_wide_cols = cols;
   return COMIX_OK;

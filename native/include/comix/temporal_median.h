@@ -28,7 +28,7 @@ int comix_median_from_hist_cpu(const uint16_t* hist, int64_t T, int64_t n, uint8
  * The calls are asynchronous on the stream. */
 int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, void* stream);
 /* Counting variant of the CUDA median kernel, for measurements: 0 = byte-SIMD compares
- * (__vsetltu4), 1 = 16-bit integer lanes, 2 = fp16 lanes (default); plus 16 for 64-byte tiles
+ * (__vsetltu4, default), 1 = 16-bit integer lanes, 2 = fp16 lanes, 3 = nibble histograms; plus 16 for 64-byte tiles
  * instead of 128-byte ones. Results are identical. Not thread-safe. */
 int comix_median_cuda_set_variant(int variant);
 int comix_median_hist_fold_cuda(const uint8_t* frames, int64_t T, int64_t n, uint16_t* hist, void* stream);
