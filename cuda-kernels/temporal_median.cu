@@ -71,8 +71,11 @@ median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __r
   constexpr int E = 4 * COLS;        // bytes (elements) per tile
   constexpr int S = kThreads / COLS; // row slices
   extern __shared__ __align__(16) unsigned char smem[];
+  constexpr bool W0 = MODE >= 8;     // reduce the per-slice counts in warp 0 only
+  constexpr int CM = MODE & 7;       // counting mode
   uint4* partial = reinterpret_cast<uint4*>(smem);               // [2][S][COLS]
-  uint32_t* tile = reinterpret_cast<uint32_t*>(smem + 2 * S * COLS * sizeof(uint4));  // [T][COLS]
+  uint32_t* pfx = reinterpret_cast<uint32_t*>(smem + 2 * S * COLS * sizeof(uint4));   // [COLS] (W0)
+  uint32_t* tile = pfx + COLS;                                                         // [T][COLS]
   unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
 
   const int col = threadIdx.x % COLS, slice = threadIdx.x / COLS;
@@ -92,7 +95,7 @@ median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __r
   for (int bit = 7; bit >= 0; --bit, buf ^= 1) {
     const uint32_t cand = prefix | (0x01010101u << bit);
     uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-    if (MODE == kVset) {
+    if (CM == kVset) {
       for (int r0 = 0; r0 < my_rows; r0 += 255) {
         const int r1 = min(my_rows, r0 + 255);
         uint32_t acc = 0;  // 4 byte-lane counters, at most 255 rows each
@@ -100,7 +103,7 @@ median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __r
         for (int r = r0; r < r1; ++r) acc += __vsetltu4(my[(slice + r * S) * COLS], cand);
         c0 += acc & 0xffu; c1 += (acc >> 8) & 0xffu; c2 += (acc >> 16) & 0xffu; c3 += acc >> 24;
       }
-    } else if (MODE == kHalf) {
+    } else if (CM == kHalf) {
       const __half2 clo = half2_bits(__byte_perm(cand, 0x64646464u, 0x4240));  // 1024 + c0, 1024 + c2
       const __half2 chi = half2_bits(__byte_perm(cand, 0x64646464u, 0x4341));  // 1024 + c1, 1024 + c3
       for (int r0 = 0; r0 < my_rows; r0 += 2048) {
@@ -135,18 +138,27 @@ median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __r
     }
     partial[(buf * S + slice) * COLS + col] = make_uint4(c0, c1, c2, c3);
     __syncthreads();
-    uint4 sum = make_uint4(0, 0, 0, 0);
+    if (!W0 || slice == 0) {
+      uint4 sum = make_uint4(0, 0, 0, 0);
 #pragma unroll
-    for (int s = 0; s < S; ++s) {
-      const uint4 p = partial[(buf * S + s) * COLS + col];
-      sum.x += p.x; sum.y += p.y; sum.z += p.z; sum.w += p.w;
+      for (int s = 0; s < S; ++s) {
+        const uint4 p = partial[(buf * S + s) * COLS + col];
+        sum.x += p.x; sum.y += p.y; sum.z += p.z; sum.w += p.w;
+      }
+      const uint32_t cnt[4] = {sum.x, sum.y, sum.z, sum.w};
+      uint32_t next = 0;
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        next |= comix::select_step(byte_of(prefix, j), byte_of(cand, j), cnt[j], k1) << (8 * j);
+      prefix = next;
+      if (W0) pfx[col] = next;
     }
-    const uint32_t cnt[4] = {sum.x, sum.y, sum.z, sum.w};
-    uint32_t next = 0;
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-      next |= comix::select_step(byte_of(prefix, j), byte_of(cand, j), cnt[j], k1) << (8 * j);
-    prefix = next;
+    if (W0) {
+      // pfx is rewritten only after the next pass's first barrier, which every thread reaches
+      // after this read.
+      __syncthreads();
+      prefix = pfx[col];
+    }
   }
 
   uint32_t result = prefix;
@@ -346,11 +358,16 @@ __global__ void from_hist(const uint16_t* __restrict__ hist, int64_t T, int64_t 
 template <int COLS>
 size_t staged_smem(int64_t T) {
   constexpr int S = kThreads / COLS;
-  return 2 * S * COLS * sizeof(uint4) + (size_t)T * 4 * COLS;
+  return 2 * S * COLS * sizeof(uint4) + COLS * sizeof(uint32_t) + (size_t)T * 4 * COLS;
 }
 
+// Kernel choice. By default (g_auto) from measurements on an H200 (benchmarks/RESULTS.md):
+// the nibble-histogram kernel up to T = 256 frames (fewer sweeps, its atomics are cheap there),
+// the bitwise search with warp-0 reduction above. comix_median_cuda_set_variant() pins one.
+bool g_auto = true;
 int g_count_mode = kVset;  // comix_median_cuda_set_variant() switches these for measurements
 int g_wide_cols = 32;      // columns (packed words) per tile when T allows: 32 or 16
+constexpr int64_t kAutoHistMaxT = 256;
 
 template <int COLS, int MODE>
 int launch_staged_mode(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
@@ -369,6 +386,7 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
   switch (g_count_mode) {
     case kVset: return launch_staged_mode<COLS, kVset>(frames, T, n, out, stream, smem);
     case kLanes: return launch_staged_mode<COLS, kLanes>(frames, T, n, out, stream, smem);
+    case kVset + 8: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);
     default: return launch_staged_mode<COLS, kHalf>(frames, T, n, out, stream, smem);  // kHist falls back here
   }
 }
@@ -386,6 +404,7 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   if (!frames || !out || T < 1 || n < 1) return COMIX_ERR_ARGUMENT;
   cudaStream_t stream = static_cast<cudaStream_t>(stream_);
   static const int smem_limit = max_optin_smem();
+  if (g_auto) g_count_mode = T <= kAutoHistMaxT ? kHist : kVset + 8;
   if (g_count_mode == kHist && kHistFixedSmem + (size_t)T * 4 * kHistCols <= (size_t)smem_limit) {
     const size_t smem = kHistFixedSmem + (size_t)T * 4 * kHistCols;
     COMIX_CUDA_TRY(cudaFuncSetAttribute(median_hist2, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -406,10 +425,15 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
 }
 
 extern "C" int comix_median_cuda_set_variant(int variant) {
+  if (variant < 0) {
+    g_auto = true;
+    return COMIX_OK;
+  }
   const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
-  if (mode < kVset || mode > kHist || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
+  if ((mode > kHist && mode != kVset + 8) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
   g_count_mode = mode;
   g_wide_cols = cols;
+  g_auto = false;
   return COMIX_OK;
 }
 

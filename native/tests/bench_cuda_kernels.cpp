@@ -114,30 +114,29 @@ int main(int argc, char** argv) {
       CK(cudaMalloc(&frames, bytes * copies));
       CK(cudaMalloc(&out, (size_t)s.n));
       fill_random(frames, bytes * copies, 2 + T);
-      for (int variant : {0, 2, 3, 16}) {
-        if (variant >= 16 && T != 300) continue;
+      for (int variant : {-1, 0, 8, 3}) {
         comix_median_cuda_set_variant(variant);
         double ms = time_ms([&](int i) {
           if (comix_median_u8_cuda(frames + (i % copies) * bytes, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
         }, 20);
         char shape[64];
         std::snprintf(shape, sizeof shape, "T=%lld %s", (long long)T, s.name);
-        static const char* names[] = {"median_u8 vset", "median_u8 lanes", "median_u8 half", "median_u8 hist"};
-        char kname[64];
-        std::snprintf(kname, sizeof kname, "%s%s", names[variant & 15], variant >= 16 ? " c16" : "");
+        const char* kname = variant < 0 ? "median_u8 auto" : variant == 0 ? "median_u8 vset" : variant == 8 ? "median_u8 vset-w0"
+                          : "median_u8 hist";
         emit(kname, shape, ms, (double)bytes, copy_rw);
       }
-      comix_median_cuda_set_variant(0);
+      comix_median_cuda_set_variant(-1);
       if (T == 300 && s.n > 1000000) {  // the same at 1080p on video-like data
         fill_video_like(frames, T, s.n, 9);
-        for (int variant : {0, 3}) {
+        for (int variant : {-1, 0, 8, 3}) {
           comix_median_cuda_set_variant(variant);
           double ms = time_ms([&](int) {
             if (comix_median_u8_cuda(frames, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
           }, 20);
-          emit(variant == 0 ? "median_u8 vset" : "median_u8 hist", "T=300 1080p video-like", ms, (double)bytes, copy_rw);
+          emit(variant < 0 ? "median_u8 auto" : variant == 0 ? "median_u8 vset" : variant == 8 ? "median_u8 vset-w0" : "median_u8 hist",
+               "T=300 1080p video-like", ms, (double)bytes, copy_rw);
         }
-        comix_median_cuda_set_variant(0);
+        comix_median_cuda_set_variant(-1);
       }
       CK(cudaFree(frames));
       CK(cudaFree(out));
