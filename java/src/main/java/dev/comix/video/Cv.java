@@ -37,26 +37,19 @@ final class Cv {
    */
   static Mat resizeSquare(Mat src, int size, String what) {
     int w = src.cols(), h = src.rows();
-    try {
+    try (Size square = new Size(size, size)) {
       Mat out = new Mat();
       if (w == size && h == size) {
         src.copyTo(out);
       } else if (w >= size && h >= size) {
-        opencv_imgproc.resize(src, out, new Size(size, size), 0, 0, INTER_AREA);
+        opencv_imgproc.resize(src, out, square, 0, 0, INTER_AREA);
       } else if (w <= size && h <= size) {
-        opencv_imgproc.resize(src, out, new Size(size, size), 0, 0, INTER_CUBIC);
+        opencv_imgproc.resize(src, out, square, 0, 0, INTER_CUBIC);
       } else {
         // One axis shrinks, the other grows: shrink first (area), then grow (cubic).
-        Mat tmp = new Mat();
-        try {
-          if (w > size) {
-            opencv_imgproc.resize(src, tmp, new Size(size, h), 0, 0, INTER_AREA);
-          } else {
-            opencv_imgproc.resize(src, tmp, new Size(w, size), 0, 0, INTER_AREA);
-          }
-          opencv_imgproc.resize(tmp, out, new Size(size, size), 0, 0, INTER_CUBIC);
-        } finally {
-          tmp.close();
+        try (Mat tmp = new Mat(); Size half = w > size ? new Size(size, h) : new Size(w, size)) {
+          opencv_imgproc.resize(src, tmp, half, 0, 0, INTER_AREA);
+          opencv_imgproc.resize(tmp, out, square, 0, 0, INTER_CUBIC);
         }
       }
       return out;

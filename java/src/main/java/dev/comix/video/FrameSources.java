@@ -31,8 +31,9 @@ import java.util.Set;
  *
  * Frames are resized to size x size ({@code size > 0}, aspect ratio not kept, like the
  * original's PIL resize to (224, 224)) with OpenCV: INTER_AREA when shrinking, INTER_CUBIC when
- * growing; this is close to PIL's bicubic, not bit-identical. {@code size == 0} keeps the native
- * size (then all frames of a folder must have one size).
+ * growing; this is close to PIL's bicubic, not bit-identical (vtest frame 0, 768x576 to 224x224:
+ * mean absolute difference 0.85, max 23 at sharp edges; 160x120 to 224x224: 0.44, max 10).
+ * {@code size == 0} keeps the native size (then all frames of a folder must have one size).
  */
 public final class FrameSources {
   /** Image extensions read from frame folders (lower case, no dot). */

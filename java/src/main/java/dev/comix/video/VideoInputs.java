@@ -110,7 +110,7 @@ public final class VideoInputs {
       }
       jobs.add(BackgroundExtractor.Job.of(name, p));
     }
-    String d = "folder " + dir + " (" + folders.size() + " frame folders, " + videos.size() + " video files)";
+    String d = "folder " + dir + " (" + folders.size() + " frame folder(s), " + videos.size() + " video file(s))";
     return new Inputs(jobs, problems, d);
   }
 
