@@ -94,7 +94,7 @@ final class ExtractBackgroundsCommand implements Callable<Integer> {
     }
 
     Device dev = Backends.choose(device);
-    VideoInputs.Inputs inputs = VideoInputs.resolve(input, baseDir);
+    VideoInputs.Inputs inputs = VideoInputs.resolve(input, baseDir, output);
     prepareOutput(output);
 
     int workers = Math.max(1, Math.min(nThreads, inputs.jobs().size()));

@@ -183,10 +183,16 @@ public final class BackgroundExtractor {
     List<String> warnings = new ArrayList<>();
     try {
       checkName(job.name());
-      if (Files.isRegularFile(target)) return new Result(job, Outcome.SKIPPED, 0, null, null, List.of());
+      if (Files.isRegularFile(target)) {
+        // Ours are written atomically; a half-written file from another tool (the original
+        // script killed mid-save) is redone instead of being trusted.
+        if (ImageFiles.looksComplete(target)) return new Result(job, Outcome.SKIPPED, 0, null, null, List.of());
+        warnings.add("existing " + target + " is incomplete or corrupt; computing it again");
+      }
       if (Files.exists(dir) && !Files.isDirectory(dir))
         throw new ComixException("cannot write " + target + ": " + dir + " exists and is not a folder");
-      if (Files.exists(target)) throw new ComixException("cannot write " + target + ": a folder of that name is in the way");
+      if (Files.isDirectory(target))
+        throw new ComixException("cannot write " + target + ": a folder of that name is in the way");
       if (Files.isDirectory(dir) && !Files.isWritable(dir))
         throw new ComixException("cannot write " + target + ": permission denied");
       int[] wh = new int[2];

@@ -243,6 +243,38 @@ public final class ImageFiles {
     // Other formats (BMP, WEBP, TIFF): left to OpenCV's decoder.
   }
 
+  /**
+   * A cheap check that an existing JPEG/PNG file is whole: its signature and its end marker
+   * (reads at most 4 KiB from each end, so it is fast on many files).
+   */
+  public static boolean looksComplete(Path file) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = ch.size();
+      if (size < 16) return false;
+      int head = (int) Math.min(size, 4096);
+      ByteBuffer h = ByteBuffer.allocate(head);
+      while (h.hasRemaining() && ch.read(h, h.position()) > 0) {}
+      if (size <= 8192) {
+        byte[] all = new byte[(int) size];
+        ByteBuffer a = ByteBuffer.wrap(all);
+        while (a.hasRemaining() && ch.read(a, a.position()) > 0) {}
+        checkComplete(all, file.toString());
+        return true;
+      }
+      ByteBuffer t = ByteBuffer.allocate(4096);
+      long from = size - 4096;
+      while (t.hasRemaining() && ch.read(t, from + t.position()) > 0) {}
+      // Signature from the head, end marker from the tail: glue them and check as one small file.
+      byte[] glued = new byte[16 + 4096];
+      System.arraycopy(h.array(), 0, glued, 0, 16);
+      System.arraycopy(t.array(), 0, glued, 16, 4096);
+      checkComplete(glued, file.toString());
+      return true;
+    } catch (IOException | ComixException e) {
+      return false;
+    }
+  }
+
   static void checkImage(byte[] rgb, int width, int height, String what) {
     if (rgb == null) throw new ComixException(what + ": no pixels");
     if (width < 1 || height < 1 || width > Cv.MAX_SIDE || height > Cv.MAX_SIDE)

@@ -33,6 +33,14 @@ public final class VideoInputs {
   private VideoInputs() {}
 
   public static Inputs resolve(Path input, Path baseDir) {
+    return resolve(input, baseDir, null);
+  }
+
+  /**
+   * As {@link #resolve(Path, Path)}; {@code output} (may be null), when it lies inside a scanned
+   * input folder, is not taken for a video.
+   */
+  public static Inputs resolve(Path input, Path baseDir, Path output) {
     if (!Files.exists(input)) throw new ComixException("no such file or folder: " + input);
     if (Files.isRegularFile(input) && SplitCsv.looksLikeCsv(input)) {
       if (baseDir == null)
@@ -46,7 +54,7 @@ public final class VideoInputs {
       return new Inputs(List.of(BackgroundExtractor.Job.of(name, input)), List.of(), "video file " + input);
     }
     if (!Files.isDirectory(input)) throw new ComixException(input + " is neither a folder, a video file nor a split CSV");
-    return fromFolder(input);
+    return fromFolder(input, output);
   }
 
   private static Inputs fromSplit(Path csv, Path baseDir) {
@@ -71,7 +79,8 @@ public final class VideoInputs {
     return new Inputs(jobs, problems, d);
   }
 
-  private static Inputs fromFolder(Path dir) {
+  private static Inputs fromFolder(Path dir, Path output) {
+    Path skip = output == null ? null : output.toAbsolutePath().normalize();
     List<Path> folders = new ArrayList<>();
     List<Path> videos = new ArrayList<>();
     int images = 0;
@@ -79,6 +88,7 @@ public final class VideoInputs {
       for (Path p : ds) {
         String n = p.getFileName().toString();
         if (n.startsWith(".")) continue;
+        if (skip != null && p.toAbsolutePath().normalize().equals(skip)) continue;
         if (Files.isDirectory(p)) folders.add(p);
         else if (FrameSources.isVideoFile(p)) videos.add(p);
         else if (FrameSources.isImageFile(p)) images++;

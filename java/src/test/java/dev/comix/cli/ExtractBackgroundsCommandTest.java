@@ -163,6 +163,18 @@ class ExtractBackgroundsCommandTest {
   }
 
   @Test
+  void outputInsideTheInputFolderIsNotAVideo() throws IOException {
+    Path in = tmp.resolve("in");
+    TestVideos.pngFolder(in.resolve("v"), TestVideos.randomFrames(3, 3, 8, 8), 8, 8);
+    for (int i = 0; i < 2; i++) {
+      Cli.Run r = Cli.run("extract-backgrounds", "--input", in.toString(), "--output", in.resolve("bg").toString(),
+          "--device", "cpu", "--progress", "none");
+      assertEquals(0, r.code(), r.toString());
+      assertTrue(r.out().contains("1 videos: "), r.toString());
+    }
+  }
+
+  @Test
   void missingInputIsOneLine() {
     Cli.Run r = Cli.run("extract-backgrounds", "--input", tmp.resolve("nothing").toString(), "--output",
         tmp.resolve("out").toString());

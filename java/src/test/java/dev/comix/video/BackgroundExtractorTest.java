@@ -135,6 +135,27 @@ class BackgroundExtractorTest {
   }
 
   @Test
+  void halfWrittenOutputsFromOtherToolsAreRedone() throws IOException {
+    Path v = TestVideos.jpegFolder(tmp.resolve("in/a"), TestVideos.randomFrames(1, 3, 40, 30), 40, 30);
+    Path out = tmp.resolve("out");
+    BackgroundExtractor ex = new BackgroundExtractor(ops, 0, -1, ImageFiles.Format.JPEG, 1);
+    assertEquals(1, ex.run(List.of(Job.of("a", v)), out, new Collect()).done());
+    Path f = out.resolve("a/0.JPEG");
+    byte[] good = Files.readAllBytes(f);
+    assertTrue(ImageFiles.looksComplete(f));
+    Files.write(f, java.util.Arrays.copyOf(good, good.length - 100)); // e.g. PIL killed mid-save
+    assertFalse(ImageFiles.looksComplete(f));
+    Collect c = new Collect();
+    Summary s = ex.run(List.of(Job.of("a", v)), out, c);
+    assertEquals(1, s.done(), String.valueOf(c.results));
+    assertEquals(1, c.results.get("a").warnings().size());
+    assertArrayEquals(good, Files.readAllBytes(f));
+    Files.write(f, new byte[0]);
+    assertEquals(1, ex.run(List.of(Job.of("a", v)), out, new Collect()).done());
+    assertEquals(1, ex.run(List.of(Job.of("a", v)), out, new Collect()).skipped());
+  }
+
+  @Test
   void unwritableVideoOutputFailsThatVideoOnly() throws IOException {
     Path v = TestVideos.pngFolder(tmp.resolve("in/a"), TestVideos.randomFrames(1, 3, 4, 4), 4, 4);
     Path w = TestVideos.pngFolder(tmp.resolve("in/b"), TestVideos.randomFrames(2, 3, 4, 4), 4, 4);
