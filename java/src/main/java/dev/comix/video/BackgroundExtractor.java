@@ -133,33 +133,54 @@ public final class BackgroundExtractor {
     return outputRoot.resolve(job.name()).resolve(format.backgroundName);
   }
 
-  /** Processes all jobs and blocks until they are done; never throws for a single video's failure. */
+  /**
+   * Processes all jobs and blocks until they are done; never throws for a single video's
+   * failure. Decoding and the median run on {@code workers} threads; the encoded images are
+   * written (fsync, rename, folder fsync) by a separate small pool, so the workers do not wait
+   * on the disk.
+   */
   public Summary run(List<Job> jobs, Path outputRoot, Listener listener) {
     long t0 = System.nanoTime();
     int[] counts = new int[3];
     long[] frames = new long[1];
     if (jobs.isEmpty()) return new Summary(0, 0, 0, 0, 0, System.nanoTime() - t0);
-    AtomicInteger threadNo = new AtomicInteger();
-    ThreadFactory tf = r -> {
-      Thread t = new Thread(r, "comix-extract-" + threadNo.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
     int n = Math.min(workers, jobs.size());
-    ExecutorService pool = Executors.newFixedThreadPool(n, tf);
+    int ioThreads = Math.max(2, n);
+    ExecutorService pool = Executors.newFixedThreadPool(n, threads("comix-extract-"));
+    ExecutorService io = Executors.newFixedThreadPool(ioThreads, threads("comix-write-"));
+    Semaphore ioSlots = new Semaphore(4 * ioThreads); // bounds the encoded images waiting for the disk
     CountDownLatch left = new CountDownLatch(jobs.size());
+    java.util.function.Consumer<Result> finish = r -> {
+      try {
+        synchronized (counts) {
+          counts[r.outcome().ordinal()]++;
+          frames[0] += r.frames();
+        }
+        listener.finished(r);
+      } finally {
+        left.countDown();
+      }
+    };
     try {
       for (Job job : jobs) {
         pool.execute(() -> {
+          Pending p = prepare(job, outputRoot, listener);
+          if (p.result() != null) {
+            finish.accept(p.result());
+            return;
+          }
+          ioSlots.acquireUninterruptibly();
           try {
-            Result r = process(job, outputRoot, listener);
-            synchronized (counts) {
-              counts[r.outcome().ordinal()]++;
-              frames[0] += r.frames();
-            }
-            listener.finished(r);
-          } finally {
-            left.countDown();
+            io.execute(() -> {
+              try {
+                finish.accept(commit(p));
+              } finally {
+                ioSlots.release();
+              }
+            });
+          } catch (RuntimeException e) { // rejected: the pool is shutting down
+            ioSlots.release();
+            finish.accept(failed(job, p.frames(), e, p.warnings()));
           }
         });
       }
@@ -169,14 +190,33 @@ public final class BackgroundExtractor {
       throw new ComixException("interrupted");
     } finally {
       pool.shutdownNow();
+      io.shutdown();
     }
     synchronized (counts) {
       return new Summary(jobs.size(), counts[0], counts[1], counts[2], frames[0], System.nanoTime() - t0);
     }
   }
 
-  /** One video: skip if done, else median and atomic write; failures become a FAILED result. */
+  private static ThreadFactory threads(String prefix) {
+    AtomicInteger no = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + no.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /** A video's outcome so far: a final result (skipped or failed), or an encoded image to write. */
+  private record Pending(Job job, Path dir, Path target, byte[] encoded, long frames, List<String> warnings, Result result) {}
+
+  /** One video, start to end, on the calling thread: skip if done, else median and atomic write. */
   public Result process(Job job, Path outputRoot, Listener listener) {
+    Pending p = prepare(job, outputRoot, listener);
+    return p.result() != null ? p.result() : commit(p);
+  }
+
+  /** Everything but the write: checks, decoding, the median, the encoding. Never throws. */
+  private Pending prepare(Job job, Path outputRoot, Listener listener) {
     Path dir = outputRoot.resolve(job.name());
     Path target = dir.resolve(format.backgroundName);
     long[] frames = new long[1];
@@ -186,7 +226,8 @@ public final class BackgroundExtractor {
       if (Files.isRegularFile(target)) {
         // Ours are written atomically; a half-written file from another tool (the original
         // script killed mid-save) is redone instead of being trusted.
-        if (ImageFiles.looksComplete(target)) return new Result(job, Outcome.SKIPPED, 0, null, null, List.of());
+        if (ImageFiles.looksComplete(target))
+          return new Pending(job, dir, target, null, 0, List.of(), new Result(job, Outcome.SKIPPED, 0, null, null, List.of()));
         warnings.add("existing " + target + " is incomplete or corrupt; computing it again");
       }
       if (Files.exists(dir) && !Files.isDirectory(dir))
@@ -200,16 +241,30 @@ public final class BackgroundExtractor {
         frames[0] += k;
         listener.frames(k);
       });
+      byte[] encoded = ImageFiles.encode(bg, wh[0], wh[1], format);
       debugDelay();
-      write(dir, target, bg, wh[0], wh[1]);
-      return new Result(job, Outcome.DONE, frames[0], null, null, List.copyOf(warnings));
-    } catch (ComixException e) {
-      return new Result(job, Outcome.FAILED, frames[0], e.getMessage(), e, List.copyOf(warnings));
-    } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
-      String what = e instanceof OutOfMemoryError ? "out of memory" : e.getClass().getSimpleName();
-      return new Result(job, Outcome.FAILED, frames[0], what + (e.getMessage() == null ? "" : ": " + e.getMessage()), e,
-          List.copyOf(warnings));
+      return new Pending(job, dir, target, encoded, frames[0], List.copyOf(warnings), null);
+    } catch (Throwable e) {
+      return new Pending(job, dir, target, null, frames[0], List.of(), failed(job, frames[0], e, warnings));
     }
+  }
+
+  /** The atomic write of a prepared image. Never throws. */
+  private Result commit(Pending p) {
+    try {
+      write(p.dir(), p.target(), p.encoded());
+      return new Result(p.job(), Outcome.DONE, p.frames(), null, null, p.warnings());
+    } catch (Throwable e) {
+      return failed(p.job(), p.frames(), e, p.warnings());
+    }
+  }
+
+  private static Result failed(Job job, long frames, Throwable e, List<String> warnings) {
+    String msg;
+    if (e instanceof ComixException) msg = e.getMessage();
+    else if (e instanceof OutOfMemoryError) msg = "out of memory" + (e.getMessage() == null ? "" : ": " + e.getMessage());
+    else msg = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+    return new Result(job, Outcome.FAILED, frames, msg, e, List.copyOf(warnings));
   }
 
   /**
@@ -336,7 +391,7 @@ public final class BackgroundExtractor {
     throw new ComixException("no such folder or video file: " + source);
   }
 
-  private void write(Path dir, Path target, byte[] rgb, int w, int h) {
+  private static void write(Path dir, Path target, byte[] encoded) {
     boolean created = false;
     if (!Files.isDirectory(dir)) {
       try {
@@ -350,7 +405,7 @@ public final class BackgroundExtractor {
     }
     ImageFiles.deleteStaleTemps(target);
     try {
-      ImageFiles.writeAtomic(target, rgb, w, h);
+      ImageFiles.writeBytesAtomic(target, encoded);
     } catch (RuntimeException e) {
       if (created) {
         try {

@@ -56,16 +56,29 @@ final class FrameFolderSource implements FrameSource {
       if (size == 0 && (bgr.cols() != width || bgr.rows() != height))
         throw new ComixException("frame " + file + " is " + bgr.cols() + "x" + bgr.rows() + " but the first frame " + first
             + " is " + width + "x" + height + " (resize with -r to mix sizes)");
-      Mat sized = size > 0 ? Cv.resizeSquare(bgr, size, file.toString()) : bgr;
-      try (Mat out = new Mat()) {
-        opencv_imgproc.cvtColor(sized, out, COLOR_BGR2RGB);
-        Cv.copyOut(out, rgb);
+      // Colour conversion and resizing commute (both per channel): do the conversion on the
+      // smaller of the two images.
+      boolean convertFirst = size == 0 || (long) bgr.cols() * bgr.rows() <= (long) size * size;
+      try (Mat converted = new Mat()) {
+        if (convertFirst) {
+          opencv_imgproc.cvtColor(bgr, converted, COLOR_BGR2RGB);
+          if (size == 0) {
+            Cv.copyOut(converted, rgb);
+          } else {
+            try (Mat sized = Cv.resizeSquare(converted, size, file.toString())) {
+              Cv.copyOut(sized, rgb);
+            }
+          }
+        } else {
+          try (Mat sized = Cv.resizeSquare(bgr, size, file.toString())) {
+            opencv_imgproc.cvtColor(sized, converted, COLOR_BGR2RGB);
+            Cv.copyOut(converted, rgb);
+          }
+        }
       } catch (ComixException e) {
         throw e;
       } catch (RuntimeException e) {
         throw new ComixException("cannot convert frame " + file + ": " + Cv.firstLine(e));
-      } finally {
-        if (sized != bgr) sized.close();
       }
     } finally {
       bgr.close();
