@@ -324,7 +324,7 @@ public final class BackgroundExtractor {
     int chunkFrames = (int) Math.max(1, Math.min(16, CHUNK_BYTES / n));
     byte[] rgb = new byte[Math.toIntExact(n)];
     // Longs, not ints: TemporalMedian(ops, int bufferFrames, long... shape) would take h as a buffer size.
-    TemporalMedian median = locked(() -> new TemporalMedian(ops, TemporalMedian.DEFAULT_BUFFER_FRAMES, (long) h, (long) w, 3L));
+    TemporalMedian median = locked(() -> new TemporalMedian(ops, h, w, 3));
     try (Tensor chunk = Tensor.host(DType.U8, chunkFrames, n)) {
       long count = 0;
       int k = 0;

@@ -39,11 +39,21 @@ public final class TemporalMedian implements AutoCloseable {
   private Tensor hist; // [n, 256] U16, once the buffer overflowed
   private long total;
 
+  /** A median over frames of the given shape (e.g. H, W, 3), with the default buffer. */
   public TemporalMedian(Ops ops, long... frameShape) {
-    this(ops, DEFAULT_BUFFER_FRAMES, frameShape);
+    this(DEFAULT_BUFFER_FRAMES, ops, frameShape);
   }
 
-  public TemporalMedian(Ops ops, int bufferFrames, long... frameShape) {
+  /**
+   * Same with a buffer of {@code bufferFrames} frames before the histogram takes over. (A factory,
+   * not a constructor overload: {@code new TemporalMedian(ops, 224, 224, 3)} must never read 224
+   * as a buffer size.)
+   */
+  public static TemporalMedian withBuffer(Ops ops, int bufferFrames, long... frameShape) {
+    return new TemporalMedian(bufferFrames, ops, frameShape);
+  }
+
+  private TemporalMedian(int bufferFrames, Ops ops, long... frameShape) {
     if (frameShape.length == 0 || Tensor.numel(frameShape) < 1)
       throw new ComixException("temporal median: frame shape must be non-empty, got " + Arrays.toString(frameShape));
     if (bufferFrames < 1) throw new ComixException("temporal median: bufferFrames must be >= 1");

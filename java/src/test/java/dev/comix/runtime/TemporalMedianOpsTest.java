@@ -63,7 +63,7 @@ class TemporalMedianOpsTest {
         int h = 11, w = 7, n = h * w * 3;
         byte[] frames = randomFrames(r, T * n, 256);
         // a 4-frame buffer forces the histogram path for T > 4, with uneven chunks
-        try (TemporalMedian m = new TemporalMedian(ops, 4, h, w, 3)) {
+        try (TemporalMedian m = TemporalMedian.withBuffer(ops, 4, h, w, 3)) {
           int t = 0;
           while (t < T) {
             int k = Math.min(T - t, 1 + r.nextInt(3));
@@ -96,15 +96,22 @@ class TemporalMedianOpsTest {
       closed.close();
       assertThrows(ComixException.class, () -> ops.temporalMedian(frames, closed));
     }
-    try (Ops ops = new CpuOps(1); TemporalMedian m = new TemporalMedian(ops, 2, 2)) {
+    try (Ops ops = new CpuOps(1); TemporalMedian m = TemporalMedian.withBuffer(ops, 2, 2)) {
       assertThrows(ComixException.class, m::result, "no frames");
       assertThrows(ComixException.class, () -> m.add(new byte[3]));
     }
   }
 
   @Test
+  void intArgumentsAreTheFrameShape() {
+    try (Ops ops = new CpuOps(1); TemporalMedian m = new TemporalMedian(ops, 224, 224, 3)) {
+      assertEquals(224L * 224 * 3, m.frameElements());
+    }
+  }
+
+  @Test
   void refusesMoreFramesThanTheHistogramCounts() {
-    try (Ops ops = new CpuOps(1); TemporalMedian m = new TemporalMedian(ops, 64, 1)) {
+    try (Ops ops = new CpuOps(1); TemporalMedian m = TemporalMedian.withBuffer(ops, 64, 1)) {
       try (Tensor chunk = ops.zeros(DType.U8, 65535, 1)) {
         m.add(chunk);
       }
