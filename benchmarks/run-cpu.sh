@@ -64,9 +64,17 @@ log "mix baseline (torch eager)"
 "$PYTHON" benchmarks/pytorch/mix_baseline.py --sizes "$SIZES" --out "$OUT/mix.jsonl" >/dev/null
 log "JMH (device=cpu)"
 PATTERN="\\.(MedianBench|MixBench$VT)\\."
-# shellcheck disable=SC2086
-COMIX_BENCH_DATA="$ROOT/$DATA" "$JAVA" -jar "$JAR" "$PATTERN" -p device=cpu -p size="$SIZES" -p T="$TS" \
-  ${JMH_OPTS:-} -rf json -rff "$OUT/jmh.json" >"$OUT/jmh.log" 2>&1 || { tail -40 "$OUT/jmh.log"; exit 1; }
+# JMH refuses to start while another JMH run holds /tmp/jmh.lock: wait for it (up to 20 minutes).
+for try in $(seq 1 120); do
+  rc=0
+  # shellcheck disable=SC2086
+  COMIX_BENCH_DATA="$ROOT/$DATA" "$JAVA" -jar "$JAR" "$PATTERN" -p device=cpu -p size="$SIZES" -p T="$TS" \
+    ${JMH_OPTS:-} -rf json -rff "$OUT/jmh.json" >"$OUT/jmh.log" 2>&1 || rc=$?
+  grep -q 'Unable to acquire the JMH lock' "$OUT/jmh.log" || break
+  ((try == 1)) && log "another JMH run holds /tmp/jmh.lock: waiting for it"
+  sleep 10
+done
+if ((rc != 0)); then tail -40 "$OUT/jmh.log"; exit 1; fi
 grep -q '<failure>' "$OUT/jmh.log" && { grep -A5 '<failure>' "$OUT/jmh.log" | head -40; echo "JMH: a benchmark failed (see $OUT/jmh.log)"; }
 log "done"
 "$PYTHON" benchmarks/summarize.py "$OUT"
