@@ -307,7 +307,11 @@ static void check_ce() {
 
 int main() {
   std::printf("supcon CPU vs float64 oracle\n");
-  for (int threads : {1, 0}) {
+  for (int variant = 0; variant < 3; ++variant) {
+    // 0, 1: stored similarity matrix, 1 thread / all threads; 2: the recompute path (forced)
+    const int threads = variant == 0 ? 1 : 0;
+    if (variant == 2) setenv("COMIX_SUPCON_CPU_MAX_S_BYTES", "0", 1);
+    std::printf(" variant %d (%s)\n", variant, variant == 2 ? "recomputed tiles" : "stored S");
     check_case("infonce other view only", {37, 2, 19, false, false, false, false, 0}, threads);
     check_case("infonce normalized", {37, 2, 19, false, false, true, false, 0, 0.1, 0.1, 1.0}, threads);
     check_case("many positives", {50, 2, 33, true, false, false, false, 3}, threads);
@@ -320,6 +324,7 @@ int main() {
     check_case("multi-tile 300x2x64", {300, 2, 64, true, false, false, false, 50, 0.5, 0.07, 0.2}, threads);
     check_case("multi-tile 301x2x130 norm", {301, 2, 130, false, false, true, false, 0, 0.1, 0.07, 1.0}, threads);
   }
+  unsetenv("COMIX_SUPCON_CPU_MAX_S_BYTES");
   check_fd({3, 2, 4, false, false, false, false, 0});
   check_fd({4, 2, 3, true, true, true, false, 2, 0.3, 0.07, 1.0});
   check_fd({3, 3, 2, true, false, false, true, 2, 0.5, 0.07, 1.0});

@@ -16,6 +16,10 @@
 //      the normalisation backward.
 // No M x M matrix is stored: 3 M^2 D multiply-adds, M^2 (pass 1) + 2 M^2 (pass 2) exponentials.
 #include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <utility>
 #include <cstring>
 #include <limits>
 #include <unordered_map>

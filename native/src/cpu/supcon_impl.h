@@ -61,6 +61,18 @@ COMIX_ALWAYS_INLINE double exp_neg(double x) { return std::exp(x < 0.0 ? x : 0.0
 
 
 template <class T>
+struct SCache {
+  std::mutex mu;
+  std::unique_ptr<T[]> buf;
+  size_t n = 0;
+};
+template <class T>
+SCache<T>& s_cache() {
+  static SCache<T> c;
+  return c;
+}
+
+template <class T>
 int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   typedef typename VecOf<T>::type Vt;
   constexpr int64_t NB = 2 * (int64_t)(sizeof(Vt) / sizeof(T));  // micro-tile columns
@@ -141,6 +153,73 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   const int64_t nblocks = Mp / kRows;
   const int64_t ntiles = (M + CB - 1) / CB;
 
+  // ---- 1b. small enough: S = Z Z^T / tau once, upper tiles only (symmetry), mirrored, and
+  // both passes read it (1.5 M^2 D multiply-adds instead of 3). Otherwise both passes recompute
+  // their tiles. The limit can be lowered with COMIX_SUPCON_CPU_MAX_S_BYTES (tests use it).
+  int64_t max_s_bytes = (int64_t)1 << 31;
+  if (const char* env = std::getenv("COMIX_SUPCON_CPU_MAX_S_BYTES")) max_s_bytes = std::atoll(env);
+  const bool stored = Mp * Mp * (int64_t)sizeof(T) <= max_s_bytes;
+  std::unique_ptr<T[]> Sown;
+  std::unique_lock<std::mutex> cache_lock;
+  T* Sm = nullptr;
+  if (stored) {
+    // Up to 512 MiB stay cached between calls (page faults of a fresh buffer cost ~10%); a
+    // concurrent call, or a larger matrix, gets its own buffer. Uninitialised on purpose: every
+    // entry read below is written first.
+    const size_t need = (size_t)(Mp * Mp);
+    SCache<T>& cache = s_cache<T>();
+    if (need * sizeof(T) <= ((size_t)512 << 20)) cache_lock = std::unique_lock<std::mutex>(cache.mu, std::try_to_lock);
+    if (cache_lock.owns_lock()) {
+      if (cache.n < need) {
+        cache.buf.reset();
+        cache.buf.reset(new T[need]);
+        cache.n = need;
+      }
+      Sm = cache.buf.get();
+    } else {
+      Sown.reset(new T[need]);
+      Sm = Sown.get();
+    }
+    const int64_t nt = (Mp + CB - 1) / CB;
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    for (int64_t I = 0; I < nt; ++I)
+      for (int64_t J = I; J < nt; ++J) pairs.emplace_back(I, J);
+    comix::parallel_for((int64_t)pairs.size(), 1, nthreads, [&](int64_t u0, int64_t u1, int) {
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t r0 = pairs[(size_t)u].first * CB, c0 = pairs[(size_t)u].second * CB;
+        const int64_t rw = std::min<int64_t>(CB, Mp - r0), cw = std::min<int64_t>(CB, Mp - c0);
+        for (int64_t i = r0; i < r0 + rw; i += kRows) {
+          for (int64_t jb = 0; jb < cw / NB; ++jb)
+            micro<T>(Z.data() + i * Dp, Dp, Zt.data() + (c0 / NB + jb) * D * NB, NB, D, Sm + i * Mp + c0 + jb * NB, Mp);
+          for (int64_t r = i; r < i + kRows; ++r)
+            for (int64_t j = c0; j < c0 + cw; ++j) Sm[r * Mp + j] = (T)(Sm[r * Mp + j] * (T)inv_tau);
+        }
+      }
+    });
+    comix::parallel_for((int64_t)pairs.size(), 1, nthreads, [&](int64_t u0, int64_t u1, int) {
+      for (int64_t u = u0; u < u1; ++u) {
+        if (pairs[(size_t)u].first == pairs[(size_t)u].second) continue;
+        const int64_t r0 = pairs[(size_t)u].first * CB, c0 = pairs[(size_t)u].second * CB;
+        const int64_t rw = std::min<int64_t>(CB, Mp - r0), cw = std::min<int64_t>(CB, Mp - c0);
+        for (int64_t jj = c0; jj < c0 + cw; jj += 16)  // 16 x 16 blocks of the transpose
+          for (int64_t ii = r0; ii < r0 + rw; ii += 16)
+            for (int64_t j = jj; j < std::min(jj + 16, c0 + cw); ++j)
+              for (int64_t i = ii; i < std::min(ii + 16, r0 + rw); ++i) Sm[j * Mp + i] = Sm[i * Mp + j];
+      }
+    });
+  }
+  // The scaled similarity tile rows i0..i0+7, columns j0..j0+wp-1: in the stored matrix (row
+  // stride Mp; pass 2 overwrites its own rows with W, no other thread reads them), or computed
+  // into `tile` (row stride CB).
+  auto sim_tile = [&](int64_t i0, int64_t j0, int64_t wp, T* tile) -> std::pair<T*, int64_t> {
+    if (stored) return {Sm + i0 * Mp + j0, Mp};
+    for (int64_t jb = 0; jb < wp / NB; ++jb)
+      micro<T>(Z.data() + i0 * Dp, Dp, Zt.data() + (j0 / NB + jb) * D * NB, NB, D, tile + jb * NB, CB);
+    for (int i = 0; i < kRows; ++i)
+      for (int64_t j = 0; j < wp; ++j) tile[i * CB + j] = (T)(tile[i * CB + j] * (T)inv_tau);
+    return {tile, CB};
+  };
+
   // ---- 2. pass 1: row statistics ----
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
     std::vector<T> S((size_t)(kRows * CB));
@@ -152,15 +231,14 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       for (int64_t t = 0; t < ntiles; ++t) {
         const int64_t j0 = t * CB, w = std::min<int64_t>(CB, M - j0);
         const int64_t wp = (w + NB - 1) / NB * NB;
-        for (int64_t jb = 0; jb < wp / NB; ++jb)
-          micro<T>(Z.data() + i0 * Dp, Dp, Zt.data() + (j0 / NB + jb) * D * NB, NB, D, S.data() + jb * NB, CB);
+        const auto st = sim_tile(i0, j0, wp, S.data());
         for (int i = 0; i < kRows && i0 + i < M; ++i) {
-          T* s = S.data() + i * CB;
+          const T* s = st.first + i * st.second;
           const int64_t self = i0 + i - j0;
           T mx = -std::numeric_limits<T>::infinity();
           for (int64_t j = 0; j < w; ++j) {  // the anchor itself is not in the denominator
-            s[j] = j == self ? -std::numeric_limits<T>::infinity() : (T)(s[j] * (T)inv_tau);
-            mx = s[j] > mx ? s[j] : mx;
+            const T v = j == self ? -std::numeric_limits<T>::infinity() : s[j];
+            mx = v > mx ? v : mx;
           }
           if (mx == -std::numeric_limits<T>::infinity()) continue;  // only the anchor itself
           if ((double)mx > m[i]) {
@@ -169,7 +247,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           }
           const T mt = (T)m[i];
           T acc = 0;
-          for (int64_t j = 0; j < w; ++j) acc += exp_neg((T)(s[j] - mt));  // exp(-inf) ~ 1e-38 for self
+          for (int64_t j = 0; j < w; ++j) acc += j == self ? T(0) : exp_neg((T)(s[j] - mt));
           l[i] += (double)acc;
         }
       }
@@ -217,17 +295,16 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       for (int64_t t = 0; t < ntiles; ++t) {
         const int64_t j0 = t * CB, w = std::min<int64_t>(CB, M - j0);
         const int64_t wp = (w + NB - 1) / NB * NB;
-        for (int64_t jb = 0; jb < wp / NB; ++jb)
-          micro<T>(Z.data() + i0 * Dp, Dp, Zt.data() + (j0 / NB + jb) * D * NB, NB, D, S.data() + jb * NB, CB);
+        const auto st = sim_tile(i0, j0, wp, S.data());
         for (int i = 0; i < kRows; ++i) {
-          T* s = S.data() + i * CB;
+          T* s = st.first + i * st.second;
           const int64_t a = i0 + i;
           if (a >= M) { std::fill(s, s + wp, T(0)); continue; }
           const T la = lse_t[(size_t)a], va = valid_t[(size_t)a];
           const T* lk = lse_t.data() + j0;
           const T* vk = valid_t.data() + j0;
           for (int64_t j = 0; j < w; ++j) {
-            const T x = (T)(s[j] * (T)inv_tau);
+            const T x = s[j];
             s[j] = va * exp_neg((T)(x - la)) + vk[j] * exp_neg((T)(x - lk[j]));
           }
           for (int64_t j = w; j < wp; ++j) s[j] = T(0);
@@ -235,7 +312,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           if (self >= 0 && self < w) s[self] = T(0);
         }
         for (int64_t d0 = 0; d0 < Dp; d0 += NB)
-          micro<T>(S.data(), CB, Z.data() + j0 * Dp + d0, Dp, wp, tmp.data() + d0, Dp);
+          micro<T>(st.first, st.second, Z.data() + j0 * Dp + d0, Dp, wp, tmp.data() + d0, Dp);
         for (int64_t e = 0; e < kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
       }
       for (int i = 0; i < kRows && i0 + i < M; ++i) {
