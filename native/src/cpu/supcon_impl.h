@@ -235,19 +235,35 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         for (int i = 0; i < kRows && i0 + i < M; ++i) {
           const T* s = st.first + i * st.second;
           const int64_t self = i0 + i - j0;
+          // lane-wise max and sum (16 independent lanes vectorise without -ffast-math); the
+          // anchor itself is not in the denominator
+          constexpr int kL = 16;
+          T lane[kL];
+          for (int q = 0; q < kL; ++q) lane[q] = -std::numeric_limits<T>::infinity();
+          const int64_t wv = w / kL * kL;
+          for (int64_t j0 = 0; j0 < wv; j0 += kL)
+            for (int q = 0; q < kL; ++q) {
+              const T v = j0 + q == self ? -std::numeric_limits<T>::infinity() : s[j0 + q];
+              lane[q] = v > lane[q] ? v : lane[q];
+            }
           T mx = -std::numeric_limits<T>::infinity();
-          for (int64_t j = 0; j < w; ++j) {  // the anchor itself is not in the denominator
+          for (int64_t j = wv; j < w; ++j) {
             const T v = j == self ? -std::numeric_limits<T>::infinity() : s[j];
             mx = v > mx ? v : mx;
           }
+          for (int q = 0; q < kL; ++q) mx = lane[q] > mx ? lane[q] : mx;
           if (mx == -std::numeric_limits<T>::infinity()) continue;  // only the anchor itself
           if ((double)mx > m[i]) {
             l[i] = m[i] == -std::numeric_limits<double>::infinity() ? 0.0 : l[i] * std::exp(m[i] - (double)mx);
             m[i] = (double)mx;
           }
           const T mt = (T)m[i];
+          for (int q = 0; q < kL; ++q) lane[q] = T(0);
+          for (int64_t j0 = 0; j0 < wv; j0 += kL)
+            for (int q = 0; q < kL; ++q) lane[q] += j0 + q == self ? T(0) : exp_neg((T)(s[j0 + q] - mt));
           T acc = 0;
-          for (int64_t j = 0; j < w; ++j) acc += j == self ? T(0) : exp_neg((T)(s[j] - mt));
+          for (int64_t j = wv; j < w; ++j) acc += j == self ? T(0) : exp_neg((T)(s[j] - mt));
+          for (int q = 0; q < kL; ++q) acc += lane[q];
           l[i] += (double)acc;
         }
       }
