@@ -137,6 +137,17 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   for (int64_t jb = 0; jb < Mp / NB; ++jb)
     for (int64_t d = 0; d < D; ++d)
       for (int64_t j = 0; j < NB; ++j) Zt[(size_t)((jb * D + d) * NB + j)] = Z[(size_t)((jb * NB + j) * Dp + d)];
+  // pass-2 panels of Z: for column tile t and feature chunk c, the CB x NB block
+  // Zg[((t * Dp/NB + c) * CB + k) * NB + q] = Z[t*CB + k][c*NB + q], contiguous, so the
+  // gradient product streams it (Z itself has a power-of-two row stride for common D, and
+  // walking its rows at that stride thrashes a few L1 sets).
+  const int64_t ntp = (Mp + CB - 1) / CB, nch = Dp / NB;
+  std::vector<T> Zg((size_t)(ntp * nch * CB * NB), T(0));
+  for (int64_t r = 0; r < Mp; ++r) {
+    const int64_t t = r / CB, k = r % CB;
+    for (int64_t c = 0; c < nch; ++c)
+      std::memcpy(Zg.data() + ((t * nch + c) * CB + k) * NB, Z.data() + r * Dp + c * NB, (size_t)NB * sizeof(T));
+  }
   // per-label sums (float64) and positive counts
   std::vector<double> gsum((size_t)(G * D), 0.0);
   for (int64_t i = 0; i < M; ++i) {
@@ -327,8 +338,15 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           const int64_t self = a - j0;
           if (self >= 0 && self < w) s[self] = T(0);
         }
+        // W rows at the stored matrix's stride (Mp, a large power of two) would alias in L1 over
+        // the Dp/NB passes below: give the micro-kernel a compact copy (row stride CB).
+        const T* wt = st.first;
+        if (st.second != CB) {
+          for (int i = 0; i < kRows; ++i) std::memcpy(S.data() + i * CB, st.first + i * st.second, (size_t)wp * sizeof(T));
+          wt = S.data();
+        }
         for (int64_t d0 = 0; d0 < Dp; d0 += NB)
-          micro<T>(st.first, st.second, Z.data() + j0 * Dp + d0, Dp, wp, tmp.data() + d0, Dp);
+          micro<T>(wt, CB, Zg.data() + ((t * nch + d0 / NB) * CB) * NB, NB, wp, tmp.data() + d0, Dp);
         for (int64_t e = 0; e < kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
       }
       for (int i = 0; i < kRows && i0 + i < M; ++i) {
