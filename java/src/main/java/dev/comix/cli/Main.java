@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "CoMix video domain adaptation on the JVM: CUDA kernels, cuDNN and native CPU code.",
-    subcommands = {InfoCommand.class, ExtractBackgroundsCommand.class, MakeSampleCommand.class,
+    subcommands = {InfoCommand.class, MakeSampleCommand.class, ExtractBackgroundsCommand.class, OpCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main {
   public static void main(String[] args) {

@@ -1,6 +1,7 @@
 package dev.comix.jni;
 
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
@@ -8,7 +9,8 @@ import org.bytedeco.javacpp.annotation.Platform;
 
 /** JNI binding of libcomix_cpu (native/include/comix). Raw C ABI: callers validate first. */
 @Platform(
-    include = {"comix/common.h", "comix/temporal_median.h", "comix/background_mix.h"},
+    include = {"comix/common.h", "comix/temporal_median.h", "comix/background_mix.h", "comix/supcon.h",
+        "comix/cross_entropy.h"},
     link = "comix_cpu")
 public final class ComixCpu {
   static {
@@ -35,4 +37,31 @@ public final class ComixCpu {
   public static native int comix_background_mix_cpu(
       @Cast("const uint8_t*") BytePointer x, @Cast("const uint8_t*") BytePointer bg, long B, long F, long n,
       float gamma, int outDtype, Pointer out, int threads);
+
+  // ---- supcon.h, cross_entropy.h ----
+
+  public static native int comix_supcon_f32_cpu(
+      @Cast("const float*") Pointer features, long N, long V, long D, @Cast("const int64_t*") Pointer labels,
+      @Cast("const uint8_t*") Pointer mask, float temperature, float baseTemperature, int flags, float gradScale,
+      DoublePointer loss, @Cast("float*") Pointer grad, int threads);
+
+  public static native int comix_supcon_f64_cpu(
+      @Cast("const double*") Pointer features, long N, long V, long D, @Cast("const int64_t*") Pointer labels,
+      @Cast("const uint8_t*") Pointer mask, double temperature, double baseTemperature, int flags, double gradScale,
+      DoublePointer loss, @Cast("double*") Pointer grad, int threads);
+
+  public static native int comix_softmax_f32_cpu(
+      @Cast("const float*") Pointer x, long rows, long C, @Cast("float*") Pointer out, int threads);
+
+  public static native int comix_softmax_backward_f32_cpu(
+      @Cast("const float*") Pointer p, @Cast("const float*") Pointer g, long rows, long C, int accumulate,
+      @Cast("float*") Pointer dx, int threads);
+
+  public static native int comix_ce_smooth_f32_cpu(
+      @Cast("const float*") Pointer logits, long B, long C, @Cast("const int64_t*") Pointer labels, float eps,
+      float gradScale, int accumulate, DoublePointer loss, @Cast("float*") Pointer grad, int threads);
+
+  public static native int comix_pseudo_labels_f32_cpu(
+      @Cast("const float*") Pointer a, @Cast("const float*") Pointer b, long B, long C, float threshold,
+      @Cast("int64_t*") Pointer labels, @Cast("uint8_t*") Pointer mask);
 }

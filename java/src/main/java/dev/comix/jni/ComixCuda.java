@@ -12,7 +12,8 @@ import org.bytedeco.javacpp.annotation.Platform;
  * (libcudart.so.13); only {@link dev.comix.runtime.Backends} touches it, after probing.
  */
 @Platform(
-    include = {"comix/common.h", "comix/temporal_median.h", "comix/background_mix.h", "comix/cuda_runtime_info.h"},
+    include = {"comix/common.h", "comix/temporal_median.h", "comix/background_mix.h", "comix/cuda_runtime_info.h",
+        "comix/supcon.h", "comix/cross_entropy.h"},
     link = "comix_cuda")
 public final class ComixCuda {
   static {
@@ -37,4 +38,35 @@ public final class ComixCuda {
   public static native int comix_background_mix_cuda(
       @Cast("const uint8_t*") Pointer x, @Cast("const uint8_t*") Pointer bg, long B, long F, long n, float gamma,
       int outDtype, Pointer out, Pointer stream);
+
+  // ---- supcon.h, cross_entropy.h ----
+
+  public static native long comix_supcon_cuda_workspace_bytes(long N, long V, long D, int flags);
+
+  public static native int comix_supcon_cuda(
+      @Cast("const float*") Pointer features, long N, long V, long D, @Cast("const int64_t*") Pointer labels,
+      @Cast("const uint8_t*") Pointer mask, float temperature, float baseTemperature, int flags, float gradScale,
+      @Cast("float*") Pointer loss, @Cast("float*") Pointer grad, Pointer workspace, long workspaceBytes,
+      Pointer stream);
+
+  public static native int comix_supcon_cuda_path(
+      @Cast("const float*") Pointer features, long N, long V, long D, @Cast("const int64_t*") Pointer labels,
+      @Cast("const uint8_t*") Pointer mask, float temperature, float baseTemperature, int flags, float gradScale,
+      @Cast("float*") Pointer loss, @Cast("float*") Pointer grad, Pointer workspace, long workspaceBytes,
+      Pointer stream, int path);
+
+  public static native int comix_softmax_cuda(
+      @Cast("const float*") Pointer x, long rows, long C, @Cast("float*") Pointer out, Pointer stream);
+
+  public static native int comix_softmax_backward_cuda(
+      @Cast("const float*") Pointer p, @Cast("const float*") Pointer g, long rows, long C, int accumulate,
+      @Cast("float*") Pointer dx, Pointer stream);
+
+  public static native int comix_ce_smooth_cuda(
+      @Cast("const float*") Pointer logits, long B, long C, @Cast("const int64_t*") Pointer labels, float eps,
+      float gradScale, int accumulate, @Cast("float*") Pointer loss, @Cast("float*") Pointer grad, Pointer stream);
+
+  public static native int comix_pseudo_labels_cuda(
+      @Cast("const float*") Pointer a, @Cast("const float*") Pointer b, long B, long C, float threshold,
+      @Cast("int64_t*") Pointer labels, @Cast("uint8_t*") Pointer mask, Pointer stream);
 }

@@ -1,6 +1,7 @@
 package dev.comix.runtime;
 
 import dev.comix.jni.ComixCpu;
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.Pointer;
 
 /** Ops on the host through libcomix_cpu (multi-threaded native code). */
@@ -108,5 +109,88 @@ public final class CpuOps implements Ops {
   @Override
   public String toString() {
     return "CpuOps(" + (threads <= 0 ? "all" : threads) + " threads)";
+  }
+
+  // ---- losses ----
+
+  private static void storeLoss(Tensor loss, double value) {
+    // BytePointer's typed accessors honour the (byte) position of a slice
+    if (loss.dtype() == DType.F64) loss.data().putDouble(value);
+    else loss.data().putFloat((float) value);
+  }
+
+  private static double decimal(float f) {
+    return Double.parseDouble(Float.toString(f));
+  }
+
+  private static Pointer ptr(Tensor t) {
+    return t == null ? null : t.data();
+  }
+
+  @Override
+  public void supCon(Tensor features, Tensor labels, Tensor mask, float temperature, float baseTemperature, int flags,
+                     float gradScale, Tensor loss, Tensor grad) {
+    String op = "supCon";
+    long[] nvd = OpChecks.supCon(Device.CPU, features, labels, mask, temperature, baseTemperature, flags, gradScale,
+        loss, grad, true);
+    OpChecks.finite(op, "features", features);
+    try (DoublePointer out = new DoublePointer(1)) {
+      int st = features.dtype() == DType.F64
+          // float64 path: the temperatures as the decimals they were written as (0.07f -> 0.07)
+          ? ComixCpu.comix_supcon_f64_cpu(features.data(), nvd[0], nvd[1], nvd[2], ptr(labels), ptr(mask),
+              decimal(temperature), decimal(baseTemperature), flags, decimal(gradScale), out, ptr(grad), threads)
+          : ComixCpu.comix_supcon_f32_cpu(features.data(), nvd[0], nvd[1], nvd[2], ptr(labels), ptr(mask), temperature,
+              baseTemperature, flags, gradScale, out, ptr(grad), threads);
+      NativeStatus.check(st, op);
+      storeLoss(loss, out.get());
+    }
+  }
+
+  @Override
+  public void softmax(Tensor x, Tensor out) {
+    String op = "softmax";
+    OpChecks.on(Device.CPU, op, x, out);
+    long[] rc = OpChecks.rowsC(op, "x", x);
+    OpChecks.sameShape(op, x, out);
+    NativeStatus.check(ComixCpu.comix_softmax_f32_cpu(x.data(), rc[0], rc[1], out.data(), threads), op);
+  }
+
+  @Override
+  public void softmaxBackward(Tensor p, Tensor g, boolean accumulate, Tensor dx) {
+    String op = "softmaxBackward";
+    OpChecks.on(Device.CPU, op, p, g, dx);
+    long[] rc = OpChecks.rowsC(op, "p", p);
+    OpChecks.sameShape(op, p, g);
+    OpChecks.sameShape(op, p, dx);
+    NativeStatus.check(
+        ComixCpu.comix_softmax_backward_f32_cpu(p.data(), g.data(), rc[0], rc[1], accumulate ? 1 : 0, dx.data(), threads),
+        op);
+  }
+
+  @Override
+  public void crossEntropySmooth(Tensor logits, Tensor labels, float eps, float gradScale, boolean accumulate,
+                                 Tensor loss, Tensor grad) {
+    String op = "crossEntropySmooth";
+    OpChecks.crossEntropy(Device.CPU, logits, labels, eps, gradScale, loss, grad);
+    OpChecks.finite(op, "logits", logits);
+    try (DoublePointer out = new DoublePointer(1)) {
+      NativeStatus.check(ComixCpu.comix_ce_smooth_f32_cpu(logits.data(), logits.dim(0), logits.dim(1), labels.data(),
+          eps, gradScale, accumulate ? 1 : 0, out, ptr(grad), threads), op);
+      storeLoss(loss, out.get());
+    }
+  }
+
+  @Override
+  public void pseudoLabels(Tensor a, Tensor b, float threshold, Tensor labels, Tensor mask) {
+    String op = "pseudoLabels";
+    OpChecks.on(Device.CPU, op, a, b, labels, mask);
+    long[] rc = OpChecks.rowsC(op, "a", a);
+    OpChecks.sameShape(op, a, b);
+    OpChecks.dtype(op, "labels", labels, DType.I64);
+    OpChecks.dtype(op, "mask", mask, DType.U8);
+    if (labels.numel() != rc[0] || mask.numel() != rc[0])
+      throw new ComixException(op + ": labels and mask need " + rc[0] + " entries");
+    NativeStatus.check(
+        ComixCpu.comix_pseudo_labels_f32_cpu(a.data(), b.data(), rc[0], rc[1], threshold, labels.data(), mask.data()), op);
   }
 }

@@ -170,4 +170,87 @@ public final class CudaOps implements Ops {
   public String toString() {
     return "CudaOps(" + device + ")";
   }
+
+  // ---- losses ----
+
+  private static Pointer ptr(Tensor t) {
+    return t == null ? null : t.data();
+  }
+
+  @Override
+  public void supCon(Tensor features, Tensor labels, Tensor mask, float temperature, float baseTemperature, int flags,
+                     float gradScale, Tensor loss, Tensor grad) {
+    supConPath(features, labels, mask, temperature, baseTemperature, flags, gradScale, loss, grad, 0);
+  }
+
+  /**
+   * {@link #supCon} on a chosen kernel path (0 automatic, 1 single block, 2 tiled, 3 generic
+   * reference), for tests and benchmarks. Device tensors are not scanned for NaN/Inf here.
+   */
+  public void supConPath(Tensor features, Tensor labels, Tensor mask, float temperature, float baseTemperature,
+                         int flags, float gradScale, Tensor loss, Tensor grad, int path) {
+    String op = "supCon";
+    long[] nvd = OpChecks.supCon(device, features, labels, mask, temperature, baseTemperature, flags, gradScale, loss,
+        grad, false);
+    if (path < 0 || path > 3) throw new ComixException(op + ": unknown path " + path);
+    ensureCurrent();
+    long wsBytes = ComixCuda.comix_supcon_cuda_workspace_bytes(nvd[0], nvd[1], nvd[2], flags);
+    // The allocator reuses blocks only on this stream, so releasing right after the launch is safe.
+    Pointer ws = allocator.allocate(wsBytes);
+    try {
+      NativeStatus.check(ComixCuda.comix_supcon_cuda_path(features.data(), nvd[0], nvd[1], nvd[2], ptr(labels),
+          ptr(mask), temperature, baseTemperature, flags, gradScale, loss.data(), ptr(grad), ws, wsBytes, stream, path),
+          op);
+    } finally {
+      allocator.release(ws, wsBytes);
+    }
+  }
+
+  @Override
+  public void softmax(Tensor x, Tensor out) {
+    String op = "softmax";
+    OpChecks.on(device, op, x, out);
+    long[] rc = OpChecks.rowsC(op, "x", x);
+    OpChecks.sameShape(op, x, out);
+    ensureCurrent();
+    NativeStatus.check(ComixCuda.comix_softmax_cuda(x.data(), rc[0], rc[1], out.data(), stream), op);
+  }
+
+  @Override
+  public void softmaxBackward(Tensor p, Tensor g, boolean accumulate, Tensor dx) {
+    String op = "softmaxBackward";
+    OpChecks.on(device, op, p, g, dx);
+    long[] rc = OpChecks.rowsC(op, "p", p);
+    OpChecks.sameShape(op, p, g);
+    OpChecks.sameShape(op, p, dx);
+    ensureCurrent();
+    NativeStatus.check(
+        ComixCuda.comix_softmax_backward_cuda(p.data(), g.data(), rc[0], rc[1], accumulate ? 1 : 0, dx.data(), stream), op);
+  }
+
+  @Override
+  public void crossEntropySmooth(Tensor logits, Tensor labels, float eps, float gradScale, boolean accumulate,
+                                 Tensor loss, Tensor grad) {
+    String op = "crossEntropySmooth";
+    OpChecks.crossEntropy(device, logits, labels, eps, gradScale, loss, grad);
+    ensureCurrent();
+    NativeStatus.check(ComixCuda.comix_ce_smooth_cuda(logits.data(), logits.dim(0), logits.dim(1), labels.data(), eps,
+        gradScale, accumulate ? 1 : 0, loss.data(), ptr(grad), stream), op);
+  }
+
+  @Override
+  public void pseudoLabels(Tensor a, Tensor b, float threshold, Tensor labels, Tensor mask) {
+    String op = "pseudoLabels";
+    OpChecks.on(device, op, a, b, labels, mask);
+    long[] rc = OpChecks.rowsC(op, "a", a);
+    OpChecks.sameShape(op, a, b);
+    OpChecks.dtype(op, "labels", labels, DType.I64);
+    OpChecks.dtype(op, "mask", mask, DType.U8);
+    if (labels.numel() != rc[0] || mask.numel() != rc[0])
+      throw new ComixException(op + ": labels and mask need " + rc[0] + " entries");
+    ensureCurrent();
+    NativeStatus.check(
+        ComixCuda.comix_pseudo_labels_cuda(a.data(), b.data(), rc[0], rc[1], threshold, labels.data(), mask.data(), stream),
+        op);
+  }
 }

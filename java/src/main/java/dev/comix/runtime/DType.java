@@ -7,7 +7,8 @@ public enum DType {
   I32(4),
   I64(8),
   F32(4),
-  BF16(2);
+  BF16(2),
+  F64(8);
 
   private final int size;
 

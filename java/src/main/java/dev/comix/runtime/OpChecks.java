@@ -55,4 +55,122 @@ final class OpChecks {
     if (src.dtype() != dst.dtype() || src.numel() != dst.numel())
       throw new ComixException("copy: " + src + " into " + dst + ": dtype or size differ");
   }
+
+  // ---- losses ----
+
+  /** Validates a supCon call; returns {N, V, D}. */
+  static long[] supCon(Device device, Tensor features, Tensor labels, Tensor mask, float temperature,
+                       float baseTemperature, int flags, float gradScale, Tensor loss, Tensor grad, boolean allowF64) {
+    String op = "supCon";
+    if (features == null) throw new ComixException(op + ": features are null");
+    on(device, op, features, loss);
+    if (labels != null) on(device, op, labels);
+    if (mask != null) on(device, op, mask);
+    if (grad != null) on(device, op, grad);
+    if (allowF64) dtype(op, "features", features, DType.F32, DType.F64);
+    else dtype(op, "features", features, DType.F32);
+    if (features.rank() != 3)
+      throw new ComixException(op + ": features must be [N, V, D] (rank 3), got " + Arrays.toString(features.shape()));
+    boolean viewMajor = (flags & Ops.SUPCON_VIEW_MAJOR) != 0;
+    long n = viewMajor ? features.dim(1) : features.dim(0), v = viewMajor ? features.dim(0) : features.dim(1);
+    long d = features.dim(2);
+    if (n < 1) throw new ComixException(op + ": need at least one sample (N = " + n + ")");
+    if (v < 1) throw new ComixException(op + ": need at least one view (V = " + v + ")");
+    if (d < 1) throw new ComixException(op + ": need at least one feature (D = " + d + ")");
+    if (!(temperature > 0f) || !Float.isFinite(temperature))
+      throw new ComixException(op + ": temperature must be a positive finite number, got " + temperature);
+    if (!(baseTemperature > 0f) || !Float.isFinite(baseTemperature))
+      throw new ComixException(op + ": base temperature must be a positive finite number, got " + baseTemperature);
+    if (!Float.isFinite(gradScale)) throw new ComixException(op + ": gradient scale must be finite, got " + gradScale);
+    if ((flags & ~15) != 0) throw new ComixException(op + ": unknown flags " + flags);
+    if (labels != null) {
+      dtype(op, "labels", labels, DType.I64);
+      if (labels.numel() != n)
+        throw new ComixException(op + ": " + labels.numel() + " labels for N = " + n + " samples");
+    }
+    if (mask != null) {
+      dtype(op, "mask", mask, DType.U8);
+      if (mask.numel() != n) throw new ComixException(op + ": mask has " + mask.numel() + " entries for N = " + n);
+    }
+    if (loss.numel() != 1) throw new ComixException(op + ": loss must hold one element, got " + loss);
+    if (device.isCuda()) dtype(op, "loss", loss, DType.F32);
+    else dtype(op, "loss", loss, DType.F32, DType.F64);
+    if (grad != null) {
+      if (grad.dtype() != features.dtype() || grad.numel() != features.numel())
+        throw new ComixException(op + ": grad " + grad + " must match features " + features);
+    }
+    return new long[] {n, v, d};
+  }
+
+  /** Throws when a host F32/F64 tensor holds NaN or infinity (device tensors are not inspected). */
+  static void finite(String op, String name, Tensor t) {
+    if (t.device().isCuda()) return;
+    long n = t.numel();
+    if (t.dtype() == DType.F32) {
+      long base = t.data().position() / 4;  // a slice's byte position, in elements
+      org.bytedeco.javacpp.FloatPointer p = new org.bytedeco.javacpp.FloatPointer(t.data());
+      float[] buf = new float[(int) Math.min(n, 1 << 16)];
+      for (long i0 = 0; i0 < n; i0 += buf.length) {
+        int len = (int) Math.min(buf.length, n - i0);
+        p.position(base + i0).get(buf, 0, len);
+        for (int i = 0; i < len; i++)
+          if (!Float.isFinite(buf[i]))
+            throw new ComixException(op + ": " + name + " holds " + buf[i] + " at flat index " + (i0 + i));
+      }
+    } else if (t.dtype() == DType.F64) {
+      long base = t.data().position() / 8;
+      org.bytedeco.javacpp.DoublePointer p = new org.bytedeco.javacpp.DoublePointer(t.data());
+      double[] buf = new double[(int) Math.min(n, 1 << 15)];
+      for (long i0 = 0; i0 < n; i0 += buf.length) {
+        int len = (int) Math.min(buf.length, n - i0);
+        p.position(base + i0).get(buf, 0, len);
+        for (int i = 0; i < len; i++)
+          if (!Double.isFinite(buf[i]))
+            throw new ComixException(op + ": " + name + " holds " + buf[i] + " at flat index " + (i0 + i));
+      }
+    }
+  }
+
+  /** Rows and classes of an F32 tensor whose last dimension is C. */
+  static long[] rowsC(String op, String name, Tensor t) {
+    dtype(op, name, t, DType.F32);
+    if (t.rank() < 1 || t.dim(-1) < 1) throw new ComixException(op + ": " + name + " needs a last dimension >= 1");
+    return new long[] {t.numel() / t.dim(-1), t.dim(-1)};
+  }
+
+  static void sameShape(String op, Tensor a, Tensor b) {
+    if (a.numel() != b.numel() || a.dtype() != b.dtype() || a.dim(-1) != b.dim(-1))
+      throw new ComixException(op + ": " + a + " and " + b + " must have the same shape and dtype");
+  }
+
+  /** Host-side label range check for CE (device labels are not inspected). */
+  static void labelRange(String op, Tensor labels, long classes) {
+    if (labels.device().isCuda()) return;
+    long[] v = new long[Math.toIntExact(labels.numel())];
+    new org.bytedeco.javacpp.LongPointer(labels.data()).position(labels.data().position() / 8).get(v);
+    for (int i = 0; i < v.length; i++)
+      if (v[i] < 0 || v[i] >= classes)
+        throw new ComixException(op + ": label " + v[i] + " at index " + i + " is outside [0, " + classes + ")");
+  }
+
+  static void crossEntropy(Device device, Tensor logits, Tensor labels, float eps, float gradScale, Tensor loss,
+                           Tensor grad) {
+    String op = "crossEntropySmooth";
+    on(device, op, logits, labels, loss);
+    if (grad != null) on(device, op, grad);
+    dtype(op, "logits", logits, DType.F32);
+    dtype(op, "labels", labels, DType.I64);
+    if (logits.rank() != 2 || logits.dim(0) < 1 || logits.dim(1) < 1)
+      throw new ComixException(op + ": logits must be [B, C] with B, C >= 1, got " + Arrays.toString(logits.shape()));
+    if (labels.numel() != logits.dim(0))
+      throw new ComixException(op + ": " + labels.numel() + " labels for " + logits.dim(0) + " rows");
+    if (!(eps >= 0f && eps <= 1f)) throw new ComixException(op + ": eps must be in [0, 1], got " + eps);
+    if (!Float.isFinite(gradScale)) throw new ComixException(op + ": gradient scale must be finite");
+    if (loss.numel() != 1) throw new ComixException(op + ": loss must hold one element");
+    if (device.isCuda()) dtype(op, "loss", loss, DType.F32);
+    else dtype(op, "loss", loss, DType.F32, DType.F64);
+    if (grad != null && (grad.dtype() != DType.F32 || grad.numel() != logits.numel()))
+      throw new ComixException(op + ": grad must be F32 shaped like logits");
+    labelRange(op, labels, logits.dim(1));
+  }
 }

@@ -58,4 +58,46 @@ public interface Ops extends AutoCloseable {
 
   @Override
   void close();
+
+  // ---- contrastive and cross-entropy losses (native/include/comix/supcon.h, cross_entropy.h) ----
+
+  /** {@link #supCon} flag: L2-normalise each row first (F.normalize). */
+  int SUPCON_NORMALIZE = 1;
+  /** {@link #supCon} flag: features (and grad) are [V, N, D] instead of [N, V, D]. */
+  int SUPCON_VIEW_MAJOR = 2;
+  /** {@link #supCon} flag: grad += gradScale * dL/dF instead of grad = gradScale * dL/dF. */
+  int SUPCON_ACCUMULATE = 4;
+  /** {@link #supCon} flag: the caller allows TF32 tensor cores on CUDA (currently plain fp32). */
+  int SUPCON_TF32 = 8;
+
+  /**
+   * Supervised-contrastive loss (COMIX-SPEC 4.0; InfoNCE / NT-Xent when labels is null), fused
+   * forward + backward. features F32 (CPU also F64) [N, V, D] (or [V, N, D] with
+   * {@link #SUPCON_VIEW_MAJOR}); labels I64 [N] or null (each sample its own class); mask U8 [N]
+   * or null (0 removes a sample entirely); loss: a one-element tensor on this device (CPU: F32 or
+   * F64; CUDA: F32), written asynchronously on CUDA; grad: like features, or null. Semantics and
+   * the gradient's flags: {@code native/include/comix/supcon.h}.
+   */
+  void supCon(Tensor features, Tensor labels, Tensor mask, float temperature, float baseTemperature, int flags,
+              float gradScale, Tensor loss, Tensor grad);
+
+  /** Row softmax: x F32 [rows, C] (any shape, last dim C) into out of the same shape. */
+  void softmax(Tensor x, Tensor out);
+
+  /** dx = (accumulate ? dx : 0) + p * (g - sum(p * g)) per row; p, g, dx F32 of one shape. */
+  void softmaxBackward(Tensor p, Tensor g, boolean accumulate, Tensor dx);
+
+  /**
+   * Label-smoothed cross-entropy (COMIX-SPEC 4.1): logits F32 [B, C], labels I64 [B] in [0, C),
+   * target (1 - eps) onehot + eps/C; loss (one element; CPU F32/F64, CUDA F32) = batch mean;
+   * grad (F32 [B, C] or null) = (accumulate ? grad : 0) + gradScale * dloss/dlogits.
+   */
+  void crossEntropySmooth(Tensor logits, Tensor labels, float eps, float gradScale, boolean accumulate, Tensor loss,
+                          Tensor grad);
+
+  /**
+   * Pseudo labels (COMIX-SPEC 4.3): p = softmax((a + b) / 2) per row of F32 [B, C]; labels I64 [B]
+   * = argmax p, mask U8 [B] = (max p >= threshold).
+   */
+  void pseudoLabels(Tensor a, Tensor b, float threshold, Tensor labels, Tensor mask);
 }
