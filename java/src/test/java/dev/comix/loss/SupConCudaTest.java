@@ -16,6 +16,7 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * kernel path (single block, tiled, generic) is compared. Bound: 1e-5 relative (loss; gradient
  * as max|err| / max|ref|) for M = N*V <= 2048, 5e-5 for M = 8192.
  */
+@Tag("gpu")
 class SupConCudaTest {
   static CudaOps gpu;
   static Ops cpu;
@@ -38,10 +40,8 @@ class SupConCudaTest {
       return;
     }
     Backends.CudaStatus st = Backends.cuda();
-    if (!st.available()) {
-      skipReason = "CUDA is not usable here: " + st.reason();
-      return;
-    }
+    // asked to run on a GPU and none answers: fail, never skip (no GPU test may skip there)
+    assertTrue(st.available(), "comix.test.gpu=true but CUDA is not usable: " + st.reason());
     gpu = (CudaOps) Backends.open(Device.cuda(0), 0);
     cpu = new CpuOps();
     System.out.println("SupConCudaTest seed " + SEED + " on " + gpu.describe());
