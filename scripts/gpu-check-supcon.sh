@@ -19,6 +19,6 @@ grep -o '"loss": [^,}]*' $F/tpl_masked.json
 echo "== PyTorch eager baseline (fp32, CUDA events)"
 python3 benchmarks/pytorch/supcon_baseline.py --device cuda
 echo "== comix JMH, same machine"
-java -jar benchmarks/target/benchmarks.jar SupConBench -p device=cuda \
+java -jar benchmarks/target/benchmarks.jar SupConBench -p device=cuda -p tf32=false,true \
   -p shape=16x2x12,1024x2x128,4096x2x128,4096x2x512,16384x2x128,16384x2x512 -wi 2 -w 1 -i 3 -r 2 -f 1
 exit $rc
