@@ -1,7 +1,8 @@
 // Fused SupCon / InfoNCE forward + backward on the GPU; CPU reference: native/src/cpu/supcon.cpp.
 // Semantics: native/include/comix/supcon.h. Per-element math: supcon_math.cuh (shared with the CPU).
 //
-// Three paths, all fp32 with fp32 accumulation (online log-sum-exp):
+// Three paths, all fp32 with fp32 accumulation (online log-sum-exp); with COMIX_SUPCON_TF32 and
+// D >= 64 the tiled path computes its similarity tiles on TF32 tensor cores (wmma m16n16k8):
 //  * single block ("tiny"): the whole problem in one block's shared memory, one launch: the
 //    CoMix shapes (M = 2*2B = 32 rows of C <= 12 class probabilities) where launch count matters.
 //  * tiled: 64 x 64 similarity tiles computed in shared memory (K chunks of 32), never written to
@@ -13,6 +14,7 @@
 //    gradient accumulates in a workspace row owned by that warp.
 // Every launch is checked; nothing synchronises the host.
 #include <cuda_runtime.h>
+#include <mma.h>
 
 #include <cmath>
 
@@ -35,6 +37,7 @@ struct Params {
   const uint8_t* mask;
   float inv_tau, factor, gscale;
   bool normalize, view_major, accumulate;
+  bool tf32;  // tiled path: similarity products on TF32 tensor cores (asked for, and D >= 64)
   float* loss;
   float* grad;
 };
@@ -321,10 +324,16 @@ __global__ void supcon_grad_generic_kernel(Params p, Workspace w) {
 // ------------------------------------------------------------------------------------------
 // Tiled path.
 
-struct TileSmem {
-  float buf[2 * kK * (kTile + 1)];  // As [kK][kTile+1] | Bs [kK][kTile+1]; reused as Zs [32][kDOut]
+constexpr int kLdT = kK + 4;      // TF32 staging: [kTile][kLdT] rows, k contiguous (ldm multiple of 4)
+constexpr int kLdC = kTile + 4;    // the TF32 result tile / the W tile: [kTile][kLdC]
+constexpr int kStage = 2 * kTile * kLdT > 2 * kK * (kTile + 1) ? 2 * kTile * kLdT : 2 * kK * (kTile + 1);
+
+struct __align__(32) TileSmem {
+  // fp32: As [kK][kTile+1] | Bs [kK][kTile+1]; TF32: As [kTile][kLdT] | Bs [kTile][kLdT];
+  // reused as Zs [32][kDOut] by the gradient product
+  float buf[kStage];
 };
-static_assert(2 * kK * (kTile + 1) >= 32 * kDOut, "Zs must fit in the staging buffer");
+static_assert(kStage >= 32 * kDOut, "Zs must fit in the staging buffer");
 
 // acc[i][j] = z_{r0+ty+16i} . z_{c0+tx+16j} (zero outside [0, M)). All threads must call it; it
 // starts and ends with the staging buffer free (last statement is a barrier).
@@ -361,8 +370,61 @@ __device__ __forceinline__ void sim_tile(const float* __restrict__ z, int64_t M,
   }
 }
 
+// Same contract as sim_tile, with the products on tensor cores (TF32 inputs, fp32 accumulation;
+// sm_80+): warp w computes rows 16*(w/2).. +16, columns 32*(w%2).. +32 of the tile as two 16x16
+// wmma accumulators, stores them to ctile ([kTile][kLdC], 32-byte aligned), and every thread then
+// reads its 4 x 4 elements. Ends with a barrier after those reads, so the caller may overwrite
+// ctile right away.
+__device__ __forceinline__ void sim_tile_tf32(const float* __restrict__ z, int64_t M, int64_t D, int64_t r0,
+                                              int64_t c0, float* buf, float* ctile, float (&acc)[4][4]) {
+  using namespace nvcuda;
+  float* As = buf;                  // As[r * kLdT + k] = z[r0 + r][d0 + k]  (matrix_a, row-major)
+  float* Bs = buf + kTile * kLdT;   // Bs[n * kLdT + k] = z[c0 + n][d0 + k]  (matrix_b, column-major)
+  const int warp = threadIdx.x / 32, wr = warp / 2, wc = warp % 2;
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> cf[2];
+  wmma::fill_fragment(cf[0], 0.0f);
+  wmma::fill_fragment(cf[1], 0.0f);
+  for (int64_t d0 = 0; d0 < D; d0 += kK) {
+    for (int e = threadIdx.x; e < kTile * kK; e += kThreads) {
+      const int r = e / kK, dk = e % kK;
+      const int64_t d = d0 + dk, ra = r0 + r, rb = c0 + r;
+      As[r * kLdT + dk] = (ra < M && d < D) ? z[ra * D + d] : 0.0f;
+      Bs[r * kLdT + dk] = (rb < M && d < D) ? z[rb * D + d] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kK; kk += 8) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> af;
+      wmma::load_matrix_sync(af, As + (16 * wr) * kLdT + kk, kLdT);
+#pragma unroll
+      for (int t = 0; t < af.num_elements; ++t) af.x[t] = wmma::__float_to_tf32(af.x[t]);
+#pragma unroll
+      for (int f = 0; f < 2; ++f) {
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> bf;
+        wmma::load_matrix_sync(bf, Bs + (32 * wc + 16 * f) * kLdT + kk, kLdT);
+#pragma unroll
+        for (int t = 0; t < bf.num_elements; ++t) bf.x[t] = wmma::__float_to_tf32(bf.x[t]);
+        wmma::mma_sync(cf[f], af, bf, cf[f]);
+      }
+    }
+    __syncthreads();  // the staging buffer is free again
+  }
+#pragma unroll
+  for (int f = 0; f < 2; ++f)
+    wmma::store_matrix_sync(ctile + (16 * wr) * kLdC + 32 * wc + 16 * f, cf[f], kLdC, wmma::mem_row_major);
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = ctile[(ty + 16 * i) * kLdC + tx + 16 * j];
+  __syncthreads();  // everyone has its values: ctile may be overwritten
+}
+
+template <bool TF32>
 __global__ void __launch_bounds__(kThreads) supcon_stats_tiled_kernel(Params p, Workspace w) {
   __shared__ TileSmem sm;
+  __shared__ __align__(32) float ctile[TF32 ? kTile * kLdC : 8];
   __shared__ long long colLab[kTile];
   __shared__ int colAct[kTile];
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -384,7 +446,8 @@ __global__ void __launch_bounds__(kThreads) supcon_stats_tiled_kernel(Params p, 
       colAct[threadIdx.x] = k < p.M && active_of(p, k);
     }
     float acc[4][4];
-    sim_tile(w.zn, p.M, p.D, r0, c0, sm.buf, acc);  // its first barrier publishes colLab/colAct
+    if (TF32) sim_tile_tf32(w.zn, p.M, p.D, r0, c0, sm.buf, ctile, acc);  // first barrier publishes colLab/colAct
+    else sim_tile(w.zn, p.M, p.D, r0, c0, sm.buf, acc);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int64_t a = r0 + ty + 16 * i;
@@ -416,9 +479,12 @@ __global__ void __launch_bounds__(kThreads) supcon_stats_tiled_kernel(Params p, 
 
 // grid (row tiles, ceil(D / 128)). direct: write the gradient (D <= 128 or no normalisation);
 // else store raw sums in w.dz for supcon_finalize_kernel.
+template <bool TF32>
 __global__ void __launch_bounds__(kThreads) supcon_grad_tiled_kernel(Params p, Workspace w, bool direct) {
   __shared__ TileSmem sm;
-  __shared__ float Ws[kTile][kTile + 1];
+  // The W tile; with TF32 it is also sim_tile_tf32's result tile (that function ends with a
+  // barrier after reading it, so W may be written right after).
+  __shared__ __align__(32) float wsbuf[kTile * kLdC];
   __shared__ comix::SupconRow rowR[kTile], colR[kTile];
   __shared__ long long rowLab[kTile], colLab[kTile];
   __shared__ int rowAct[kTile], colAct[kTile];
@@ -448,7 +514,8 @@ __global__ void __launch_bounds__(kThreads) supcon_grad_tiled_kernel(Params p, W
       colAct[threadIdx.x] = k < p.M && active_of(p, k);
     }
     float acc[4][4];
-    sim_tile(w.zn, p.M, p.D, r0, c0, sm.buf, acc);  // first barrier inside publishes row*/col* data
+    if (TF32) sim_tile_tf32(w.zn, p.M, p.D, r0, c0, sm.buf, wsbuf, acc);  // first barrier publishes row*/col* data
+    else sim_tile(w.zn, p.M, p.D, r0, c0, sm.buf, acc);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int ri = ty + 16 * i;
@@ -458,7 +525,7 @@ __global__ void __launch_bounds__(kThreads) supcon_grad_tiled_kernel(Params p, W
         float wv = 0.0f;
         if (rowAct[ri] && colAct[cj] && r0 + ri != c0 + cj)
           wv = comix::supcon_pair_weight(acc[i][j] * p.inv_tau, rowR[ri], colR[cj], rowLab[ri] == colLab[cj]);
-        Ws[ri][cj] = wv;
+        wsbuf[ri * kLdC + cj] = wv;
       }
     }
     // dz[r0+ri][dO + tx + 16j] += sum_k Ws[ri][k] * z[c0+k][...], k in two halves of 32 rows
@@ -475,7 +542,7 @@ __global__ void __launch_bounds__(kThreads) supcon_grad_tiled_kernel(Params p, W
       for (int kk = 0; kk < 32; ++kk) {
         float wv[4], zv[8];
 #pragma unroll
-        for (int i = 0; i < 4; ++i) wv[i] = Ws[ty + 16 * i][32 * h + kk];
+        for (int i = 0; i < 4; ++i) wv[i] = wsbuf[(ty + 16 * i) * kLdC + 32 * h + kk];
 #pragma unroll
         for (int j = 0; j < 8; ++j) zv[j] = Zs[kk * kDOut + tx + 16 * j];
 #pragma unroll
@@ -538,7 +605,8 @@ int run(const Params& p, void* workspace, int64_t ws_bytes, cudaStream_t s, int 
     supcon_stats_generic_kernel<<<row_blocks, 32 * warps_per_block, 0, s>>>(p, w);
     COMIX_CUDA_LAUNCHED();
   } else {
-    supcon_stats_tiled_kernel<<<(unsigned)((p.M + kTile - 1) / kTile), kThreads, 0, s>>>(p, w);
+    if (p.tf32) supcon_stats_tiled_kernel<true><<<(unsigned)((p.M + kTile - 1) / kTile), kThreads, 0, s>>>(p, w);
+    else supcon_stats_tiled_kernel<false><<<(unsigned)((p.M + kTile - 1) / kTile), kThreads, 0, s>>>(p, w);
     COMIX_CUDA_LAUNCHED();
   }
   supcon_reduce_kernel<<<1, 1024, 0, s>>>(p, w);
@@ -553,7 +621,8 @@ int run(const Params& p, void* workspace, int64_t ws_bytes, cudaStream_t s, int 
   }
   const bool direct = !p.normalize || p.D <= kDOut;
   const dim3 grid((unsigned)((p.M + kTile - 1) / kTile), (unsigned)((p.D + kDOut - 1) / kDOut));
-  supcon_grad_tiled_kernel<<<grid, kThreads, 0, s>>>(p, w, direct);
+  if (p.tf32) supcon_grad_tiled_kernel<true><<<grid, kThreads, 0, s>>>(p, w, direct);
+  else supcon_grad_tiled_kernel<false><<<grid, kThreads, 0, s>>>(p, w, direct);
   COMIX_CUDA_LAUNCHED();
   if (!direct) {
     supcon_finalize_kernel<<<row_blocks, 32 * warps_per_block, 0, s>>>(p, w);
@@ -591,6 +660,7 @@ extern "C" int comix_supcon_cuda_path(const float* features, int64_t N, int64_t 
   p.normalize = (flags & COMIX_SUPCON_NORMALIZE) != 0;
   p.view_major = (flags & COMIX_SUPCON_VIEW_MAJOR) != 0;
   p.accumulate = (flags & COMIX_SUPCON_ACCUMULATE) != 0;
+  p.tf32 = (flags & COMIX_SUPCON_TF32) != 0 && D >= 64;
   p.loss = loss;
   p.grad = grad;
   return run(p, workspace, workspace_bytes_, static_cast<cudaStream_t>(stream), path);

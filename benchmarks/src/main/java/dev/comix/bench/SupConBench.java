@@ -17,7 +17,7 @@ import org.openjdk.jmh.annotations.*;
  *
  * <pre>
  * java -jar benchmarks/target/benchmarks.jar SupConBench -p device=cpu -p shape=16x2x12,4096x2x128
- * java -jar benchmarks/target/benchmarks.jar SupConBench -p device=cuda
+ * java -jar benchmarks/target/benchmarks.jar SupConBench -p device=cuda -p tf32=false,true
  * </pre>
  */
 @State(Scope.Benchmark)
@@ -32,6 +32,10 @@ public class SupConBench {
 
   @Param({"16x2x12", "1024x2x128", "1024x2x512", "4096x2x128", "4096x2x512", "16384x2x128", "16384x2x512"})
   public String shape;
+
+  /** CUDA only: similarity tiles on TF32 tensor cores (Ops.SUPCON_TF32; D >= 64). */
+  @Param({"false"})
+  public boolean tf32;
 
   Ops ops;
   Tensor features, labels, loss, grad;
@@ -71,6 +75,7 @@ public class SupConBench {
         flags = Ops.SUPCON_NORMALIZE;
       }
     }
+    if (tf32) flags |= Ops.SUPCON_TF32;
     loss = ops.allocate(ops.device().isCuda() ? DType.F32 : DType.F64, 1);
     grad = ops.allocate(DType.F32, n, v, d);
   }

@@ -68,6 +68,45 @@ class OpCommandTest {
     }
   }
 
+  /** float32 .npy in, float32 gradient out, against the float64 oracle (1e-5 relative). */
+  @Test
+  void supconFloat32NpyMatchesFloat64Reference() throws Exception {
+    java.util.Random r = new java.util.Random(System.nanoTime());
+    int n = 37, v = 3, d = 21;
+    double[] x = new double[n * v * d];
+    long[] labels = new long[n];
+    boolean[] keep = new boolean[n];
+    Path f = dir.resolve("f32.npy"), l = dir.resolve("l.npy"), m = dir.resolve("m.npy"), g = dir.resolve("g32.npy");
+    try (Tensor t = Tensor.host(DType.F32, n, v, d); Tensor lt = Tensor.host(DType.I32, n); Tensor mt = Tensor.host(DType.U8, n)) {
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) r.nextGaussian();
+        t.data().putFloat(4L * i, (float) x[i]);
+      }
+      for (int i = 0; i < n; i++) {
+        labels[i] = r.nextInt(5);
+        keep[i] = i == 0 || r.nextDouble() < 0.7;
+        lt.data().putInt(4L * i, (int) labels[i]);
+        mt.data().put(i, (byte) (keep[i] ? 1 : 0));
+      }
+      Npy.write(f, t);
+      Npy.write(l, lt);
+      Npy.write(m, mt);
+    }
+    String out = run("op", "supcon", "--features", f.toString(), "--labels", l.toString(), "--mask", m.toString(),
+        "--temperature", "0.2", "--base_temperature", "0.07", "--normalize", "--grad", g.toString(), "--device", "cpu");
+    Matcher mm = Pattern.compile("loss (\\S+)").matcher(out);
+    assertTrue(mm.find(), out);
+    dev.comix.loss.SupConOracle ref = new dev.comix.loss.SupConOracle(x, n, v, d, labels, keep, 0.2f, 0.07f, true, false);
+    assertEquals(ref.loss, Double.parseDouble(mm.group(1)), 1e-5 * Math.abs(ref.loss));
+    try (Tensor a = Npy.read(g)) {
+      assertEquals(DType.F32, a.dtype());
+      double[] got = new double[x.length];
+      for (int i = 0; i < got.length; i++) got[i] = a.data().getFloat(4L * i);
+      double e = dev.comix.loss.SupConOracle.relErr(ref.grad, got);
+      assertTrue(e <= 1e-5, "gradient rel err " + e);
+    }
+  }
+
   @Test
   void badInputExitsNonZeroWithOneLine() throws Exception {
     Path f = copy("comix_bgm_features.npy"), l = copy("tpl_masked_labels.npy");

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  * SupCon, the CE family and CoMixLoss on CUDA against the CPU backend (itself checked against
  * float64 references). Runs only with -Dcomix.test.gpu=true where a CUDA device answers; every
  * kernel path (single block, tiled, generic) is compared. Bound: 1e-5 relative (loss; gradient
- * as max|err| / max|ref|) for M = N*V <= 2048, 5e-5 for M = 8192.
+ * as max|err| / max|ref|) for M = N*V <= 2048, 5e-5 for M = 8192; TF32 tiles 2e-3 / 2e-2.
  */
 @Tag("gpu")
 class SupConCudaTest {
@@ -109,6 +109,28 @@ class SupConCudaTest {
     parity("multi-tile", 301, 2, 130, 0, false, true, false, 0.1f, 0.07f, 1.0, 1e-5);
     parity("1024x2x128", 1024, 2, 128, 0, false, true, false, 0.1f, 0.07f, 1.0, 1e-5);
     parity("4096x2x128", 4096, 2, 128, 0, false, true, false, 0.1f, 0.07f, 1.0, 5e-5);
+  }
+
+  /** COMIX_SUPCON_TF32 (tiled path, D >= 64): TF32 tensor-core similarity tiles, looser bound. */
+  @Test
+  void tf32TilesStayCloseToFp32() {
+    Random r = new Random(SEED + 7);
+    int n = 1024, v = 2, d = 128;
+    double[] x = new double[n * v * d];
+    for (int i = 0; i < x.length; i++) x[i] = r.nextGaussian();
+    int flags = Ops.SUPCON_NORMALIZE;
+    try (Tensor hf = f32(x, n, v, d); Tensor refLoss = Tensor.host(DType.F64, 1);
+         Tensor refGrad = Tensor.host(DType.F32, n, v, d); Tensor df = gpu.toDevice(hf);
+         Tensor dloss = gpu.allocate(DType.F32, 1); Tensor dgrad = gpu.allocate(DType.F32, n, v, d)) {
+      cpu.supCon(hf, null, null, 0.1f, 0.1f, flags, 1f, refLoss, refGrad);
+      gpu.supConPath(df, null, null, 0.1f, 0.1f, flags | Ops.SUPCON_TF32, 1f, dloss, dgrad, 2);
+      try (Tensor hl = gpu.toHost(dloss); Tensor hg = gpu.toHost(dgrad)) {
+        double want = refLoss.data().getDouble(), got = hl.data().getFloat();
+        assertEquals(want, got, 2e-3 * Math.abs(want), "TF32 loss");
+        double e = SupConOracle.relErr(values(refGrad), values(hg));
+        assertTrue(e <= 2e-2, "TF32 gradient rel err " + e);
+      }
+    }
   }
 
   @Test

@@ -4,11 +4,11 @@ package dev.comix.loss;
  * The SupCon loss and gradient in float64, written the obvious way (full M x M matrices, labels
  * compared pair by pair), as the reference for the tests. Layout [N, V, D] (or [V, N, D]).
  */
-final class SupConOracle {
-  final double loss;
-  final double[] grad;
+public final class SupConOracle {
+  public final double loss;
+  public final double[] grad;
 
-  SupConOracle(double[] x, int n, int v, int d, long[] labels, boolean[] keep, double tau, double tauB,
+  public SupConOracle(double[] x, int n, int v, int d, long[] labels, boolean[] keep, double tau, double tauB,
                boolean normalize, boolean viewMajor) {
     int m = n * v;
     double[][] z = new double[m][d];
@@ -82,7 +82,7 @@ final class SupConOracle {
   }
 
   /** max|got - ref| / max|ref| (absolute when ref is all zero). */
-  static double relErr(double[] ref, double[] got) {
+  public static double relErr(double[] ref, double[] got) {
     double w = 0, m = 0;
     for (int i = 0; i < ref.length; i++) {
       w = Math.max(w, Math.abs(got[i] - ref[i]));
