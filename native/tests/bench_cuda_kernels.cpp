@@ -14,31 +14,24 @@
 
 #include "comix/background_mix.h"
 #include "comix/temporal_median.h"
+#include "cuda_test_util.h"
 
-#define CK(x)                                                                                  \
-  do {                                                                                         \
-    cudaError_t e_ = (x);                                                                      \
-    if (e_ != cudaSuccess) {                                                                   \
-      std::fprintf(stderr, "CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(1);                                                                            \
-    }                                                                                          \
-  } while (0)
 
 template <class F>
 static double time_ms(F f, int reps) {
   cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
+  CUDA_OK(cudaEventCreate(&a));
+  CUDA_OK(cudaEventCreate(&b));
   for (int i = 0; i < 3; ++i) f(i);  // warm-up
-  CK(cudaDeviceSynchronize());
+  CUDA_OK(cudaDeviceSynchronize());
   std::vector<float> t;
   for (int i = 0; i < reps; ++i) {
-    CK(cudaEventRecord(a));
+    CUDA_OK(cudaEventRecord(a));
     f(i);
-    CK(cudaEventRecord(b));
-    CK(cudaEventSynchronize(b));
+    CUDA_OK(cudaEventRecord(b));
+    CUDA_OK(cudaEventSynchronize(b));
     float ms;
-    CK(cudaEventElapsedTime(&ms, a, b));
+    CUDA_OK(cudaEventElapsedTime(&ms, a, b));
     t.push_back(ms);
   }
   std::sort(t.begin(), t.end());
@@ -53,7 +46,7 @@ static void fill_video_like(uint8_t* d, int64_t T, int64_t n, uint64_t seed) {
   for (auto& v : bg) v = (uint8_t)g();
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t i = 0; i < n; ++i) f[(size_t)i] = (uint8_t)std::min(255, std::max(0, (int)bg[(size_t)i] + (int)(g() % 9) - 4));
-    CK(cudaMemcpy(d + t * n, f.data(), (size_t)n, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d + t * n, f.data(), (size_t)n, cudaMemcpyHostToDevice));
   }
 }
 
@@ -65,7 +58,7 @@ static void fill_random(uint8_t* d, size_t bytes, uint64_t seed) {
     std::memcpy(&h[i], &v, std::min<size_t>(8, h.size() - i));
   }
   for (size_t off = 0; off < bytes; off += h.size())
-    CK(cudaMemcpy(d + off, h.data(), std::min(h.size(), bytes - off), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d + off, h.data(), std::min(h.size(), bytes - off), cudaMemcpyHostToDevice));
 }
 
 int main(int argc, char** argv) {
@@ -78,7 +71,7 @@ int main(int argc, char** argv) {
     return 77;
   }
   cudaDeviceProp prop;
-  CK(cudaGetDeviceProperties(&prop, 0));
+  CUDA_OK(cudaGetDeviceProperties(&prop, 0));
   std::string rows;
   auto emit = [&](const char* kernel, const char* shape, double ms, double bytes, double copy_rw) {
     double gbs = bytes / ms / 1e6;
@@ -93,15 +86,15 @@ int main(int argc, char** argv) {
   // Ceiling: device-to-device copy of 2 GiB, counting bytes read + written.
   const size_t copy_bytes = (size_t)2 << 30;
   uint8_t *src, *dst;
-  CK(cudaMalloc(&src, copy_bytes));
-  CK(cudaMalloc(&dst, copy_bytes));
+  CUDA_OK(cudaMalloc(&src, copy_bytes));
+  CUDA_OK(cudaMalloc(&dst, copy_bytes));
   fill_random(src, copy_bytes, 1);
-  double copy_ms = time_ms([&](int) { CK(cudaMemcpyAsync(dst, src, copy_bytes, cudaMemcpyDeviceToDevice)); }, 10);
+  double copy_ms = time_ms([&](int) { CUDA_OK(cudaMemcpyAsync(dst, src, copy_bytes, cudaMemcpyDeviceToDevice)); }, 10);
   const double copy_rw = 2.0 * copy_bytes / copy_ms / 1e6;  // GB/s read+write
   std::printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
   std::printf("copy D2D 2 GiB: %.3f ms = %.1f GB/s read+write (%.1f GB/s copied)\n", copy_ms, copy_rw, copy_rw / 2);
-  CK(cudaFree(dst));
-  CK(cudaFree(src));
+  CUDA_OK(cudaFree(dst));
+  CUDA_OK(cudaFree(src));
 
   struct Size { const char* name; int64_t n; };
   const Size sizes[] = {{"224x224x3", 224 * 224 * 3}, {"1920x1080x3", 1920LL * 1080 * 3}};
@@ -111,8 +104,8 @@ int main(int argc, char** argv) {
       const int copies = bytes < ((size_t)512 << 20) ? 4 : 1;
       uint8_t* frames;
       uint8_t* out;
-      CK(cudaMalloc(&frames, bytes * copies));
-      CK(cudaMalloc(&out, (size_t)s.n));
+      CUDA_OK(cudaMalloc(&frames, bytes * copies));
+      CUDA_OK(cudaMalloc(&out, (size_t)s.n));
       fill_random(frames, bytes * copies, 2 + T);
       for (int variant : {-1, 0, 8, 3}) {
         comix_median_cuda_set_variant(variant);
@@ -138,8 +131,8 @@ int main(int argc, char** argv) {
         }
         comix_median_cuda_set_variant(-1);
       }
-      CK(cudaFree(frames));
-      CK(cudaFree(out));
+      CUDA_OK(cudaFree(frames));
+      CUDA_OK(cudaFree(out));
     }
   }
   // Mixing: one CoMix stream (8 videos x 128 frames) at 224x224x3, f32 and bf16 out.
@@ -147,9 +140,9 @@ int main(int argc, char** argv) {
     const int64_t B = 8, F = 128, n = 224 * 224 * 3;
     uint8_t *x, *bg;
     void* out;
-    CK(cudaMalloc(&x, (size_t)(B * F * n)));
-    CK(cudaMalloc(&bg, (size_t)(B * n)));
-    CK(cudaMalloc(&out, (size_t)(B * F * n) * 4));
+    CUDA_OK(cudaMalloc(&x, (size_t)(B * F * n)));
+    CUDA_OK(cudaMalloc(&bg, (size_t)(B * n)));
+    CUDA_OK(cudaMalloc(&out, (size_t)(B * F * n) * 4));
     fill_random(x, (size_t)(B * F * n), 5);
     fill_random(bg, (size_t)(B * n), 6);
     for (int dt : {COMIX_DTYPE_F32, COMIX_DTYPE_BF16}) {
@@ -159,9 +152,9 @@ int main(int argc, char** argv) {
       double bytes = (double)(B * F * n) * (1 + (dt == COMIX_DTYPE_F32 ? 4 : 2)) + (double)(B * n);
       emit(dt == COMIX_DTYPE_F32 ? "background_mix f32" : "background_mix bf16", "8x128x224x224x3", ms, bytes, copy_rw);
     }
-    CK(cudaFree(x));
-    CK(cudaFree(bg));
-    CK(cudaFree(out));
+    CUDA_OK(cudaFree(x));
+    CUDA_OK(cudaFree(bg));
+    CUDA_OK(cudaFree(out));
   }
   if (json) {
     FILE* f = std::fopen(json, "w");

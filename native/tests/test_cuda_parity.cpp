@@ -6,23 +6,10 @@
 
 #include "comix/background_mix.h"
 #include "comix/temporal_median.h"
+#include "cuda_test_util.h"
 #include "test_util.h"
 
-#define CUDA_OK(x)                                                                              \
-  do {                                                                                          \
-    cudaError_t e_ = (x);                                                                       \
-    if (e_ != cudaSuccess) {                                                                    \
-      std::fprintf(stderr, "CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(1);                                                                             \
-    }                                                                                           \
-  } while (0)
 
-template <class T>
-struct Dev {
-  T* p = nullptr;
-  explicit Dev(size_t count) { CUDA_OK(cudaMalloc(&p, count * sizeof(T) + 16)); }
-  ~Dev() { cudaFree(p); }
-};
 
 static void check_median(int64_t T, int64_t n, int levels, int offset) {
   auto f = random_frames(T * n, levels);
