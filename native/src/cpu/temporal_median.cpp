@@ -63,13 +63,14 @@ COMIX_INLINE void count_le_min_above(const uint8_t* __restrict buf, int64_t T, c
 
 COMIX_INLINE void median_tile(const uint8_t* buf, int64_t T, uint8_t* result /* kTile */) {
   const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
+  const uint32_t k1u = (uint32_t)k1;  // T < 2^32 (checked by the caller): 32-bit lanes vectorise
   uint8_t prefix[kTile], cand[kTile];
   uint32_t cnt[kTile];
   std::memset(prefix, 0, sizeof prefix);
   for (int bit = 7; bit >= 0; --bit) {
     for (int e = 0; e < kTile; ++e) cand[e] = (uint8_t)(prefix[e] | (1u << bit));
     count_below(buf, T, cand, cnt);
-    for (int e = 0; e < kTile; ++e) prefix[e] = (uint8_t)comix::select_step(prefix[e], cand[e], cnt[e], k1);
+    for (int e = 0; e < kTile; ++e) prefix[e] = cnt[e] <= k1u ? cand[e] : prefix[e];  // comix::select_step
   }
   if (k1 == k2) {
     std::memcpy(result, prefix, kTile);
@@ -77,14 +78,15 @@ COMIX_INLINE void median_tile(const uint8_t* buf, int64_t T, uint8_t* result /* 
   }
   uint8_t mn[kTile];
   count_le_min_above(buf, T, prefix, cnt, mn);
+  const uint32_t k2u = (uint32_t)k2;
   for (int e = 0; e < kTile; ++e) {
-    uint32_t hi = (int64_t)cnt[e] > k2 ? prefix[e] : mn[e];
-    result[e] = comix::median_even(prefix[e], hi);
+    uint32_t hi = cnt[e] > k2u ? prefix[e] : mn[e];
+    result[e] = (uint8_t)((prefix[e] + hi) >> 1);  // comix::median_even
   }
 }
 
 bool valid(const void* a, const void* b, int64_t T, int64_t n) {
-  return a != nullptr && b != nullptr && T >= 1 && n >= 1;
+  return a != nullptr && b != nullptr && T >= 1 && T < ((int64_t)1 << 32) && n >= 1;
 }
 
 // Median of tiles [b, e): copy each tile's T rows into buf, then search.
