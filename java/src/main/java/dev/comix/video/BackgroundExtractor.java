@@ -281,7 +281,7 @@ public final class BackgroundExtractor {
       int permits = estimatePermits(n, t);
       memory.acquireUninterruptibly(permits);
       try {
-        byte[] bg = accumulate(src, n, w, h, source, progress);
+        byte[] bg = accumulate(src, n, w, h, t, source, progress);
         if (warnings != null) warnings.addAll(src.warnings());
         widthHeightOut[0] = w;
         widthHeightOut[1] = h;
@@ -319,12 +319,16 @@ public final class BackgroundExtractor {
     return frames;
   }
 
-  private byte[] accumulate(FrameSource src, long n, int w, int h, Path source, java.util.function.LongConsumer progress) {
+  private byte[] accumulate(FrameSource src, long n, int w, int h, long expectedFrames, Path source,
+                            java.util.function.LongConsumer progress) {
     long limit = frameLimit > 0 ? frameLimit : Long.MAX_VALUE;
     int chunkFrames = (int) Math.max(1, Math.min(16, CHUNK_BYTES / n));
     byte[] rgb = new byte[Math.toIntExact(n)];
-    // Longs, not ints: TemporalMedian(ops, int bufferFrames, long... shape) would take h as a buffer size.
     TemporalMedian median = locked(() -> new TemporalMedian(ops, h, w, 3));
+    if (expectedFrames > 0) locked(() -> {
+      median.reserve(expectedFrames); // the decoder's count: no doubling growth when it is right
+      return null;
+    });
     try (Tensor chunk = Tensor.host(DType.U8, chunkFrames, n)) {
       long count = 0;
       int k = 0;

@@ -73,6 +73,20 @@ public final class TemporalMedian implements AutoCloseable {
     return total;
   }
 
+  /**
+   * Sizes the frame buffer for {@code expectedFrames} frames up front (at most the buffer size),
+   * so a video whose length is known is held without the doubling growth and its transient copy.
+   * A wrong guess costs nothing: more frames grow the buffer as usual.
+   */
+  public void reserve(long expectedFrames) {
+    long want = Math.min(bufferFrames, expectedFrames);
+    if (want <= capacity()) return;
+    Tensor grown = ops.allocate(DType.U8, want, n);
+    if (buffered > 0) ops.copy(buffer.slice0(0, buffered), grown.slice0(0, buffered));
+    if (buffer != null) buffer.close();
+    buffer = grown;
+  }
+
   /** Adds one frame of {@link #frameElements()} bytes. */
   public void add(byte[] frame) {
     if (frame.length != n)
