@@ -1,0 +1,105 @@
+package dev.comix.cli;
+
+import dev.comix.io.SafeTensors;
+import dev.comix.io.StateDict;
+import dev.comix.io.TorchCheckpoint;
+import dev.comix.runtime.ComixException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** `comix weights convert|info`: PyTorch checkpoints to safetensors, and what a weight file holds. */
+@Command(name = "weights", mixinStandardHelpOptions = true,
+    description = "Convert PyTorch .pt state dicts to safetensors and list what weight files hold.",
+    subcommands = {WeightsCommand.Convert.class, WeightsCommand.Info.class})
+final class WeightsCommand implements Callable<Integer> {
+  @Override
+  public Integer call() {
+    throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+        "a subcommand is required: convert or info");
+  }
+
+  /** Reads a .pt (zip or legacy) or .safetensors file, by its first bytes rather than its name. */
+  static StateDict read(Path file, boolean stripModulePrefix) {
+    if (!Files.isRegularFile(file)) throw new ComixException("weights: " + file + ": no such file");
+    if (isSafetensors(file)) {
+      StateDict sd = SafeTensors.read(file);
+      if (stripModulePrefix) sd.stripModulePrefixIfAll();
+      return sd;
+    }
+    return TorchCheckpoint.read(file, stripModulePrefix);
+  }
+
+  private static boolean isSafetensors(Path file) {
+    String n = file.getFileName().toString().toLowerCase(Locale.ROOT);
+    if (n.endsWith(".safetensors")) return true;
+    try (var in = Files.newInputStream(file)) {
+      byte[] h = in.readNBytes(9);
+      return h.length == 9 && h[8] == '{' && h[7] == 0 && h[6] == 0 && h[5] == 0 && h[4] == 0;
+    } catch (java.io.IOException e) {
+      return false;
+    }
+  }
+
+  @Command(name = "convert", mixinStandardHelpOptions = true,
+      description = "Convert a PyTorch state dict (.pt, zip or legacy format) to safetensors, atomically.")
+  static final class Convert implements Callable<Integer> {
+    @Option(names = "--input", required = true, description = "PyTorch .pt state dict (or a .safetensors file)")
+    Path input;
+
+    @Option(names = "--output", required = true, description = "the .safetensors file to write")
+    Path output;
+
+    @Option(names = "--strip-module-prefix", description = "Remove a DataParallel 'module.' prefix (when every name has it).")
+    boolean strip;
+
+    @Option(names = "--verbose", description = "Print stack traces of errors.")
+    boolean verbose;
+
+    @Override
+    public Integer call() {
+      if (input.toAbsolutePath().normalize().equals(output.toAbsolutePath().normalize()))
+        throw new ComixException("weights convert: --output is the same file as --input");
+      try (StateDict sd = read(input, false)) {
+        boolean stripped = strip && sd.stripModulePrefixIfAll();
+        if (strip && !stripped) System.err.println("comix: note: not every name starts with 'module.'; names kept as they are");
+        sd.metadata().putIfAbsent("format", "pt");
+        SafeTensors.write(output, sd);
+        System.out.println("wrote " + output + ": " + sd.size() + " tensors, " + sd.parameterCount() + " elements"
+            + (stripped ? " ('module.' prefix stripped)" : ""));
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "info", mixinStandardHelpOptions = true,
+      description = "List the tensors of a .pt or .safetensors file: name, dtype, shape; then totals.")
+  static final class Info implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "FILE", description = "a .pt or .safetensors file")
+    Path file;
+
+    @Option(names = "--verbose", description = "Print stack traces of errors.")
+    boolean verbose;
+
+    @Override
+    public Integer call() {
+      try (StateDict sd = read(file, false)) {
+        int w = 0;
+        for (String n : sd.names()) w = Math.max(w, n.length());
+        for (StateDict.Entry e : sd.entries())
+          System.out.printf(Locale.ROOT, "%-" + Math.max(1, w) + "s  %-4s  %s%n", e.name(), e.dtype(), Arrays.toString(e.shape()));
+        long bytes = 0;
+        for (StateDict.Entry e : sd.entries()) bytes += e.tensor().byteSize();
+        System.out.println(sd.size() + " tensors, " + sd.parameterCount() + " parameters, " + bytes + " bytes"
+            + (sd.allNamesStartWith("module.") ? "; every name has a 'module.' prefix" : ""));
+        if (!sd.metadata().isEmpty()) System.out.println("metadata: " + sd.metadata());
+      }
+      return 0;
+    }
+  }
+}
