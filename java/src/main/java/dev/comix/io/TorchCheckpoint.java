@@ -76,7 +76,19 @@ public final class TorchCheckpoint {
 
   // ---- zip format
 
+  /** The most bytes an entry can expand to: stored entries are copies, deflate expands at most ~1032x. */
+  private static long maxEntryBytes(ZipEntry e, long fileLen) {
+    long c = e.getCompressedSize() >= 0 ? Math.min(e.getCompressedSize(), fileLen) : fileLen;
+    return e.getMethod() == ZipEntry.STORED ? c : c * 1032 + 1024;
+  }
+
   private static StateDict readZip(Path file, String what) {
+    final long fileLen;
+    try {
+      fileLen = Files.size(file);
+    } catch (IOException e) {
+      throw new ComixException(what + ": cannot read: " + e.getMessage(), e);
+    }
     try (ZipFile zip = new ZipFile(file.toFile())) {
       String prefix = null;
       List<String> pkls = new ArrayList<>();
@@ -106,6 +118,9 @@ public final class TorchCheckpoint {
         if (e.getSize() >= 0 && e.getSize() != bytes)
           throw new ComixException(what + ": storage " + s.key() + " has " + e.getSize() + " bytes, the pickle says "
               + s.numel() + " x " + s.dtype() + " = " + bytes);
+        if (bytes > maxEntryBytes(e, fileLen))
+          throw new ComixException(what + ": storage " + s.key() + " claims " + bytes + " bytes, more than the " + fileLen
+              + "-byte file can hold");
         Tensor t = Tensor.host(s.dtype().storage(), shape);
         try (InputStream in = zip.getInputStream(e)) {
           byte[] buf = new byte[(int) Math.min(WeightBytes.CHUNK, Math.max(1, bytes))];

@@ -14,7 +14,8 @@ import java.util.Set;
 /**
  * A restricted pickle reader for PyTorch state dicts. It implements only the opcodes
  * {@code torch.save} emits for a dict of tensors and never executes anything: GLOBAL may name
- * only {@code collections.OrderedDict}, {@code torch._utils._rebuild_tensor_v2},
+ * only {@code collections.OrderedDict}, {@code torch._utils._rebuild_tensor_v2} (and the older
+ * {@code _rebuild_tensor}),
  * {@code torch._utils._rebuild_parameter} and the typed storage classes
  * ({@code torch.FloatStorage}, ...), and REDUCE on those builds plain Java values
  * ({@link TensorRef}, {@link StorageRef}, {@link java.util.LinkedHashMap}). Any other name, opcode
@@ -27,7 +28,7 @@ public final class TorchPickle {
 
   static {
     List<String> g = new ArrayList<>(List.of("collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_parameter"));
+        "torch._utils._rebuild_tensor", "torch._utils._rebuild_parameter"));
     for (String s : List.of("Float", "Half", "BFloat16", "Double", "Long", "Int", "Byte", "Bool")) g.add("torch." + s + "Storage");
     ALLOWED_GLOBALS = Set.copyOf(g);
   }
@@ -361,6 +362,12 @@ public final class TorchPickle {
         if (!(a.get(5) instanceof PDict)) throw corrupt("backward_hooks is not a dict");
         if (a.size() == 7 && !(a.get(6) == NONE || a.get(6) instanceof PDict)) throw corrupt("tensor metadata is a " + typeName(a.get(6)));
         return new TensorRef(s, offset, shape, stride, false);
+      }
+      case "torch._utils._rebuild_tensor": { // older torch: (storage, storage_offset, size, stride)
+        if (a.size() != 4 || !(a.get(0) instanceof StorageRef s)) throw corrupt("_rebuild_tensor with unexpected arguments");
+        long[] shape = longs(a.get(2), "size"), stride = longs(a.get(3), "stride");
+        if (shape.length != stride.length) throw corrupt("size and stride of different lengths");
+        return new TensorRef(s, nonNegative(a.get(1), "storage offset"), shape, stride, false);
       }
       case "torch._utils._rebuild_parameter": {
         // (data, requires_grad, backward_hooks)

@@ -168,6 +168,22 @@ class TorchCheckpointTest {
     // storage file shorter than the pickle says
     m = error(WeightFixtures.zip(dir.resolve("short.pt"), "archive", ok, Map.of("0", Arrays.copyOf(storage, 12))));
     assertTrue(m.contains("storage 0 has 12 bytes, the pickle says 4 x F32 = 16"), m);
+    // a pickle claiming a huge storage is refused before anything is allocated
+    byte[] huge = new WeightFixtures.Pickle().op('}').str("w")
+        .floatTensor("0", 1L << 40, 0, new int[] {1 << 20, 1 << 20}, new int[] {1 << 20, 1}).op('s').stop();
+    m = error(WeightFixtures.zip(dir.resolve("huge.pt"), "archive", huge, Map.of("0", storage)));
+    assertTrue(m.contains("storage 0 has 16 bytes, the pickle says 1099511627776 x F32 = 4398046511104"), m);
+    byte[] overflow = new WeightFixtures.Pickle().op('}').str("w").floatTensor("0", 1L << 62, 0, new int[] {1}, new int[] {1})
+        .op('s').stop();
+    m = error(WeightFixtures.zip(dir.resolve("overflow.pt"), "archive", overflow, Map.of("0", storage)));
+    assertTrue(m.contains("is too large"), m);
+    // the older _rebuild_tensor(storage, offset, size, stride) form
+    byte[] old = new WeightFixtures.Pickle().op('}').str("w").global("torch._utils", "_rebuild_tensor").mark().mark()
+        .str("storage").global("torch", "FloatStorage").str("0").str("cpu").integer(4).tuple().op('Q')
+        .integer(0).integer(2).integer(2).op(0x86).integer(1).integer(2).op(0x86).tuple().op('R', 's').stop();
+    try (StateDict sd = TorchCheckpoint.read(WeightFixtures.zip(dir.resolve("old.pt"), "archive", old, Map.of("0", storage)))) {
+      assertArrayEquals(new float[] {1, 3, 2, 4}, sd.floats("w"));
+    }
     m = error(WeightFixtures.zip(dir.resolve("nostorage.pt"), "archive", ok, Map.of()));
     assertTrue(m.contains("storage 0 is missing"), m);
     // the top-level object is not a dict of tensors

@@ -97,6 +97,14 @@ final class WeightFixtures {
       return this;
     }
 
+    /** LONG1 with 8 bytes. */
+    Pickle longInt(long v) {
+      b.write(0x8a);
+      b.write(8);
+      for (int k = 0; k < 8; k++) b.write((int) (v >>> (8 * k)));
+      return this;
+    }
+
     Pickle mark() {
       return op('(');
     }
@@ -106,9 +114,9 @@ final class WeightFixtures {
     }
 
     /** Pushes tensor(storage key, FloatStorage of numel, offset, shape, stride) built by _rebuild_tensor_v2. */
-    Pickle floatTensor(String key, int numel, int offset, int[] shape, int[] stride) {
+    Pickle floatTensor(String key, long numel, int offset, int[] shape, int[] stride) {
       global("torch._utils", "_rebuild_tensor_v2").mark();
-      mark().str("storage").global("torch", "FloatStorage").str(key).str("cpu").integer(numel).tuple().op('Q');
+      mark().str("storage").global("torch", "FloatStorage").str(key).str("cpu").longInt(numel).tuple().op('Q');
       integer(offset);
       mark();
       for (int s : shape) integer(s);
