@@ -17,7 +17,7 @@ import java.util.Set;
  * only {@code collections.OrderedDict}, {@code torch._utils._rebuild_tensor_v2} (and the older
  * {@code _rebuild_tensor}),
  * {@code torch._utils._rebuild_parameter} and the typed storage classes
- * ({@code torch.FloatStorage}, ...), and REDUCE on those builds plain Java values
+ * ({@code torch.FloatStorage}, ..., and their {@code torch.cuda} twins, read to the host), and REDUCE on those builds plain Java values
  * ({@link TensorRef}, {@link StorageRef}, {@link java.util.LinkedHashMap}). Any other name, opcode
  * or call is refused with a {@link ComixException} that says what the pickle asked for, before
  * anything of it is acted on.
@@ -29,7 +29,10 @@ public final class TorchPickle {
   static {
     List<String> g = new ArrayList<>(List.of("collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
         "torch._utils._rebuild_tensor", "torch._utils._rebuild_parameter"));
-    for (String s : List.of("Float", "Half", "BFloat16", "Double", "Long", "Int", "Byte", "Bool")) g.add("torch." + s + "Storage");
+    for (String s : List.of("Float", "Half", "BFloat16", "Double", "Long", "Int", "Byte", "Bool")) {
+      g.add("torch." + s + "Storage");
+      g.add("torch.cuda." + s + "Storage"); // saved from a GPU (as old checkpoints often were); read to the host
+    }
     ALLOWED_GLOBALS = Set.copyOf(g);
   }
 
@@ -216,11 +219,11 @@ public final class TorchPickle {
         case 'X' -> push(utf8(le(4))); // BINUNICODE
         case 0x8c -> push(utf8(u8())); // SHORT_BINUNICODE
         case 0x8d -> push(utf8(le(8))); // BINUNICODE8
-        case 'U' -> { // SHORT_BINSTRING (Python 2 str)
-          int n = u8();
+        case 'U', 'T' -> { // SHORT_BINSTRING, BINSTRING (Python 2 str)
+          long n = op == 'U' ? u8() : (int) le(4);
           need(n);
-          push(new String(b, pos, n, StandardCharsets.ISO_8859_1));
-          pos += n;
+          push(new String(b, pos, (int) n, StandardCharsets.ISO_8859_1));
+          pos += (int) n;
         }
         case 'J' -> push((long) (int) le(4)); // BININT
         case 'K' -> push((long) u8()); // BININT1
@@ -397,7 +400,8 @@ public final class TorchPickle {
     // legacy format: the same plus view_metadata (None for a whole storage)
     if (!(pid instanceof Tuple t) || t.size() < 5 || !"storage".equals(t.get(0)))
       throw refuse("persistent id " + describe(pid) + " is not a storage");
-    if (!(t.get(1) instanceof Global g) || !g.module().equals("torch") || WeightDType.ofTorchStorage(g.name()) == null)
+    if (!(t.get(1) instanceof Global g) || !(g.module().equals("torch") || g.module().equals("torch.cuda"))
+        || WeightDType.ofTorchStorage(g.name()) == null)
       throw refuse("persistent id names storage type " + typeName(t.get(1)));
     if (!(t.get(2) instanceof String key) || !(t.get(3) instanceof String location))
       throw corrupt("storage key or location is not a string");

@@ -94,6 +94,23 @@ class TorchCheckpointTest {
     }
   }
 
+  /** Checkpoints saved from a GPU name torch.cuda.FloatStorage: they load to the host all the same. */
+  @Test
+  void readsCudaStorageTypesToTheHost() throws IOException {
+    byte[] legacy = Files.readAllBytes(WeightFixtures.copy(dir, "tiny_i3d_legacy.pt"));
+    String s = new String(legacy, StandardCharsets.ISO_8859_1);
+    assertTrue(s.contains("ctorch\nFloatStorage\n"));
+    Path p = dir.resolve("cuda_legacy.pt");
+    Files.write(p, s.replace("ctorch\nFloatStorage\n", "ctorch.cuda\nFloatStorage\n").getBytes(StandardCharsets.ISO_8859_1));
+    try (StateDict sd = TorchCheckpoint.read(p)) {
+      assertSameAsReference(sd);
+    }
+    // Python 2 str keys (BINSTRING) in an old checkpoint
+    Map<String, TorchPickle.StorageRef> st = new HashMap<>();
+    byte[] py2 = {(byte) 0x80, 2, 'T', 3, 0, 0, 0, 'a', 'b', 'c', 'U', 2, 'd', 'e', (byte) 0x86, '.'};
+    assertEquals(new TorchPickle.Tuple(List.of("abc", "de")), TorchPickle.load(py2, 0, "t", st).value());
+  }
+
   private static String error(Path p) {
     ComixException e = assertThrows(ComixException.class, () -> TorchCheckpoint.read(p).close());
     assertFalse(e.getMessage().contains("\n"), e.getMessage());
