@@ -18,10 +18,12 @@ import picocli.CommandLine.Parameters;
     description = "Convert PyTorch .pt state dicts to safetensors and list what weight files hold.",
     subcommands = {WeightsCommand.Convert.class, WeightsCommand.Info.class})
 final class WeightsCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() {
-    throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-        "a subcommand is required: convert or info");
+    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: convert or info");
   }
 
   /** Reads a .pt (zip or legacy) or .safetensors file, by its first bytes rather than its name. */
@@ -88,6 +90,23 @@ final class WeightsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+      if (Files.isRegularFile(file) && isSafetensors(file)) { // the header says it all: leave the data on disk
+        SafeTensors.Header h = SafeTensors.readHeader(file);
+        int w = 1;
+        long params = 0, bytes = 0;
+        boolean allModule = !h.tensors().isEmpty();
+        for (SafeTensors.Spec s : h.tensors()) w = Math.max(w, s.name().length());
+        for (SafeTensors.Spec s : h.tensors()) {
+          System.out.printf(Locale.ROOT, "%-" + w + "s  %-4s  %s%n", s.name(), s.dtype(), Arrays.toString(s.shape()));
+          params += (s.end() - s.begin()) / s.dtype().size();
+          bytes += s.end() - s.begin();
+          allModule &= s.name().startsWith("module.");
+        }
+        System.out.println(h.tensors().size() + " tensors, " + params + " parameters, " + bytes + " bytes"
+            + (allModule ? "; every name has a 'module.' prefix" : ""));
+        if (!h.metadata().isEmpty()) System.out.println("metadata: " + h.metadata());
+        return 0;
+      }
       try (StateDict sd = read(file, false)) {
         int w = 0;
         for (String n : sd.names()) w = Math.max(w, n.length());

@@ -89,8 +89,11 @@ public final class SafeTensors {
     }
   }
 
-  /** Reads the header only: names, dtypes and shapes in header order (tensors stay on disk). */
-  public static List<Spec> readHeader(Path file) {
+  /** A file's header: its tensors in header order and its {@code __metadata__}. */
+  public record Header(List<Spec> tensors, Map<String, String> metadata) {}
+
+  /** Reads and validates the header only (names, dtypes, shapes, offsets); the tensors stay on disk. */
+  public static Header readHeader(Path file) {
     String what = "safetensors: " + file;
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long fileLen = ch.size();
@@ -104,9 +107,10 @@ public final class SafeTensors {
       ByteBuffer hb = ByteBuffer.allocate((int) n);
       readFully(ch, hb, 8, what);
       List<Spec> specs = new ArrayList<>();
-      parseHeader(new String(hb.array(), StandardCharsets.UTF_8), specs, new TreeMap<>(), what);
+      Map<String, String> metadata = new java.util.LinkedHashMap<>();
+      parseHeader(new String(hb.array(), StandardCharsets.UTF_8), specs, metadata, what);
       validate(specs, fileLen - 8 - n, what);
-      return specs;
+      return new Header(List.copyOf(specs), metadata);
     } catch (NoSuchFileException e) {
       throw new ComixException(what + ": no such file");
     } catch (IOException e) {

@@ -117,6 +117,14 @@ class SafeTensorsTest {
   }
 
   @Test
+  void headerAloneListsTensorsAndMetadata() {
+    Path p = WeightFixtures.copy(dir, "arange.safetensors");
+    SafeTensors.Header h = SafeTensors.readHeader(p);
+    assertEquals("[a F32 [2, 3] [0, 24), b I64 [4] [24, 56)]", h.tensors().toString());
+    assertEquals("make_fixtures.py", h.metadata().get("made_by"));
+  }
+
+  @Test
   void mapFormWritesNaturalDtypes() {
     Path p = dir.resolve("m.safetensors");
     try (Tensor a = WeightFixtures.tensor(DType.F32, WeightFixtures.floats(1, 2), 2)) {
