@@ -344,10 +344,12 @@ public final class TorchPickle {
       case "collections.OrderedDict": {
         PDict d = new PDict();
         if (a.size() == 0) return d;
-        if (a.size() == 1 && a.get(0) instanceof List<?> pairs) { // OrderedDict([(k, v), ...])
+        // OrderedDict([(k, v), ...]); Python 2 pickles OrderedDict as OrderedDict([[k, v], ...])
+        if (a.size() == 1 && a.get(0) instanceof List<?> pairs) {
           for (Object p : pairs) {
-            if (!(p instanceof Tuple t) || t.size() != 2) throw corrupt("OrderedDict item is not a pair");
-            d.put(key(t.get(0)), t.get(1));
+            List<?> kv = p instanceof Tuple t ? t.items() : p instanceof List<?> l ? l : null;
+            if (kv == null || kv.size() != 2) throw corrupt("OrderedDict item is not a pair");
+            d.put(key(kv.get(0)), kv.get(1));
           }
           return d;
         }

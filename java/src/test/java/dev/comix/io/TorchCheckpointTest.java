@@ -105,6 +105,17 @@ class TorchCheckpointTest {
     try (StateDict sd = TorchCheckpoint.read(p)) {
       assertSameAsReference(sd);
     }
+    // Python 2 pickles an OrderedDict as OrderedDict([[k, v], ...]), with str keys (BINSTRING)
+    byte[] storage = WeightFixtures.floats(1, 2, 3, 4);
+    byte[] py2dict = new WeightFixtures.Pickle().global("collections", "OrderedDict").op(']').op('(')
+        .op('(', 'U', 1, 'w').floatTensor("0", 4, 0, new int[] {2, 2}, new int[] {2, 1}).op('l')
+        .op('(', 'U', 1, 'v').floatTensor("0", 4, 2, new int[] {2}, new int[] {1}).op('l')
+        .op('e').op(0x85, 'R').stop();
+    try (StateDict sd = TorchCheckpoint.read(WeightFixtures.zip(dir.resolve("py2.pt"), "archive", py2dict, Map.of("0", storage)))) {
+      assertEquals(List.of("w", "v"), sd.names());
+      assertArrayEquals(new float[] {1, 2, 3, 4}, sd.floats("w"));
+      assertArrayEquals(new float[] {3, 4}, sd.floats("v"));
+    }
     // Python 2 str keys (BINSTRING) in an old checkpoint
     Map<String, TorchPickle.StorageRef> st = new HashMap<>();
     byte[] py2 = {(byte) 0x80, 2, 'T', 3, 0, 0, 0, 'a', 'b', 'c', 'U', 2, 'd', 'e', (byte) 0x86, '.'};
