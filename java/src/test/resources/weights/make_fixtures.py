@@ -11,7 +11,8 @@ Made with torch 1.13 and numpy 1.24. Outputs (all small; random weights, fixed s
                        i32/u8/bool tensors
   tiny_i3d_module.pt   the same dict with a DataParallel "module." prefix (torch 1.13 names the
                        zip's top folder after the file, so the two .pt files differ there too)
-  tiny_i3d_legacy.pt   the same dict in the legacy (non-zip) format
+  tiny_i3d_legacy.pt   the same dict in the legacy (non-zip) format (its bytes differ from run to run:
+                       the legacy format names storages by their memory addresses; values do not)
   tiny_i3d.safetensors the same tensors made contiguous, written by the independent safetensors
                        writer below (the reference values for the .pt tests)
   arange.safetensors   a 2x3 float32 arange and a 4 int64 arange, with __metadata__
