@@ -2,7 +2,7 @@ package dev.comix.cli;
 
 import dev.comix.io.SafeTensors;
 import dev.comix.io.StateDict;
-import dev.comix.io.TorchCheckpoint;
+import dev.comix.io.StateDicts;
 import dev.comix.runtime.ComixException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,26 +26,12 @@ final class WeightsCommand implements Callable<Integer> {
     throw new picocli.CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: convert or info");
   }
 
-  /** Reads a .pt (zip or legacy) or .safetensors file, by its first bytes rather than its name. */
   static StateDict read(Path file, boolean stripModulePrefix) {
-    if (!Files.isRegularFile(file)) throw new ComixException("weights: " + file + ": no such file");
-    if (isSafetensors(file)) {
-      StateDict sd = SafeTensors.read(file);
-      if (stripModulePrefix) sd.stripModulePrefixIfAll();
-      return sd;
-    }
-    return TorchCheckpoint.read(file, stripModulePrefix);
+    return StateDicts.read(file, stripModulePrefix);
   }
 
   private static boolean isSafetensors(Path file) {
-    String n = file.getFileName().toString().toLowerCase(Locale.ROOT);
-    if (n.endsWith(".safetensors")) return true;
-    try (var in = Files.newInputStream(file)) {
-      byte[] h = in.readNBytes(9);
-      return h.length == 9 && h[8] == '{' && h[7] == 0 && h[6] == 0 && h[5] == 0 && h[4] == 0;
-    } catch (java.io.IOException e) {
-      return false;
-    }
+    return StateDicts.isSafetensors(file);
   }
 
   @Command(name = "convert", mixinStandardHelpOptions = true,

@@ -56,6 +56,31 @@ class StateDictsTest {
   }
 
   @Test
+  void readForDetectsTheFileKindStripsThePrefixAndChecks(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    java.nio.file.Path pt = WeightFixtures.copy(dir, "tiny_i3d_module.pt");
+    java.nio.file.Path st = WeightFixtures.copy(dir, "tiny_i3d.safetensors");
+    Map<String, long[]> expected;
+    try (StateDict ref = StateDicts.read(st, false)) {
+      expected = StateDicts.shapes(ref);
+    }
+    try (StateDict sd = StateDicts.readFor(pt, expected)) {
+      assertEquals(expected.size(), sd.size());
+      assertFalse(sd.allNamesStartWith("module."));
+    }
+    Map<String, long[]> prefixed = new LinkedHashMap<>();
+    expected.forEach((k, v) -> prefixed.put("module." + k, v));
+    try (StateDict sd = StateDicts.readFor(pt, prefixed)) {
+      assertTrue(sd.allNamesStartWith("module."));
+    }
+    expected.put("Conv3d_1a_7x7.conv3d.weight", new long[] {64, 3, 7, 7, 7});
+    ComixException e = assertThrows(ComixException.class, () -> StateDicts.readFor(pt, expected));
+    assertTrue(e.getMessage().contains("1 of the wrong shape: Conv3d_1a_7x7.conv3d.weight is [4, 3, 7, 7, 7], expected [64, 3, 7, 7, 7]"),
+        e.getMessage());
+    assertTrue(StateDicts.isSafetensors(st));
+    assertFalse(StateDicts.isSafetensors(pt));
+  }
+
+  @Test
   void strippingThatWouldCollideChangesNothing() {
     try (StateDict sd = dict("", 1)) {
       sd.put("module.layer0.weight", WeightFixtures.tensor(DType.F32, new byte[4], 1));
