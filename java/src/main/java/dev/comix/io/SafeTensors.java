@@ -16,6 +16,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -46,36 +47,15 @@ public final class SafeTensors {
   public static StateDict read(Path file) {
     String what = "safetensors: " + file;
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      long fileLen = ch.size();
-      if (fileLen < 8) throw new ComixException(what + ": truncated (" + fileLen + " bytes; not a safetensors file)");
-      ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, lenBuf, 0, what);
-      long n = lenBuf.getLong(0);
-      if (n < 2 || n > MAX_HEADER)
-        throw new ComixException(what + ": header length " + Long.toUnsignedString(n)
-            + " is not plausible (not a safetensors file, or a corrupt one)");
-      if (8 + n > fileLen)
-        throw new ComixException(what + ": truncated: header says " + n + " bytes but the file has " + (fileLen - 8)
-            + " after the length");
-      ByteBuffer hb = ByteBuffer.allocate((int) n);
-      readFully(ch, hb, 8, what);
-      String header;
-      try {
-        header = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-            .onUnmappableCharacter(CodingErrorAction.REPORT).decode(hb.flip()).toString();
-      } catch (CharacterCodingException e) {
-        throw new ComixException(what + ": header is not UTF-8");
-      }
-      List<Spec> specs = new ArrayList<>();
+      long[] dataStart = new long[1];
+      Header h = header(ch, what, dataStart);
       StateDict sd = new StateDict();
-      parseHeader(header, specs, sd.metadata(), what);
-      long dataStart = 8 + n, dataLen = fileLen - dataStart;
-      validate(specs, dataLen, what);
+      sd.metadata().putAll(h.metadata());
       try {
-        for (Spec s : specs) {
+        for (Spec s : h.tensors()) {
           Tensor t = Tensor.host(s.dtype.storage(), s.shape);
           sd.put(s.name, s.dtype, t);
-          WeightBytes.readFully(ch, dataStart + s.begin, t, s.end - s.begin, what);
+          WeightBytes.readFully(ch, dataStart[0] + s.begin, t, s.end - s.begin, what);
         }
       } catch (RuntimeException | IOException e) {
         sd.close();
@@ -96,26 +76,42 @@ public final class SafeTensors {
   public static Header readHeader(Path file) {
     String what = "safetensors: " + file;
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      long fileLen = ch.size();
-      if (fileLen < 8) throw new ComixException(what + ": truncated (" + fileLen + " bytes; not a safetensors file)");
-      ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, lenBuf, 0, what);
-      long n = lenBuf.getLong(0);
-      if (n < 2 || n > MAX_HEADER || 8 + n > fileLen)
-        throw new ComixException(what + ": header length " + Long.toUnsignedString(n) + " does not fit a file of "
-            + fileLen + " bytes");
-      ByteBuffer hb = ByteBuffer.allocate((int) n);
-      readFully(ch, hb, 8, what);
-      List<Spec> specs = new ArrayList<>();
-      Map<String, String> metadata = new java.util.LinkedHashMap<>();
-      parseHeader(new String(hb.array(), StandardCharsets.UTF_8), specs, metadata, what);
-      validate(specs, fileLen - 8 - n, what);
-      return new Header(List.copyOf(specs), metadata);
+      return header(ch, what, new long[1]);
     } catch (NoSuchFileException e) {
       throw new ComixException(what + ": no such file");
     } catch (IOException e) {
       throw new ComixException(what + ": cannot read: " + e.getMessage(), e);
     }
+  }
+
+  /** Reads and validates the header against the file length; {@code dataStart[0]} receives 8 + N. */
+  private static Header header(FileChannel ch, String what, long[] dataStart) throws IOException {
+    long fileLen = ch.size();
+    if (fileLen < 8) throw new ComixException(what + ": truncated (" + fileLen + " bytes; not a safetensors file)");
+    ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+    readFully(ch, lenBuf, 0, what);
+    long n = lenBuf.getLong(0);
+    if (n < 2 || n > MAX_HEADER)
+      throw new ComixException(what + ": header length " + Long.toUnsignedString(n)
+          + " is not plausible (not a safetensors file, or a corrupt one)");
+    if (8 + n > fileLen)
+      throw new ComixException(what + ": truncated: header says " + n + " bytes but the file has " + (fileLen - 8)
+          + " after the length");
+    ByteBuffer hb = ByteBuffer.allocate((int) n);
+    readFully(ch, hb, 8, what);
+    String text;
+    try {
+      text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(hb.flip()).toString();
+    } catch (CharacterCodingException e) {
+      throw new ComixException(what + ": header is not UTF-8");
+    }
+    List<Spec> specs = new ArrayList<>();
+    Map<String, String> metadata = new LinkedHashMap<>();
+    parseHeader(text, specs, metadata, what);
+    validate(specs, fileLen - 8 - n, what);
+    dataStart[0] = 8 + n;
+    return new Header(List.copyOf(specs), metadata);
   }
 
   /** One header entry; offsets are relative to the start of the data area. */
