@@ -142,4 +142,99 @@ final class Ref {
             }
     return new double[][] {dx, dw, db};
   }
+
+  // ---- batch norm over NDHWC, C = last dim ----
+
+  /** Training-mode BN (batch mean, biased variance); returns y. */
+  static double[] bnTrain(double[] x, int C, double[] g, double[] b, double eps) {
+    int M = x.length / C;
+    double[] y = new double[x.length];
+    for (int c = 0; c < C; c++) {
+      double m = 0;
+      for (int i = 0; i < M; i++) m += x[i * C + c];
+      m /= M;
+      double v = 0;
+      for (int i = 0; i < M; i++) v += (x[i * C + c] - m) * (x[i * C + c] - m);
+      v /= M;
+      for (int i = 0; i < M; i++) y[i * C + c] = (x[i * C + c] - m) / Math.sqrt(v + eps) * g[c] + b[c];
+    }
+    return y;
+  }
+
+  static double[] bnEval(double[] x, int C, double[] g, double[] b, double[] rm, double[] rv, double eps) {
+    double[] y = new double[x.length];
+    for (int i = 0; i < x.length; i++) {
+      int c = i % C;
+      y[i] = (x[i] - rm[c]) / Math.sqrt(rv[c] + eps) * g[c] + b[c];
+    }
+    return y;
+  }
+
+  // ---- pools over NDHWC ----
+
+  /** Max-pool after explicit TF-SAME zero padding (F.pad then nn.MaxPool3d). */
+  static double[] maxPool(double[] x, int[] s, int[] k, int[] st) {
+    int[] size = {s[1], s[2], s[3]};
+    int[] f = TfSame.front(size, k, st), bk = TfSame.back(size, k, st);
+    // materialise the padded tensor, as the original does
+    int PD = s[1] + f[0] + bk[0], PH = s[2] + f[1] + bk[1], PW = s[3] + f[2] + bk[2], C = s[4];
+    double[] p = new double[s[0] * PD * PH * PW * C];
+    for (int n = 0; n < s[0]; n++)
+      for (int d = 0; d < s[1]; d++)
+        for (int h = 0; h < s[2]; h++)
+          for (int w = 0; w < s[3]; w++)
+            for (int c = 0; c < C; c++)
+              p[((((n * PD + d + f[0]) * PH + h + f[1]) * PW + w + f[2]) * C) + c] = x[(((n * s[1] + d) * s[2] + h) * s[3] + w) * C + c];
+    int[] o = {(PD - k[0]) / st[0] + 1, (PH - k[1]) / st[1] + 1, (PW - k[2]) / st[2] + 1};
+    double[] y = new double[s[0] * o[0] * o[1] * o[2] * C];
+    for (int n = 0; n < s[0]; n++)
+      for (int od = 0; od < o[0]; od++)
+        for (int oh = 0; oh < o[1]; oh++)
+          for (int ow = 0; ow < o[2]; ow++)
+            for (int c = 0; c < C; c++) {
+              double m = Double.NEGATIVE_INFINITY;
+              for (int a = 0; a < k[0]; a++)
+                for (int bb = 0; bb < k[1]; bb++)
+                  for (int cc = 0; cc < k[2]; cc++)
+                    m = Math.max(m, p[((((n * PD + od * st[0] + a) * PH + oh * st[1] + bb) * PW + ow * st[2] + cc) * C) + c]);
+              y[(((n * o[0] + od) * o[1] + oh) * o[2] + ow) * C + c] = m;
+            }
+    return y;
+  }
+
+  static double[] avgPool(double[] x, int[] s, int[] k, int[] st) {
+    int C = s[4];
+    int[] o = {(s[1] - k[0]) / st[0] + 1, (s[2] - k[1]) / st[1] + 1, (s[3] - k[2]) / st[2] + 1};
+    double[] y = new double[s[0] * o[0] * o[1] * o[2] * C];
+    for (int n = 0; n < s[0]; n++)
+      for (int od = 0; od < o[0]; od++)
+        for (int oh = 0; oh < o[1]; oh++)
+          for (int ow = 0; ow < o[2]; ow++)
+            for (int c = 0; c < C; c++) {
+              double m = 0;
+              for (int a = 0; a < k[0]; a++)
+                for (int bb = 0; bb < k[1]; bb++)
+                  for (int cc = 0; cc < k[2]; cc++)
+                    m += x[((((n * s[1] + od * st[0] + a) * s[2] + oh * st[1] + bb) * s[3] + ow * st[2] + cc) * C) + c];
+              y[(((n * o[0] + od) * o[1] + oh) * o[2] + ow) * C + c] = m / (k[0] * k[1] * k[2]);
+            }
+    return y;
+  }
+
+  static double[] relu(double[] x) {
+    double[] y = new double[x.length];
+    for (int i = 0; i < x.length; i++) y[i] = Math.max(x[i], 0);
+    return y;
+  }
+
+  static double[] linear(double[] x, int n, int in, double[] w, double[] b, int out) {
+    double[] y = new double[n * out];
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < out; j++) {
+        double a = b == null ? 0 : b[j];
+        for (int k = 0; k < in; k++) a += x[i * in + k] * w[j * in + k];
+        y[i * out + j] = a;
+      }
+    return y;
+  }
 }
