@@ -105,4 +105,27 @@ class Conv3dTest {
       assertThrows(IllegalArgumentException.class, () -> conv.forward(x, true));
     }
   }
+
+  @Test
+  void inputViewWithOffsetIsReadFromItsOwnStart() {
+    Random r = Ref.rng();
+    int[] k = {3, 1, 3}, st = {1, 2, 1};
+    Conv3d conv = new Conv3d(3, 2, k, st, true);
+    float[] wv = Ref.randn(r, 2 * 3 * 9), bv = Ref.randn(r, 2);
+    Floats.write(conv.weight().value(), wv);
+    Floats.write(conv.bias().value(), bv);
+    int per = 2 * 3 * 4 * 3;
+    float[] all = Ref.randn(r, 3 * per);
+    float[] second = java.util.Arrays.copyOfRange(all, per, 2 * per);
+    try (Tensor batch = Floats.of(all, 3, 2, 3, 4, 3); Tensor x = batch.slice0(1, 2); Tensor y = conv.forward(x, true)) {
+      int[] s = {1, 2, 3, 4, 3};
+      Ref.close("conv of a view", y, Ref.conv(Ref.dbl(second), s, Ref.dbl(wv), Ref.dbl(bv), 2, k, st));
+      float[] gv = Ref.randn(r, (int) y.numel());
+      try (Tensor g = Floats.of(gv, y.shape()); Tensor dx = conv.backward(g)) {
+        double[][] ref = Ref.convBackward(Ref.dbl(second), s, Ref.dbl(wv), Ref.dbl(gv), 2, k, st);
+        Ref.close("conv dx of a view", dx, ref[0]);
+        Ref.close("conv dw of a view", conv.weight().grad(), ref[1]);
+      }
+    }
+  }
 }
