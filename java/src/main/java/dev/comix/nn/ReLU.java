@@ -1,29 +1,33 @@
 package dev.comix.nn;
 
+import dev.comix.nn.cpu.DnnlRelu;
+import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
 
-/** y = max(x, 0); backward passes the gradient where the output is positive (as PyTorch). */
+/**
+ * y = max(x, 0) on oneDNN's eltwise ReLU; backward passes the gradient where x &gt; 0 (as PyTorch).
+ * Keeps a reference to its input for the backward.
+ */
 public final class ReLU implements Layer {
-  private float[] savedOut;
-  private long[] savedShape;
+  private final DnnlRelu dnnl = new DnnlRelu();
+  private Tensor savedInput;
 
   @Override
   public Tensor forward(Tensor x, boolean training) {
     Floats.requireF32(x);
-    float[] v = Floats.read(x);
-    for (int i = 0; i < v.length; i++) if (!(v[i] > 0f)) v[i] = 0f;
-    savedOut = v;
-    savedShape = x.shape();
-    return Floats.of(v, savedShape);
+    Tensor y = Tensor.host(DType.F32, x.shape());
+    if (x.numel() > 0) dnnl.forward(dnnl.plan(x.numel()), x.data(), y.data());
+    savedInput = x;
+    return y;
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
-    if (savedOut == null) throw new IllegalStateException("ReLU.backward before forward");
+    if (savedInput == null) throw new IllegalStateException("ReLU.backward before forward");
     Floats.requireF32(gradOut);
-    Floats.sameShape(gradOut, savedShape, "ReLU");
-    float[] g = Floats.read(gradOut);
-    for (int i = 0; i < g.length; i++) if (!(savedOut[i] > 0f)) g[i] = 0f;
-    return Floats.of(g, savedShape);
+    Floats.sameShape(gradOut, savedInput.shape(), "ReLU");
+    Tensor dx = Tensor.host(DType.F32, savedInput.shape());
+    if (gradOut.numel() > 0) dnnl.backward(dnnl.plan(gradOut.numel()), savedInput.data(), gradOut.data(), dx.data());
+    return dx;
   }
 }
