@@ -21,12 +21,17 @@
  *       ({@link dev.comix.nn.cpu.DnnlConv3d}), NDHWC activations, weights in the layout oneDNN picks
  *       ({@code format_tag.any}, reordered once per forward), asymmetric TF-SAME padding as
  *       padding_l / padding_r ({@link dev.comix.nn.TfSame}).
- *   <li>{@link dev.comix.nn.BatchNorm3d}, {@link dev.comix.nn.ReLU}, {@link dev.comix.nn.MaxPool3d},
- *       {@link dev.comix.nn.AvgPool3d}, {@link dev.comix.nn.Channels} (concat / split),
- *       {@link dev.comix.nn.Dropout}, {@link dev.comix.nn.Linear}: plain Java. MaxPool3d must pad
- *       with zeros (pytorch-i3d's F.pad) where oneDNN pads max-pools with −∞, and Java also gives
- *       PyTorch's first-maximum tie rule exactly; BN keeps float64 statistics. At I3D's stem
- *       output these take 4–30 ms per pass on two cores, small next to the convolutions.
+ *   <li>{@link dev.comix.nn.BatchNorm3d}: oneDNN batch normalisation (scale and shift; batch
+ *       statistics in training, use_global_stats in eval), forward and backward; the PyTorch running
+ *       update (momentum 0.01, unbiased variance) is done in Java from oneDNN's batch statistics.
+ *   <li>{@link dev.comix.nn.ReLU}: oneDNN eltwise ReLU, forward and backward.
+ *   <li>{@link dev.comix.nn.MaxPool3d}: oneDNN max pooling with no padding over an explicitly
+ *       zero-padded copy (oneDNN pads max-pools with −∞; pytorch-i3d pads with zeros), gradient
+ *       copied back out of the padded buffer's interior ({@link dev.comix.nn.cpu.DnnlPool3d}).
+ *   <li>{@link dev.comix.nn.AvgPool3d}: oneDNN average pooling (valid, as nn.AvgPool3d).
+ *   <li>{@link dev.comix.nn.Channels} (concat / split), {@link dev.comix.nn.Dropout},
+ *       {@link dev.comix.nn.Linear}: plain Java (copies, a seeded mask, and a 1024 → classes
+ *       product that is too small for a library call to pay off).
  *   <li>{@link dev.comix.nn.Unit3D} = Conv3d (TF-SAME, no bias) → BatchNorm3d(eps 1e-3, momentum
  *       0.01) → ReLU, as pytorch-i3d's Unit3D; {@link dev.comix.nn.Sequential} chains layers.
  * </ul>
