@@ -333,4 +333,50 @@ class LayersTest {
     checkLayer(net, s, Ref.randn(r, prod(s)), f, true, r);
     assertEquals(6, net.params().size());
   }
+
+  @Test
+  void inceptionModuleMatchesComposedReference() {
+    Random r = Ref.rng();
+    int cin = 3;
+    int[] s = {2, 2, 3, 3, cin}, out = {2, 2, 3, 1, 2, 2};
+    int[] one = {1, 1, 1}, three = {3, 3, 3};
+    InceptionModule m = new InceptionModule(cin, out);
+    String[] names = {"b0", "b1a", "b1b", "b2a", "b2b", "b3b"};
+    java.util.Map<String, double[]> w = new java.util.HashMap<>();
+    for (String n : names) {
+      Unit3D u = m.unit(n);
+      float[] v = Ref.randn(r, (int) u.conv3d().weight().value().numel());
+      Floats.write(u.conv3d().weight().value(), v);
+      w.put(n, Ref.dbl(v));
+    }
+    assertEquals(9, m.outChannels());
+    assertEquals(18, m.params().size());
+    Function<double[], double[]> f = xx -> {
+      int[] s1 = {2, 2, 3, 3, out[1]}, s2 = {2, 2, 3, 3, out[3]};
+      double[] b0 = unit(xx, s, w.get("b0"), out[0], one);
+      double[] b1 = unit(unit(xx, s, w.get("b1a"), out[1], one), s1, w.get("b1b"), out[2], three);
+      double[] b2 = unit(unit(xx, s, w.get("b2a"), out[3], one), s2, w.get("b2b"), out[4], three);
+      double[] b3 = unit(Ref.maxPool(xx, s, three, one), s, w.get("b3b"), out[5], one);
+      int rows = 2 * 2 * 3 * 3, C = 9;
+      double[] y = new double[rows * C];
+      double[][] parts = {b0, b1, b2, b3};
+      int[] cs = {out[0], out[2], out[4], out[5]};
+      for (int i = 0; i < rows; i++) {
+        int off = 0;
+        for (int k = 0; k < 4; k++) {
+          for (int j = 0; j < cs[k]; j++) y[i * C + off + j] = parts[k][i * cs[k] + j];
+          off += cs[k];
+        }
+      }
+      return y;
+    };
+    checkLayer(m, s, Ref.randn(r, prod(s)), f, true, r);
+  }
+
+  /** Unit3D in float64 with BN's initial gamma = 1, beta = 0, training statistics. */
+  static double[] unit(double[] x, int[] s, double[] w, int cout, int[] k) {
+    double[] g = new double[cout], b = new double[cout];
+    java.util.Arrays.fill(g, 1);
+    return Ref.relu(Ref.bnTrain(Ref.conv(x, s, w, null, cout, k, new int[] {1, 1, 1}), cout, g, b, 1e-3));
+  }
 }
