@@ -23,8 +23,13 @@ public final class BatchNorm3d implements Layer {
   private final Param weight, bias;
   private final Tensor runningMean, runningVar;
   private final DnnlBatchNorm dnnl;
-  private Tensor savedInput, savedMean, savedVar; // batch statistics in training, running ones in eval
-  private DnnlBatchNorm.Plan savedPlan;
+  /** mean / var: the batch statistics in training, a copy of the running ones in eval. */
+  private record Ctx(Tensor input, Tensor mean, Tensor var, DnnlBatchNorm.Plan plan) {}
+
+  private final Saved<Ctx> saved = new Saved<>(c -> {
+    c.mean().close();
+    c.var().close();
+  });
 
   public BatchNorm3d(int channels) {
     this(channels, 1e-3, 0.01);
@@ -86,30 +91,32 @@ public final class BatchNorm3d implements Layer {
       Floats.write(runningMean, rm);
       Floats.write(runningVar, rv);
     }
-    if (savedMean != null) {
-      savedMean.close();
-      savedVar.close();
-    }
-    savedInput = x;
-    savedMean = mean;
-    savedVar = var;
-    savedPlan = p;
+    saved.push(new Ctx(x, mean, var, p), training);
     return y;
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
-    if (savedInput == null) throw new IllegalStateException("BatchNorm3d.backward before forward");
-    Floats.requireF32(gradOut);
-    Floats.sameShape(gradOut, savedInput.shape(), "BatchNorm3d");
-    Tensor dx = Tensor.host(DType.F32, savedInput.shape());
-    try (Tensor dg = Tensor.host(DType.F32, channels); Tensor db = Tensor.host(DType.F32, channels)) {
-      dnnl.backward(savedPlan, savedInput.data(), gradOut.data(), savedMean.data(), savedVar.data(),
-          weight.value().data(), dx.data(), dg.data(), db.data());
-      Floats.addInto(weight.grad(), Floats.read(dg));
-      Floats.addInto(bias.grad(), Floats.read(db));
+    Ctx c = saved.pop("BatchNorm3d");
+    try {
+      Floats.requireF32(gradOut);
+      Floats.sameShape(gradOut, c.input().shape(), "BatchNorm3d");
+      Tensor dx = Tensor.host(DType.F32, c.input().shape());
+      try (Tensor dg = Tensor.host(DType.F32, channels); Tensor db = Tensor.host(DType.F32, channels)) {
+        dnnl.backward(c.plan(), c.input().data(), gradOut.data(), c.mean().data(), c.var().data(),
+            weight.value().data(), dx.data(), dg.data(), db.data());
+        Floats.addInto(weight.grad(), Floats.read(dg));
+        Floats.addInto(bias.grad(), Floats.read(db));
+      }
+      return dx;
+    } finally {
+      saved.release(c);
     }
-    return dx;
+  }
+
+  @Override
+  public void clearSaved() {
+    saved.clear();
   }
 
   @Override

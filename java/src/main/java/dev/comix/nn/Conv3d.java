@@ -17,9 +17,9 @@ public final class Conv3d implements Layer {
   private final int[] kernel, stride;
   private final Param weight, bias;
   private final DnnlConv3d dnnl;
-  private Tensor savedInput;
-  private DnnlConv3d.Plan savedPlan;
-  private long[] savedOutShape;
+  private record Ctx(Tensor input, DnnlConv3d.Plan plan, long[] outShape) {}
+
+  private final Saved<Ctx> saved = new Saved<>();
 
   public Conv3d(int cin, int cout, int[] kernel, int[] stride, boolean withBias) {
     if (kernel.length != 3 || stride.length != 3) throw new IllegalArgumentException("kernel and stride need 3 entries");
@@ -77,26 +77,29 @@ public final class Conv3d implements Layer {
     long[] os = outShape(s);
     Tensor y = Tensor.host(DType.F32, os);
     dnnl.forward(p, x.data(), weight.value().data(), bias == null ? null : bias.value().data(), y.data());
-    savedInput = x;
-    savedPlan = p;
-    savedOutShape = os;
+    saved.push(new Ctx(x, p, os), training);
     return y;
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
-    if (savedInput == null) throw new IllegalStateException("Conv3d.backward before forward");
+    Ctx c = saved.pop("Conv3d");
     Floats.requireF32(gradOut);
-    Floats.sameShape(gradOut, savedOutShape, "Conv3d");
-    Tensor dx = Tensor.host(DType.F32, savedInput.shape());
-    dnnl.backwardData(savedPlan, gradOut.data(), weight.value().data(), dx.data());
+    Floats.sameShape(gradOut, c.outShape(), "Conv3d");
+    Tensor dx = Tensor.host(DType.F32, c.input().shape());
+    dnnl.backwardData(c.plan(), gradOut.data(), weight.value().data(), dx.data());
     try (Tensor dw = Tensor.host(DType.F32, weight.value().shape());
         Tensor db = bias == null ? null : Tensor.host(DType.F32, cout)) {
-      dnnl.backwardWeights(savedPlan, savedInput.data(), gradOut.data(), dw.data(), db == null ? null : db.data());
+      dnnl.backwardWeights(c.plan(), c.input().data(), gradOut.data(), dw.data(), db == null ? null : db.data());
       Floats.addInto(weight.grad(), Floats.read(dw));
       if (bias != null) Floats.addInto(bias.grad(), Floats.read(db));
     }
     return dx;
+  }
+
+  @Override
+  public void clearSaved() {
+    saved.clear();
   }
 
   @Override

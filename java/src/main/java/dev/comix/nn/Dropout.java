@@ -11,8 +11,10 @@ import java.util.SplittableRandom;
 public final class Dropout implements Layer {
   private final double p;
   private final SplittableRandom random;
-  private float[] savedMask; // null: identity
-  private long[] savedShape;
+  private record Ctx(float[] mask, long[] shape) {} // mask null: identity
+
+  private final Saved<Ctx> saved = new Saved<>();
+  private float[] lastMask;
 
   public Dropout(double p, long seed) {
     if (!(p >= 0 && p <= 1)) throw new IllegalArgumentException("dropout probability " + p + " not in [0, 1]");
@@ -24,10 +26,10 @@ public final class Dropout implements Layer {
   public Tensor forward(Tensor x, boolean training) {
     Floats.requireF32(x);
     float[] v = Floats.read(x);
-    savedShape = x.shape();
     if (!training || p == 0) {
-      savedMask = null;
-      return Floats.of(v, savedShape);
+      lastMask = null;
+      saved.push(new Ctx(null, x.shape()), training);
+      return Floats.of(v, x.shape());
     }
     float scale = p == 1 ? 0f : (float) (1.0 / (1.0 - p));
     float[] m = new float[v.length];
@@ -35,22 +37,28 @@ public final class Dropout implements Layer {
       m[i] = random.nextDouble() >= p ? scale : 0f;
       v[i] *= m[i];
     }
-    savedMask = m;
-    return Floats.of(v, savedShape);
+    lastMask = m;
+    saved.push(new Ctx(m, x.shape()), training);
+    return Floats.of(v, x.shape());
   }
 
   /** The last training mask (scale or 0 per element), or null when the last forward was the identity. */
   public float[] mask() {
-    return savedMask == null ? null : savedMask.clone();
+    return lastMask == null ? null : lastMask.clone();
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
-    if (savedShape == null) throw new IllegalStateException("Dropout.backward before forward");
+    Ctx c = saved.pop("Dropout");
     Floats.requireF32(gradOut);
-    Floats.sameShape(gradOut, savedShape, "Dropout");
+    Floats.sameShape(gradOut, c.shape(), "Dropout");
     float[] g = Floats.read(gradOut);
-    if (savedMask != null) for (int i = 0; i < g.length; i++) g[i] *= savedMask[i];
-    return Floats.of(g, savedShape);
+    if (c.mask() != null) for (int i = 0; i < g.length; i++) g[i] *= c.mask()[i];
+    return Floats.of(g, c.shape());
+  }
+
+  @Override
+  public void clearSaved() {
+    saved.clear();
   }
 }

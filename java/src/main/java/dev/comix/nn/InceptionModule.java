@@ -80,6 +80,11 @@ public final class InceptionModule implements Layer {
   }
 
   @Override
+  public void clearSaved() {
+    for (Sequential b : branches) b.clearSaved();
+  }
+
+  @Override
   public List<Param> params() {
     List<Param> all = new ArrayList<>();
     for (Sequential b : branches) all.addAll(b.params());

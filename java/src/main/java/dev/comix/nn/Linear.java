@@ -11,8 +11,9 @@ import java.util.stream.IntStream;
 public final class Linear implements Layer {
   private final int in, out;
   private final Param weight, bias;
-  private float[] savedX;
-  private long[] savedShape;
+  private record Ctx(float[] x, long[] shape) {}
+
+  private final Saved<Ctx> saved = new Saved<>();
 
   public Linear(int in, int out, boolean withBias) {
     this.in = in;
@@ -48,14 +49,15 @@ public final class Linear implements Layer {
       for (int k = 0; k < in; k++) acc += xv[i * in + k] * w[j * in + k];
       y[ij] = (float) acc;
     });
-    savedX = xv;
-    savedShape = x.shape();
+    saved.push(new Ctx(xv, x.shape()), training);
     return Floats.of(y, n, out);
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
-    if (savedX == null) throw new IllegalStateException("Linear.backward before forward");
+    Ctx c = saved.pop("Linear");
+    float[] savedX = c.x();
+    long[] savedShape = c.shape();
     int n = (int) savedShape[0];
     Floats.requireF32(gradOut);
     Floats.sameShape(gradOut, new long[] {n, out}, "Linear");
@@ -81,6 +83,11 @@ public final class Linear implements Layer {
     Floats.addInto(weight.grad(), dw);
     if (bias != null) Floats.addInto(bias.grad(), db);
     return Floats.of(dx, savedShape);
+  }
+
+  @Override
+  public void clearSaved() {
+    saved.clear();
   }
 
   @Override

@@ -16,8 +16,11 @@ import dev.comix.runtime.Tensor;
 public final class MaxPool3d implements Layer {
   private final int[] kernel, stride;
   private final DnnlPool3d dnnl;
-  private DnnlPool3d.Plan savedPlan;
-  private long[] savedInShape, savedOutShape;
+  private record Ctx(DnnlPool3d.Plan plan, org.bytedeco.dnnl.memory workspace, long[] inShape, long[] outShape) {}
+
+  private final Saved<Ctx> saved = new Saved<>(c -> {
+    if (c.workspace() != null) c.workspace().close();
+  });
 
   public MaxPool3d(int[] kernel, int[] stride) {
     this.kernel = kernel.clone();
@@ -34,20 +37,28 @@ public final class MaxPool3d implements Layer {
         new long[] {b[0], b[1], b[2]}, new long[] {o[0], o[1], o[2]});
     long[] os = {s[0], o[0], o[1], o[2], s[4]};
     Tensor y = Tensor.host(DType.F32, os);
-    dnnl.forward(p, x.data(), y.data());
-    savedPlan = p;
-    savedInShape = x.shape();
-    savedOutShape = os;
+    org.bytedeco.dnnl.memory ws = dnnl.workspace(p);
+    dnnl.forward(p, x.data(), y.data(), ws);
+    saved.push(new Ctx(p, ws, x.shape(), os), training);
     return y;
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
-    if (savedPlan == null) throw new IllegalStateException("MaxPool3d.backward before forward");
-    Floats.requireF32(gradOut);
-    Floats.sameShape(gradOut, savedOutShape, "MaxPool3d");
-    Tensor dx = Tensor.host(DType.F32, savedInShape);
-    dnnl.backward(savedPlan, gradOut.data(), dx.data());
-    return dx;
+    Ctx c = saved.pop("MaxPool3d");
+    try {
+      Floats.requireF32(gradOut);
+      Floats.sameShape(gradOut, c.outShape(), "MaxPool3d");
+      Tensor dx = Tensor.host(DType.F32, c.inShape());
+      dnnl.backward(c.plan(), gradOut.data(), dx.data(), c.workspace());
+      return dx;
+    } finally {
+      saved.release(c);
+    }
+  }
+
+  @Override
+  public void clearSaved() {
+    saved.clear();
   }
 }

@@ -10,24 +10,29 @@ import dev.comix.runtime.Tensor;
  */
 public final class ReLU implements Layer {
   private final DnnlRelu dnnl = new DnnlRelu();
-  private Tensor savedInput;
+  private final Saved<Tensor> saved = new Saved<>();
 
   @Override
   public Tensor forward(Tensor x, boolean training) {
     Floats.requireF32(x);
     Tensor y = Tensor.host(DType.F32, x.shape());
     if (x.numel() > 0) dnnl.forward(dnnl.plan(x.numel()), x.data(), y.data());
-    savedInput = x;
+    saved.push(x, training);
     return y;
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
-    if (savedInput == null) throw new IllegalStateException("ReLU.backward before forward");
+    Tensor savedInput = saved.pop("ReLU");
     Floats.requireF32(gradOut);
     Floats.sameShape(gradOut, savedInput.shape(), "ReLU");
     Tensor dx = Tensor.host(DType.F32, savedInput.shape());
     if (gradOut.numel() > 0) dnnl.backward(dnnl.plan(gradOut.numel()), savedInput.data(), gradOut.data(), dx.data());
     return dx;
+  }
+
+  @Override
+  public void clearSaved() {
+    saved.clear();
   }
 }

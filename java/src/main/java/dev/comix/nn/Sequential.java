@@ -34,6 +34,11 @@ public class Sequential implements Layer {
   }
 
   @Override
+  public void clearSaved() {
+    for (Layer l : layers) l.clearSaved();
+  }
+
+  @Override
   public List<Param> params() {
     List<Param> all = new ArrayList<>();
     for (Layer l : layers) all.addAll(l.params());

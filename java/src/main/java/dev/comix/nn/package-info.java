@@ -7,7 +7,10 @@
  *       [N, D, H, W, C]); Linear takes [N, features]. Weights keep PyTorch's order ([Cout, Cin, kT,
  *       kH, kW] for Conv3d, [out, in] for Linear) so pytorch-i3d state dicts map 1:1 (a weight
  *       converter only renames keys; it never transposes).
- *   <li>{@link dev.comix.nn.Layer#forward} saves what the backward needs (the last call only);
+ *   <li>{@link dev.comix.nn.Layer#forward} saves what the backward needs on a stack: each
+ *       training forward pushes, each backward pops the latest (backpropagate several forwards in
+ *       reverse order, as CoMix's four I3D calls per iteration need); an eval forward keeps only
+ *       itself; {@link dev.comix.nn.Layer#clearSaved} drops everything.
  *       {@link dev.comix.nn.Layer#backward} returns dL/dx and <b>accumulates</b> parameter
  *       gradients into {@link dev.comix.nn.Param#grad} (zero them per step). Returned tensors belong
  *       to the caller; layers never close their inputs and keep references to saved inputs.

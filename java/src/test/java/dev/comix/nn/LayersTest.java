@@ -379,4 +379,53 @@ class LayersTest {
     java.util.Arrays.fill(g, 1);
     return Ref.relu(Ref.bnTrain(Ref.conv(x, s, w, null, cout, k, new int[] {1, 1, 1}), cout, g, b, 1e-3));
   }
+
+  @Test
+  void twoForwardsThenTwoBackwardsInReverseOrder() {
+    // CoMix runs I3D several times per iteration and backpropagates once: contexts stack up
+    Random r = Ref.rng();
+    int[] s = {2, 2, 5, 4, 2}, k = {3, 3, 3}, one = {1, 1, 1}, kp = {1, 3, 3}, sp = {1, 2, 2};
+    int cout = 3;
+    Unit3D u = new Unit3D(2, cout, k, one);
+    MaxPool3d pool = new MaxPool3d(kp, sp);
+    Sequential net = new Sequential(List.of(u, pool));
+    float[] w = Ref.randn(r, cout * 2 * 27);
+    Floats.write(u.conv3d().weight().value(), w);
+    double[] wd = Ref.dbl(w), g1 = {1, 1, 1}, b0 = {0, 0, 0};
+    int[] sc = {2, 2, 5, 4, cout};
+    java.util.function.BiFunction<double[], double[], double[]> f = (xx, ww) ->
+        Ref.maxPool(Ref.relu(Ref.bnTrain(Ref.conv(xx, s, ww, null, cout, k, one), cout, g1, b0, 1e-3)), sc, kp, sp);
+    float[] x1 = Ref.randn(r, prod(s)), x2 = Ref.randn(r, prod(s));
+    for (int i = 0; i < x2.length; i++) x2[i] = 2 * x2[i] + 1; // other batch statistics
+    try (Tensor t1 = Floats.of(x1, L(s)); Tensor t2 = Floats.of(x2, L(s));
+        Tensor y1 = net.forward(t1, true); Tensor y2 = net.forward(t2, true)) {
+      double[] x1d = Ref.dbl(x1), x2d = Ref.dbl(x2);
+      Ref.close("fwd 1", y1, f.apply(x1d, wd));
+      Ref.close("fwd 2", y2, f.apply(x2d, wd));
+      float[] r1 = Ref.randn(r, (int) y1.numel()), r2 = Ref.randn(r, (int) y2.numel());
+      double[] r1d = Ref.dbl(r1), r2d = Ref.dbl(r2);
+      try (Tensor gr2 = Floats.of(r2, y2.shape()); Tensor dx2 = net.backward(gr2);
+          Tensor gr1 = Floats.of(r1, y1.shape()); Tensor dx1 = net.backward(gr1)) {
+        Ref.close("dx 2", dx2, Ref.fdGrad(xx -> f.apply(xx, wd), x2d, r2d));
+        Ref.close("dx 1", dx1, Ref.fdGrad(xx -> f.apply(xx, wd), x1d, r1d));
+        double[] dw1 = Ref.fdGrad(ww -> f.apply(x1d, ww), wd, r1d), dw2 = Ref.fdGrad(ww -> f.apply(x2d, ww), wd, r2d);
+        double[] dw = new double[dw1.length];
+        for (int i = 0; i < dw.length; i++) dw[i] = dw1[i] + dw2[i];
+        Ref.close("dw summed over both calls", u.conv3d().weight().grad(), dw);
+      }
+      assertThrows(IllegalStateException.class, () -> {
+        try (Tensor g = Floats.of(new float[(int) y1.numel()], y1.shape())) {
+          net.backward(g);
+        }
+      });
+      // an aborted step: saved contexts can be dropped
+      net.forward(t1, true).close();
+      net.clearSaved();
+      assertThrows(IllegalStateException.class, () -> {
+        try (Tensor g = Floats.of(new float[(int) y1.numel()], y1.shape())) {
+          net.backward(g);
+        }
+      });
+    }
+  }
 }

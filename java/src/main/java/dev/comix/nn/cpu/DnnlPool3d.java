@@ -18,7 +18,8 @@ import org.bytedeco.javacpp.Pointer;
  * buffer, the pool runs with no padding, and the backward's gradient for the padded buffer is
  * copied back out of the interior (gradients that land on padded zeros are dropped, as F.pad's
  * backward drops them). Without padding the input is pooled in place. Plans cached per shape;
- * a plan holds the padded buffers and the max-pool workspace of the last forward.
+ * a plan holds the padded buffers; the max-pool workspace (argmax per output) belongs to each
+ * forward call, so several forwards can be backpropagated later.
  */
 public final class DnnlPool3d {
   private final boolean max;
@@ -34,7 +35,7 @@ public final class DnnlPool3d {
   public final class Plan {
     final boolean padded;
     final memory.desc srcMd, poolSrcMd, interiorMd, dstMd;
-    final memory padBuf, diffPadBuf, workspace; // null when unused
+    final memory padBuf, diffPadBuf; // null when unused
     final pooling_forward fwd;
     final pooling_backward bwd;
     final pooling_forward.primitive_desc fwdPd;
@@ -66,7 +67,6 @@ public final class DnnlPool3d {
           stride, kernel, zero, zero, zero, fwdPd);
       fwd = new pooling_forward(fwdPd);
       bwd = new pooling_backward(bwdPd);
-      workspace = max ? new memory(fwdPd.workspace_desc(), dn.eng) : null;
     }
 
     public String implementation() {
@@ -80,7 +80,12 @@ public final class DnnlPool3d {
     return plans.computeIfAbsent(key, k -> new Plan(n, c, d, h, w, padL, padR, out));
   }
 
-  public void forward(Plan p, Pointer src, Pointer dst) {
+  /** A fresh workspace for one max-pool forward (null for average pooling); the caller closes it. */
+  public memory workspace(Plan p) {
+    return max ? new memory(p.fwdPd.workspace_desc(), Dnnl.get().eng) : null;
+  }
+
+  public void forward(Plan p, Pointer src, Pointer dst, memory workspace) {
     Dnnl dn = Dnnl.get();
     try (memory s = new memory(p.srcMd, dn.eng, src); memory d = new memory(p.dstMd, dn.eng, dst);
         memory inner = p.padded ? new memory(p.interiorMd, dn.eng, p.padBuf.get_data_handle()) : null;
@@ -92,20 +97,20 @@ public final class DnnlPool3d {
         poolSrc = p.padBuf;
       }
       args.put(DNNL_ARG_SRC, poolSrc).put(DNNL_ARG_DST, d);
-      if (p.workspace != null) args.put(DNNL_ARG_WORKSPACE, p.workspace);
+      if (workspace != null) args.put(DNNL_ARG_WORKSPACE, workspace);
       p.fwd.execute(dn.strm, args);
       dn.strm._wait();
     }
   }
 
   /** Overwrites diffSrc (shape of the unpadded input). */
-  public void backward(Plan p, Pointer diffDst, Pointer diffSrc) {
+  public void backward(Plan p, Pointer diffDst, Pointer diffSrc, memory workspace) {
     Dnnl dn = Dnnl.get();
     try (memory dd = new memory(p.dstMd, dn.eng, diffDst); memory ds = new memory(p.srcMd, dn.eng, diffSrc);
         memory inner = p.padded ? new memory(p.interiorMd, dn.eng, p.diffPadBuf.get_data_handle()) : null;
         IntMemoryMap args = new IntMemoryMap()) {
       args.put(DNNL_ARG_DIFF_DST, dd).put(DNNL_ARG_DIFF_SRC, p.padded ? p.diffPadBuf : ds);
-      if (p.workspace != null) args.put(DNNL_ARG_WORKSPACE, p.workspace);
+      if (workspace != null) args.put(DNNL_ARG_WORKSPACE, workspace);
       p.bwd.execute(dn.strm, args);
       if (p.padded) {
         if (p.rOut == null) p.rOut = new reorder(inner, ds);
