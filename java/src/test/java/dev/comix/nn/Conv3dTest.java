@@ -62,6 +62,13 @@ class Conv3dTest {
   }
 
   @Test
+  void wideChannelsAsInI3d() {
+    // the blocked brgconv / jit kernels (Cin 64: 1728-term sums) against the float64 loops
+    check(1, 3, 8, 7, 64, 48, new int[] {3, 3, 3}, new int[] {1, 1, 1}, false, false);
+    check(2, 2, 5, 5, 40, 24, new int[] {1, 1, 1}, new int[] {1, 1, 1}, true, false);
+  }
+
+  @Test
   void timeDepthOne() {
     check(2, 1, 6, 5, 4, 5, new int[] {3, 3, 3}, new int[] {1, 1, 1}, false, false);
     check(1, 1, 5, 5, 3, 4, new int[] {7, 7, 7}, new int[] {2, 2, 2}, false, false);
