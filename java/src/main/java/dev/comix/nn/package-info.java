@@ -1,0 +1,42 @@
+/**
+ * Neural-network layers with explicit forward and backward (CPU; the cuDNN side comes later).
+ *
+ * <h2>Conventions</h2>
+ * <ul>
+ *   <li>Activations are host F32 {@link dev.comix.runtime.Tensor}s in <b>NDHWC</b> (channels-last,
+ *       [N, D, H, W, C]); Linear takes [N, features]. Weights keep PyTorch's order ([Cout, Cin, kT,
+ *       kH, kW] for Conv3d, [out, in] for Linear) so pytorch-i3d state dicts map 1:1 (a weight
+ *       converter only renames keys; it never transposes).
+ *   <li>{@link dev.comix.nn.Layer#forward} saves what the backward needs on a stack: each
+ *       training forward pushes, each backward pops the latest (backpropagate several forwards in
+ *       reverse order, as CoMix's four I3D calls per iteration need); an eval forward keeps only
+ *       itself; {@link dev.comix.nn.Layer#clearSaved} drops everything.
+ *       {@link dev.comix.nn.Layer#backward} returns dL/dx and <b>accumulates</b> parameter
+ *       gradients into {@link dev.comix.nn.Param#grad} (zero them per step). Returned tensors belong
+ *       to the caller; layers never close their inputs and keep references to saved inputs.
+ *   <li>Layers are not thread-safe; all oneDNN work goes through one engine and stream
+ *       ({@link dev.comix.nn.cpu.Dnnl}).
+ * </ul>
+ *
+ * <h2>Implementations</h2>
+ * <ul>
+ *   <li>{@link dev.comix.nn.Conv3d}: oneDNN forward, backward-data and backward-weights primitives
+ *       ({@link dev.comix.nn.cpu.DnnlConv3d}), NDHWC activations, weights in the layout oneDNN picks
+ *       ({@code format_tag.any}, reordered once per forward), asymmetric TF-SAME padding as
+ *       padding_l / padding_r ({@link dev.comix.nn.TfSame}).
+ *   <li>{@link dev.comix.nn.BatchNorm3d}: oneDNN batch normalisation (scale and shift; batch
+ *       statistics in training, use_global_stats in eval), forward and backward; the PyTorch running
+ *       update (momentum 0.01, unbiased variance) is done in Java from oneDNN's batch statistics.
+ *   <li>{@link dev.comix.nn.ReLU}: oneDNN eltwise ReLU, forward and backward.
+ *   <li>{@link dev.comix.nn.MaxPool3d}: oneDNN max pooling with no padding over an explicitly
+ *       zero-padded copy (oneDNN pads max-pools with −∞; pytorch-i3d pads with zeros), gradient
+ *       copied back out of the padded buffer's interior ({@link dev.comix.nn.cpu.DnnlPool3d}).
+ *   <li>{@link dev.comix.nn.AvgPool3d}: oneDNN average pooling (valid, as nn.AvgPool3d).
+ *   <li>{@link dev.comix.nn.Channels} (concat / split), {@link dev.comix.nn.Dropout},
+ *       {@link dev.comix.nn.Linear}: plain Java (copies, a seeded mask, and a 1024 → classes
+ *       product that is too small for a library call to pay off).
+ *   <li>{@link dev.comix.nn.Unit3D} = Conv3d (TF-SAME, no bias) → BatchNorm3d(eps 1e-3, momentum
+ *       0.01) → ReLU, as pytorch-i3d's Unit3D; {@link dev.comix.nn.Sequential} chains layers.
+ * </ul>
+ */
+package dev.comix.nn;
