@@ -5,5 +5,5 @@ build="$1"
 ctest --test-dir "$build" --output-on-failure
 rc=$?
 log="$build/Testing/Temporary/LastTest.log"
-[ -f "$log" ] && grep -h "^SKIPPED" "$log" | sed 's/^/ctest: /' || true
+[ -f "$log" ] && grep -hi "^skipped" "$log" | sed 's/^/ctest: /' || true
 exit $rc
