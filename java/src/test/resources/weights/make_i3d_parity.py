@@ -19,11 +19,24 @@ Weights: random (fixed seed), BN weight/bias random and BN running_mean/running_
 the eval-mode forward really uses them. Outputs (all float32, little endian):
   i3d_w32.pt              model.state_dict() of the width-1/32 model, torch.save zip format; it has
                           the *.num_batches_tracked entries of a real PyTorch 1.13 state dict
-  i3d_w32_input.npy       input [2, 8, 20, 20, 3], NDHWC (the Java layout; PyTorch got it as NCDHW)
+  i3d_w32_input.npy       input [2, 8, 16, 16, 3], NDHWC (the Java layout; PyTorch got it as NCDHW)
   i3d_w32_features.npy    eval-mode features [2, 32] for that input
   i3d_w32_224_features.npy eval-mode features [1, 32] for the deterministic 1x3x8x224x224 input
                           x[n,c,t,h,w] = sin(0.1*t + 0.05*h - 0.07*w + 0.9*c + 1.3*n) * 0.9 (too big
                           to store; the test builds the same input), exercising the real 7x7 pool
+  i3d_w32_train_*.npy     a training step from the same weights on the input lcg_input(2, 8, 32, 32) (a
+                          31-bit LCG, exact in Python and Java; NDHWC order): model.train(), features y
+                          (BN batch statistics), L = sum(y * R) with R[n, k] = cos(0.3k + 1.1n),
+                          L.backward(); computed in float64 (a copy of the model in double), saved as
+                          float32: features y [2, 32], the gradients of Conv3d_1a_7x7.conv3d.weight,
+                          Mixed_3b.b1b.conv3d.weight, Mixed_5c.b1b.conv3d.weight, Mixed_4c.b0.bn.weight and
+                          .bn.bias, the updated running_mean / running_var of Conv3d_1a_7x7.bn and
+                          Mixed_5c.b3b.bn, and dL/dx of the first frame, top-left 16x16, dx[:, 0, :16, :16] in NDHWC ([2, 16, 16, 3]);
+                          each file is named after its tensor (i3d_w32_train_<name>.npy). Training-mode
+                          BN at this tiny width (1-2 channels in places, few values per channel) is
+                          ill-conditioned: PyTorch's own float32 step differs from float64 by ~1e-6
+                          (features) and ~1e-4 (gradients) relative, which the script prints; the
+                          Java test compares its float32 step with the float64 reference.
 """
 import math
 import os
@@ -160,6 +173,52 @@ def sin_input(n, t, h, w):
     return (np.sin(0.1 * T + 0.05 * H - 0.07 * W + 0.9 * C + 1.3 * N) * 0.9).astype(np.float32)
 
 
+TRAIN_GRADS = ["Conv3d_1a_7x7.conv3d.weight", "Mixed_3b.b1b.conv3d.weight", "Mixed_5c.b1b.conv3d.weight",
+               "Mixed_4c.b0.bn.weight", "Mixed_4c.b0.bn.bias"]
+TRAIN_BUFFERS = ["Conv3d_1a_7x7.bn.running_mean", "Conv3d_1a_7x7.bn.running_var", "Mixed_5c.b3b.bn.running_mean",
+                 "Mixed_5c.b3b.bn.running_var"]
+
+
+def lcg_input(n, t, h, w):
+    """[n, t, h, w, 3] float32 in [-1, 1): s <- (1103515245 s + 12345) mod 2^31 from s = 2021, x = s / 2^30 - 1."""
+    s, out = 2021, np.empty(n * t * h * w * 3, dtype=np.float64)
+    for i in range(out.size):
+        s = (1103515245 * s + 12345) % (1 << 31)
+        out[i] = s / float(1 << 30) - 1.0
+    return out.astype(np.float32).reshape(n, t, h, w, 3)
+
+
+def train_step(model32, here):
+    import copy
+    xn = lcg_input(2, 8, 32, 32)
+    rel = lambda a, b: float(np.abs(a - b).max() / np.abs(b).max())
+    res = {}
+    for dtype in (torch.float32, torch.float64):
+        model = copy.deepcopy(model32).to(dtype)
+        model.train()
+        out = run_train(model, torch.from_numpy(xn).permute(0, 4, 1, 2, 3).to(dtype))
+        res[dtype] = out
+    for name, t in res[torch.float64].items():
+        print("train %-40s torch f32 vs f64 rel err %.2e" % (name, rel(res[torch.float32][name], t)))
+        np.save(os.path.join(here, "i3d_w32_train_%s.npy" % name), np.ascontiguousarray(t.astype(np.float32)))
+
+
+def run_train(model, x):
+    x = x.clone().requires_grad_(True)
+    y = model(x)
+    n, k = np.meshgrid(np.arange(y.shape[0]), np.arange(y.shape[1]), indexing="ij")
+    r = torch.from_numpy(np.cos(0.3 * k + 1.1 * n).astype(np.float32)).to(y.dtype)
+    (y * r).sum().backward()
+    out = {"features": y.detach()}
+    params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
+    for name in TRAIN_GRADS:
+        out[name + ".grad"] = params[name].grad
+    for name in TRAIN_BUFFERS:
+        out[name] = buffers[name]
+    out["input.grad.frame0"] = x.grad[:, :, 0, :16, :16].permute(0, 2, 3, 1)
+    return {k: v.detach().numpy().astype(np.float64) for k, v in out.items()}
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     gen = torch.Generator().manual_seed(2021)
@@ -167,7 +226,7 @@ def main():
     randomise(model, gen)
     model.eval()
     assert model.features == 32, model.features
-    x = (torch.rand((2, 3, 8, 20, 20), generator=gen) * 2 - 1).float()
+    x = (torch.rand((2, 3, 8, 16, 16), generator=gen) * 2 - 1).float()
     with torch.no_grad():
         y = model(x)
         y224 = model(torch.from_numpy(sin_input(1, 8, 224, 224)))
@@ -175,6 +234,7 @@ def main():
     np.save(os.path.join(here, "i3d_w32_input.npy"), np.ascontiguousarray(x.permute(0, 2, 3, 4, 1).numpy()))
     np.save(os.path.join(here, "i3d_w32_features.npy"), y.numpy().astype(np.float32))
     np.save(os.path.join(here, "i3d_w32_224_features.npy"), y224.numpy().astype(np.float32))
+    train_step(model, here)
     print("features", tuple(y.shape), "224:", tuple(y224.shape), "state dict", len(model.state_dict()), "tensors,",
           sum(v.numel() for v in model.state_dict().values()), "elements")
     print("y[0,:4]", y[0, :4].tolist(), "y224[0,:4]", y224[0, :4].tolist())
