@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
     description = "CoMix video domain adaptation on the JVM: CUDA kernels, cuDNN and native CPU code.",
     subcommands = {InfoCommand.class, MakeSampleCommand.class, ExtractBackgroundsCommand.class, OpCommand.class,
         WeightsCommand.class,
+        ExtractFeaturesCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main {
   public static void main(String[] args) {

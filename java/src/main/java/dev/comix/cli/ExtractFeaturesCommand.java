@@ -1,0 +1,108 @@
+package dev.comix.cli;
+
+import dev.comix.features.ClipSampling;
+import dev.comix.features.FeatureExtractor;
+import dev.comix.nn.InceptionI3d;
+import dev.comix.runtime.ComixException;
+import dev.comix.video.BackgroundExtractor;
+import dev.comix.video.VideoInputs;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code comix extract-features}: I3D features of CoMix's 16 test-time clips (8 frames each, COMIX-SPEC
+ * §2.1–2.2) for every video, one {@code <output>/<video>.npy} float32 [16, 1024] each; resumable.
+ */
+@Command(
+    name = "extract-features",
+    mixinStandardHelpOptions = true,
+    description = {
+        "Runs the I3D backbone (eval mode) on the 16 test-time clips x 8 frames of every video and writes "
+            + "<output>/<video>.npy, float32 [16, 1024·width].",
+        "Frames: all frames, resized to 224x224, x*2/255-1; videos under 72 frames have each frame repeated "
+            + "ceil(72/T) times; clip starts 4i, i the first of each of 16 array_split groups of 0..T/4-3.",
+        "Input as extract-backgrounds: a folder of video folders and/or video files, one video, or a split CSV "
+            + "with --base_dir. Videos already done are skipped. Exit code: 0 all done, 1 some videos failed, 2 bad usage."},
+    sortOptions = false)
+final class ExtractFeaturesCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = {"-w", "--weights"}, required = true, paramLabel = "FILE",
+      description = "I3D weights: .pt (pytorch-i3d names, 'module.' prefix stripped) or .safetensors.")
+  Path weights;
+
+  @Option(names = {"-i", "--input"}, required = true, paramLabel = "PATH",
+      description = "Folder of video folders or video files, one video, or a split CSV (with --base_dir).")
+  Path input;
+
+  @Option(names = {"-o", "--output", "--output_dir"}, required = true, paramLabel = "DIR",
+      description = "Output folder; each video gets <DIR>/<video>.npy.")
+  Path output;
+
+  @Option(names = {"--base_dir", "--base-dir"}, paramLabel = "DIR",
+      description = "For a split CSV: the folder holding the video folders.")
+  Path baseDir;
+
+  @Option(names = "--width", defaultValue = "1.0", paramLabel = "W",
+      description = "Channel width multiplier of the I3D (1.0 = the real model). Default: ${DEFAULT-VALUE}.")
+  double width;
+
+  @Option(names = "--batch", defaultValue = "4", paramLabel = "N",
+      description = "Clips per forward call (1..16; does not change the result). Default: ${DEFAULT-VALUE}.")
+  int batch;
+
+  @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV",
+      description = "Only cpu for now (the I3D runs on oneDNN). Default: ${DEFAULT-VALUE}.")
+  String device;
+
+  @Option(names = "--verbose", description = "Print stack traces of errors.")
+  boolean verbose;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    if (!device.equalsIgnoreCase("cpu"))
+      throw new ComixException("extract-features runs on the CPU only for now (--device cpu), got '" + device + "'");
+    if (!(width > 0) || width > 4) throw new ComixException("--width must be in (0, 4], got " + width);
+    InceptionI3d model = new InceptionI3d(width);
+    model.loadWeights(weights);
+    VideoInputs.Inputs inputs = VideoInputs.resolve(input, baseDir, output);
+    ExtractBackgroundsCommand.prepareOutput(output);
+    FeatureExtractor ex = new FeatureExtractor(model, batch);
+    err.println("comix: " + inputs.description() + " -> " + output + ", I3D width " + width + " ("
+        + model.featureSize() + " features), " + ClipSampling.CLIPS + " clips x " + ClipSampling.CLIP_LENGTH + " frames");
+    err.flush();
+    int done = 0, skipped = 0, failed = inputs.problems().size();
+    for (String p : inputs.problems()) err.println("comix: error: " + p);
+    long t0 = System.nanoTime();
+    for (BackgroundExtractor.Job job : inputs.jobs()) {
+      try {
+        long t = System.nanoTime();
+        FeatureExtractor.Outcome o = ex.process(job, output);
+        if (o == FeatureExtractor.Outcome.SKIPPED) skipped++;
+        else {
+          done++;
+          err.println(String.format(Locale.ROOT, "comix: %s: done in %.1f s", job.name(), (System.nanoTime() - t) / 1e9));
+        }
+      } catch (RuntimeException e) {
+        failed++;
+        String msg = e instanceof ComixException ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage();
+        err.println("comix: error: " + job.name() + ": " + msg);
+        if (verbose) e.printStackTrace(err);
+      }
+      err.flush();
+    }
+    int total = inputs.jobs().size() + inputs.problems().size();
+    out.println(String.format(Locale.ROOT, "extract-features: %d videos: %d done, %d skipped (already done), %d failed in %.1f s",
+        total, done, skipped, failed, (System.nanoTime() - t0) / 1e9));
+    out.flush();
+    return failed > 0 ? 1 : 0;
+  }
+}
