@@ -9,7 +9,6 @@ import dev.comix.video.BackgroundExtractor;
 import dev.comix.video.FrameSource;
 import dev.comix.video.FrameSources;
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -119,17 +118,7 @@ public final class FeatureExtractor {
 
   /** A CSV names folders; a video file of that name plus a video extension is accepted too (as extract-backgrounds). */
   static Path resolveSource(Path source) {
-    if (Files.exists(source)) return source;
-    Path dir = source.toAbsolutePath().getParent();
-    String name = source.getFileName() == null ? "" : source.getFileName().toString();
-    if (dir != null && Files.isDirectory(dir)) {
-      try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, name + ".*")) {
-        for (Path p : ds) if (FrameSources.isVideoFile(p) && Files.isRegularFile(p)) return p;
-      } catch (IOException | RuntimeException e) {
-        // fall through to the plain "missing" error
-      }
-    }
-    throw new ComixException("no such folder or video file: " + source);
+    return BackgroundExtractor.resolveSource(source);
   }
 
   static void checkName(String name) {

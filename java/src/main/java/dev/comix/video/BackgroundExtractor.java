@@ -381,7 +381,7 @@ public final class BackgroundExtractor {
   }
 
   /** A CSV names folders; a video file of that name plus a video extension is accepted too. */
-  static Path resolveSource(Path source) {
+  public static Path resolveSource(Path source) {
     if (Files.exists(source)) return source;
     Path dir = source.toAbsolutePath().getParent();
     String name = source.getFileName() == null ? "" : source.getFileName().toString();
