@@ -93,11 +93,6 @@ public class I3dBench {
     nanos.clear();
   }
 
-  @Setup(Level.Iteration)
-  public void iteration() {
-    // warmup iterations are recorded too; the report drops the first call
-  }
-
   @Benchmark
   public void i3d() {
     long t0 = System.nanoTime();
@@ -115,6 +110,7 @@ public class I3dBench {
     nanos.add(System.nanoTime() - t0);
   }
 
+  /** Prints the comix-i3d line: the median of the calls after the first (with -wi 1, the warm-up call). */
   @TearDown(Level.Trial)
   public void report() {
     List<Long> m = new ArrayList<>(nanos.size() > 1 ? nanos.subList(1, nanos.size()) : nanos);
