@@ -1,0 +1,130 @@
+package dev.comix.bench;
+
+import dev.comix.nn.Floats;
+import dev.comix.nn.InceptionI3d;
+import dev.comix.runtime.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.*;
+
+/**
+ * The whole CPU (oneDNN) {@link InceptionI3d}, width 1, on 8×224×224 clips NDHWC [N, 8, 224, 224, 3],
+ * inputs uniform in [−1, 1] from a fixed seed, random (default-initialised) weights.
+ *
+ * <ul>
+ *   <li>{@code mode=eval}: {@code forward(x, false)} (features [N, 1024]);
+ *   <li>{@code mode=train}: {@code zeroGrad()}, {@code forward(x, true)}, {@code backward(gy)} with a
+ *       random gy [N, 1024] (training-mode BatchNorm, every gradient accumulated, dL/dx returned).
+ * </ul>
+ *
+ * <p>JMH's score is ms per call (SingleShotTime: one call per iteration). At the end of each trial
+ * the bench also prints a line {@code comix-i3d {json}} with the median ms per call, ms per clip
+ * and GFLOP/s of the measured calls.
+ *
+ * <p>FLOP count ({@link #convMacsPerClip}): conv MACs only (BN, ReLU, pools, concat ignored), every
+ * conv with TF-SAME padding so its output is ceil(in / stride): MACs = T'·H'·W'·Cout·Cin·kt·kh·kw.
+ * At 8×224²: Conv3d_1a 7×7×7/2 3→64 at 4×112²; Conv3d_2b 1×1 64→64 and Conv3d_2c 3×3×3 64→192 at
+ * 4×56²; Mixed_3b/3c at 4×28²; Mixed_4b..4f at 2×14²; Mixed_5b/5c at 1×7²; an Inception module with
+ * outputs (o0..o5) on Cin channels costs per position Cin·(o0 + o1 + o3 + o5) + 27·(o1·o2 + o3·o4).
+ * Total 13.894 GMAC per clip (the spec's ~13.9; benchmarks/pytorch/i3d_baseline.py counts the same
+ * number with hooks on the PyTorch model). FLOP = 2·MAC for the forward, 6·MAC for forward +
+ * backward (forward, backward-data, backward-weights; Conv3d_1a's backward-data is counted too, as
+ * the model returns dL/dx).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
+@Warmup(iterations = 1)
+@Measurement(iterations = 3)
+public class I3dBench {
+  @Param({"1", "4"})
+  public int batch;
+
+  @Param({"eval", "train"})
+  public String mode;
+
+  static final int T = 8, S = 224;
+
+  InceptionI3d model;
+  Tensor x, gy;
+  final List<Long> nanos = new ArrayList<>();
+  boolean measuring;
+
+  /** Conv MACs of one width-1 I3D forward of a t×s×s clip (see the class comment). */
+  static long convMacsPerClip(int t, int s) {
+    long macs = 0;
+    int d = ceil(t, 2), h = ceil(s, 2);
+    macs += (long) d * h * h * 64 * 3 * 343; // Conv3d_1a_7x7, stride 2
+    h = ceil(h, 2); // MaxPool3d_2a 1×3×3 / 1×2×2
+    macs += (long) d * h * h * 64 * 64; // Conv3d_2b_1x1
+    macs += (long) d * h * h * 192 * 64 * 27; // Conv3d_2c_3x3
+    h = ceil(h, 2); // MaxPool3d_3a
+    int c = 192;
+    int[][] stages = {
+      {64, 96, 128, 16, 32, 32}, {128, 128, 192, 32, 96, 64}, null,
+      {192, 96, 208, 16, 48, 64}, {160, 112, 224, 24, 64, 64}, {128, 128, 256, 24, 64, 64},
+      {112, 144, 288, 32, 64, 64}, {256, 160, 320, 32, 128, 128}, null,
+      {256, 160, 320, 32, 128, 128}, {384, 192, 384, 48, 128, 128}};
+    for (int[] o : stages) {
+      if (o == null) { // MaxPool3d_4a 3×3×3 / 2, MaxPool3d_5a 2×2×2 / 2
+        d = ceil(d, 2);
+        h = ceil(h, 2);
+        continue;
+      }
+      long perPos = (long) c * (o[0] + o[1] + o[3] + o[5]) + 27L * ((long) o[1] * o[2] + (long) o[3] * o[4]);
+      macs += perPos * d * h * h;
+      c = o[0] + o[2] + o[4] + o[5];
+    }
+    return macs;
+  }
+
+  private static int ceil(int a, int b) {
+    return (a + b - 1) / b;
+  }
+
+  @Setup(Level.Trial)
+  public void setup() {
+    model = new InceptionI3d(1.0);
+    x = Conv3dBench.random(20211206L + batch, batch, T, S, S, 3);
+    gy = Conv3dBench.random(7L + batch, batch, 1024);
+    nanos.clear();
+  }
+
+  @Benchmark
+  public void i3d() {
+    long t0 = System.nanoTime();
+    if (mode.equals("eval")) {
+      model.forward(x, false).close();
+      model.clearSaved();
+    } else if (mode.equals("train")) {
+      model.zeroGrad();
+      model.forward(x, true).close();
+      model.backward(gy).close();
+      model.clearSaved();
+    } else {
+      throw new IllegalArgumentException("mode must be eval or train, got " + mode);
+    }
+    nanos.add(System.nanoTime() - t0);
+  }
+
+  /** Prints the comix-i3d line: the median of the calls after the first (with -wi 1, the warm-up call). */
+  @TearDown(Level.Trial)
+  public void report() {
+    List<Long> m = new ArrayList<>(nanos.size() > 1 ? nanos.subList(1, nanos.size()) : nanos);
+    m.sort(null);
+    double med = m.size() % 2 == 1 ? m.get(m.size() / 2) : (m.get(m.size() / 2 - 1) + m.get(m.size() / 2)) / 2.0;
+    double ms = med / 1e6;
+    long macs = convMacsPerClip(T, S) * batch;
+    double flop = macs * (mode.equals("eval") ? 2.0 : 6.0);
+    System.out.println(String.format(Locale.ROOT,
+        "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"ms_per_call\": %.1f, \"ms_per_clip\": %.1f,"
+            + " \"gflops\": %.1f, \"gmac_per_clip\": %.4f, \"all_ms\": %s}",
+        mode, batch, m.size(), ms, ms / batch, flop / med, convMacsPerClip(T, S) / 1e9,
+        nanos.stream().map(v -> String.format(Locale.ROOT, "%.1f", v / 1e6)).toList()));
+    x.close();
+    gy.close();
+  }
+}
