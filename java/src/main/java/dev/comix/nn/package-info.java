@@ -37,6 +37,12 @@
  *       product that is too small for a library call to pay off).
  *   <li>{@link dev.comix.nn.Unit3D} = Conv3d (TF-SAME, no bias) → BatchNorm3d(eps 1e-3, momentum
  *       0.01) → ReLU, as pytorch-i3d's Unit3D; {@link dev.comix.nn.Sequential} chains layers.
+ *   <li>{@link dev.comix.nn.InceptionModule}: the four Mixed branches and their channel concat;
+ *       {@link dev.comix.nn.InceptionI3d}: the whole backbone of COMIX-SPEC 1.1 (Conv3d_1a_7x7 …
+ *       Mixed_5c, average pool) with a width multiplier and the pytorch-i3d state-dict names
+ *       ({@code loadWeights} reads .pt or safetensors). Forward + backward of a width-1 8×224² clip
+ *       at batch 4: 0.55–0.62 s per clip on 2 cores, 0.92–1.02× PyTorch 1.13 on oneDNN
+ *       (benchmarks/RESULTS.md).
  * </ul>
  */
 package dev.comix.nn;
