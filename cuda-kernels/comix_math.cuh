@@ -21,7 +21,10 @@ COMIX_HD int64_t median_rank_hi(int64_t T) { return T / 2; }
 
 // One step of the bitwise search for the k-th smallest value: with `below` values strictly
 // under `cand` (= prefix | bit), the k-th smallest is >= cand exactly when below <= k.
-COMIX_HD uint32_t select_step(uint32_t prefix, uint32_t cand, int64_t below, int64_t k) {
+// Templated on the value and count types so the CPU loop over uint8 values and uint32 counts
+// vectorises (int64 compares and uint32 values kept it scalar: ~5x slower at T = 16).
+template <class Value, class Count>
+COMIX_HD Value select_step(Value prefix, Value cand, Count below, Count k) {
   return below <= k ? cand : prefix;
 }
 

@@ -149,7 +149,7 @@ median_staged(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __r
       uint32_t next = 0;
 #pragma unroll
       for (int j = 0; j < 4; ++j)
-        next |= comix::select_step(byte_of(prefix, j), byte_of(cand, j), cnt[j], k1) << (8 * j);
+        next |= comix::select_step(byte_of(prefix, j), byte_of(cand, j), cnt[j], (uint32_t)k1) << (8 * j);
       prefix = next;
       if (W0) pfx[col] = next;
     }
@@ -318,7 +318,7 @@ __global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int
       const uint32_t cand = prefix | (1u << bit);
       int64_t below = 0;
       for (int64_t t = 0; t < T; ++t) below += frames[t * n + i] < cand;
-      prefix = comix::select_step(prefix, cand, below, k1);
+      prefix = comix::select_step(prefix, cand, below, (int64_t)k1);
     }
     uint32_t result = prefix;
     if (k1 != k2) {

@@ -70,7 +70,7 @@ COMIX_INLINE void median_tile(const uint8_t* buf, int64_t T, uint8_t* result /* 
   for (int bit = 7; bit >= 0; --bit) {
     for (int e = 0; e < kTile; ++e) cand[e] = (uint8_t)(prefix[e] | (1u << bit));
     count_below(buf, T, cand, cnt);
-    for (int e = 0; e < kTile; ++e) prefix[e] = cnt[e] <= k1u ? cand[e] : prefix[e];  // comix::select_step
+    for (int e = 0; e < kTile; ++e) prefix[e] = comix::select_step(prefix[e], cand[e], cnt[e], k1u);
   }
   if (k1 == k2) {
     std::memcpy(result, prefix, kTile);
@@ -81,7 +81,7 @@ COMIX_INLINE void median_tile(const uint8_t* buf, int64_t T, uint8_t* result /* 
   const uint32_t k2u = (uint32_t)k2;
   for (int e = 0; e < kTile; ++e) {
     uint32_t hi = cnt[e] > k2u ? prefix[e] : mn[e];
-    result[e] = (uint8_t)((prefix[e] + hi) >> 1);  // comix::median_even
+    result[e] = comix::median_even(prefix[e], hi);
   }
 }
 

@@ -80,26 +80,38 @@ final class ExtractFeaturesCommand implements Callable<Integer> {
         + model.featureSize() + " features), " + ClipSampling.CLIPS + " clips x " + ClipSampling.CLIP_LENGTH + " frames");
     err.flush();
     int done = 0, skipped = 0, failed = inputs.problems().size();
-    for (String p : inputs.problems()) err.println("comix: error: " + p);
-    long t0 = System.nanoTime();
-    for (BackgroundExtractor.Job job : inputs.jobs()) {
-      try {
-        long t = System.nanoTime();
-        FeatureExtractor.Outcome o = ex.process(job, output);
-        if (o == FeatureExtractor.Outcome.SKIPPED) skipped++;
-        else {
-          done++;
-          err.println(String.format(Locale.ROOT, "comix: %s: done in %.1f s", job.name(), (System.nanoTime() - t) / 1e9));
-        }
-      } catch (RuntimeException e) {
-        failed++;
-        String msg = e instanceof ComixException ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage();
-        err.println("comix: error: " + job.name() + ": " + msg);
-        if (verbose) e.printStackTrace(err);
-      }
-      err.flush();
-    }
     int total = inputs.jobs().size() + inputs.problems().size();
+    long t0 = System.nanoTime();
+    // the same progress line (items, rate, ETA) as extract-backgrounds; frames = clip frames through I3D
+    try (Progress bar = new Progress(System.err, "features", total, Progress.Mode.AUTO, 10)) {
+      for (String p : inputs.problems()) {
+        bar.item(false, true);
+        bar.println("comix: error: " + p);
+      }
+      bar.start();
+      for (BackgroundExtractor.Job job : inputs.jobs()) {
+        try {
+          FeatureExtractor.Outcome o = ex.process(job, output);
+          boolean skip = o == FeatureExtractor.Outcome.SKIPPED;
+          if (skip) skipped++;
+          else {
+            done++;
+            bar.frames((long) ClipSampling.CLIPS * ClipSampling.CLIP_LENGTH);
+          }
+          bar.item(skip, false);
+        } catch (RuntimeException e) {
+          failed++;
+          bar.item(false, true);
+          String msg = e instanceof ComixException ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage();
+          bar.println("comix: error: " + job.name() + ": " + msg);
+          if (verbose) {
+            synchronized (bar) {
+              e.printStackTrace(System.err);
+            }
+          }
+        }
+      }
+    }
     out.println(String.format(Locale.ROOT, "extract-features: %d videos: %d done, %d skipped (already done), %d failed in %.1f s",
         total, done, skipped, failed, (System.nanoTime() - t0) / 1e9));
     out.flush();

@@ -53,51 +53,31 @@ public final class CpuOps implements Ops {
 
   @Override
   public void temporalMedian(Tensor frames, Tensor out) {
-    String op = "temporalMedian";
-    OpChecks.on(Device.CPU, op, frames, out);
-    OpChecks.dtype(op, "frames", frames, DType.U8);
-    OpChecks.dtype(op, "out", out, DType.U8);
-    long n = OpChecks.frameElements(op, frames, out);
-    NativeStatus.check(ComixCpu.comix_median_u8_cpu(frames.data(), frames.dim(0), n, out.data(), threads), op);
+    long n = OpChecks.median(Device.CPU, frames, out);
+    NativeStatus.check(ComixCpu.comix_median_u8_cpu(frames.data(), frames.dim(0), n, out.data(), threads),
+        "temporalMedian");
   }
 
   @Override
   public void medianHistogramFold(Tensor frames, Tensor hist) {
-    String op = "medianHistogramFold";
-    OpChecks.on(Device.CPU, op, frames, hist);
-    OpChecks.dtype(op, "frames", frames, DType.U8);
-    OpChecks.dtype(op, "hist", hist, DType.U16);
-    long n = frames.numel() / Math.max(1, frames.dim(0));
-    if (frames.dim(0) < 1 || hist.numel() != n * 256)
-      throw new ComixException(op + ": hist must hold 256 bins for each of the " + n + " frame elements");
-    NativeStatus.check(
-        ComixCpu.comix_median_hist_fold_cpu(frames.data(), frames.dim(0), n, hist.data(), threads), op);
+    long n = OpChecks.histogramFold(Device.CPU, frames, hist);
+    NativeStatus.check(ComixCpu.comix_median_hist_fold_cpu(frames.data(), frames.dim(0), n, hist.data(), threads),
+        "medianHistogramFold");
   }
 
   @Override
   public void medianFromHistogram(Tensor hist, long totalFrames, Tensor out) {
-    String op = "medianFromHistogram";
-    OpChecks.on(Device.CPU, op, hist, out);
-    OpChecks.dtype(op, "hist", hist, DType.U16);
-    OpChecks.dtype(op, "out", out, DType.U8);
-    if (hist.numel() != out.numel() * 256) throw new ComixException(op + ": hist must be [" + out.numel() + ", 256]");
-    if (totalFrames < 1 || totalFrames > 65535)
-      throw new ComixException(op + ": frame count must be in [1, 65535], got " + totalFrames);
-    NativeStatus.check(
-        ComixCpu.comix_median_from_hist_cpu(hist.data(), totalFrames, out.numel(), out.data(), threads),
-        op);
+    OpChecks.fromHistogram(Device.CPU, hist, totalFrames, out);
+    NativeStatus.check(ComixCpu.comix_median_from_hist_cpu(hist.data(), totalFrames, out.numel(), out.data(), threads),
+        "medianFromHistogram");
   }
 
   @Override
   public void backgroundMix(Tensor x, Tensor bg, float gamma, Tensor out) {
-    String op = "backgroundMix";
-    OpChecks.on(Device.CPU, op, x, bg, out);
-    OpChecks.mix(op, x, bg, gamma, out);
-    long b = x.dim(0), f = x.dim(1), n = x.numel() / Math.max(1, b * f);
-    if (x.numel() == 0) return;
-    NativeStatus.check(
-        ComixCpu.comix_background_mix_cpu(x.data(), bg.data(), b, f, n, gamma, OpChecks.mixDtype(out), out.data(), threads),
-        op);
+    long[] bfn = OpChecks.backgroundMix(Device.CPU, x, bg, gamma, out);
+    if (bfn == null) return;
+    NativeStatus.check(ComixCpu.comix_background_mix_cpu(x.data(), bg.data(), bfn[0], bfn[1], bfn[2], gamma,
+        OpChecks.mixDtype(out), out.data(), threads), "backgroundMix");
   }
 
   @Override
@@ -182,15 +162,9 @@ public final class CpuOps implements Ops {
 
   @Override
   public void pseudoLabels(Tensor a, Tensor b, float threshold, Tensor labels, Tensor mask) {
-    String op = "pseudoLabels";
-    OpChecks.on(Device.CPU, op, a, b, labels, mask);
-    long[] rc = OpChecks.rowsC(op, "a", a);
-    OpChecks.sameShape(op, a, b);
-    OpChecks.dtype(op, "labels", labels, DType.I64);
-    OpChecks.dtype(op, "mask", mask, DType.U8);
-    if (labels.numel() != rc[0] || mask.numel() != rc[0])
-      throw new ComixException(op + ": labels and mask need " + rc[0] + " entries");
+    long[] rc = OpChecks.pseudoLabels(Device.CPU, a, b, labels, mask);
     NativeStatus.check(
-        ComixCpu.comix_pseudo_labels_f32_cpu(a.data(), b.data(), rc[0], rc[1], threshold, labels.data(), mask.data()), op);
+        ComixCpu.comix_pseudo_labels_f32_cpu(a.data(), b.data(), rc[0], rc[1], threshold, labels.data(), mask.data()),
+        "pseudoLabels");
   }
 }

@@ -104,51 +104,35 @@ public final class CudaOps implements Ops {
 
   @Override
   public void temporalMedian(Tensor frames, Tensor out) {
-    String op = "temporalMedian";
-    OpChecks.on(device, op, frames, out);
-    OpChecks.dtype(op, "frames", frames, DType.U8);
-    OpChecks.dtype(op, "out", out, DType.U8);
-    long n = OpChecks.frameElements(op, frames, out);
+    long n = OpChecks.median(device, frames, out);
     ensureCurrent();
-    NativeStatus.check(ComixCuda.comix_median_u8_cuda(frames.data(), frames.dim(0), n, out.data(), stream), op);
+    NativeStatus.check(ComixCuda.comix_median_u8_cuda(frames.data(), frames.dim(0), n, out.data(), stream),
+        "temporalMedian");
   }
 
   @Override
   public void medianHistogramFold(Tensor frames, Tensor hist) {
-    String op = "medianHistogramFold";
-    OpChecks.on(device, op, frames, hist);
-    OpChecks.dtype(op, "frames", frames, DType.U8);
-    OpChecks.dtype(op, "hist", hist, DType.U16);
-    long n = frames.numel() / Math.max(1, frames.dim(0));
-    if (frames.dim(0) < 1 || hist.numel() != n * 256)
-      throw new ComixException(op + ": hist must hold 256 bins for each of the " + n + " frame elements");
+    long n = OpChecks.histogramFold(device, frames, hist);
     ensureCurrent();
-    NativeStatus.check(ComixCuda.comix_median_hist_fold_cuda(frames.data(), frames.dim(0), n, hist.data(), stream), op);
+    NativeStatus.check(ComixCuda.comix_median_hist_fold_cuda(frames.data(), frames.dim(0), n, hist.data(), stream),
+        "medianHistogramFold");
   }
 
   @Override
   public void medianFromHistogram(Tensor hist, long totalFrames, Tensor out) {
-    String op = "medianFromHistogram";
-    OpChecks.on(device, op, hist, out);
-    OpChecks.dtype(op, "hist", hist, DType.U16);
-    OpChecks.dtype(op, "out", out, DType.U8);
-    if (hist.numel() != out.numel() * 256) throw new ComixException(op + ": hist must be [" + out.numel() + ", 256]");
-    if (totalFrames < 1 || totalFrames > 65535)
-      throw new ComixException(op + ": frame count must be in [1, 65535], got " + totalFrames);
+    OpChecks.fromHistogram(device, hist, totalFrames, out);
     ensureCurrent();
-    NativeStatus.check(ComixCuda.comix_median_from_hist_cuda(hist.data(), totalFrames, out.numel(), out.data(), stream), op);
+    NativeStatus.check(ComixCuda.comix_median_from_hist_cuda(hist.data(), totalFrames, out.numel(), out.data(), stream),
+        "medianFromHistogram");
   }
 
   @Override
   public void backgroundMix(Tensor x, Tensor bg, float gamma, Tensor out) {
-    String op = "backgroundMix";
-    OpChecks.on(device, op, x, bg, out);
-    OpChecks.mix(op, x, bg, gamma, out);
-    if (x.numel() == 0) return;
-    long b = x.dim(0), f = x.dim(1), n = x.numel() / (b * f);
+    long[] bfn = OpChecks.backgroundMix(device, x, bg, gamma, out);
+    if (bfn == null) return;
     ensureCurrent();
-    NativeStatus.check(ComixCuda.comix_background_mix_cuda(
-        x.data(), bg.data(), b, f, n, gamma, OpChecks.mixDtype(out), out.data(), stream), op);
+    NativeStatus.check(ComixCuda.comix_background_mix_cuda(x.data(), bg.data(), bfn[0], bfn[1], bfn[2], gamma,
+        OpChecks.mixDtype(out), out.data(), stream), "backgroundMix");
   }
 
   @Override
@@ -240,17 +224,10 @@ public final class CudaOps implements Ops {
 
   @Override
   public void pseudoLabels(Tensor a, Tensor b, float threshold, Tensor labels, Tensor mask) {
-    String op = "pseudoLabels";
-    OpChecks.on(device, op, a, b, labels, mask);
-    long[] rc = OpChecks.rowsC(op, "a", a);
-    OpChecks.sameShape(op, a, b);
-    OpChecks.dtype(op, "labels", labels, DType.I64);
-    OpChecks.dtype(op, "mask", mask, DType.U8);
-    if (labels.numel() != rc[0] || mask.numel() != rc[0])
-      throw new ComixException(op + ": labels and mask need " + rc[0] + " entries");
+    long[] rc = OpChecks.pseudoLabels(device, a, b, labels, mask);
     ensureCurrent();
     NativeStatus.check(
         ComixCuda.comix_pseudo_labels_cuda(a.data(), b.data(), rc[0], rc[1], threshold, labels.data(), mask.data(), stream),
-        op);
+        "pseudoLabels");
   }
 }

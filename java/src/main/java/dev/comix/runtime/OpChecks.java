@@ -173,4 +173,62 @@ final class OpChecks {
       throw new ComixException(op + ": grad must be F32 shaped like logits");
     labelRange(op, labels, logits.dim(1));
   }
+
+  // ---- whole-op checks, shared by every backend (each returns what the native call needs) ----
+
+  /** temporalMedian: frames U8 [T, ...], out U8 with a frame's elements; returns n. */
+  static long median(Device device, Tensor frames, Tensor out) {
+    String op = "temporalMedian";
+    on(device, op, frames, out);
+    dtype(op, "frames", frames, DType.U8);
+    dtype(op, "out", out, DType.U8);
+    return frameElements(op, frames, out);
+  }
+
+  /** medianHistogramFold: frames U8 [T >= 1, ...], hist U16 [n, 256]; returns n. */
+  static long histogramFold(Device device, Tensor frames, Tensor hist) {
+    String op = "medianHistogramFold";
+    on(device, op, frames, hist);
+    dtype(op, "frames", frames, DType.U8);
+    dtype(op, "hist", hist, DType.U16);
+    if (frames.rank() < 1 || frames.dim(0) < 1) throw new ComixException(op + ": need at least one frame");
+    long n = frames.numel() / frames.dim(0);
+    if (hist.numel() != n * 256)
+      throw new ComixException(op + ": hist must hold 256 bins for each of the " + n + " frame elements");
+    return n;
+  }
+
+  /** medianFromHistogram: hist U16 [n, 256], out U8 with n elements, 1 <= totalFrames <= 65535. */
+  static void fromHistogram(Device device, Tensor hist, long totalFrames, Tensor out) {
+    String op = "medianFromHistogram";
+    on(device, op, hist, out);
+    dtype(op, "hist", hist, DType.U16);
+    dtype(op, "out", out, DType.U8);
+    if (hist.numel() != out.numel() * 256) throw new ComixException(op + ": hist must be [" + out.numel() + ", 256]");
+    if (totalFrames < 1 || totalFrames > 65535)
+      throw new ComixException(op + ": frame count must be in [1, 65535], got " + totalFrames);
+  }
+
+  /** backgroundMix: returns {B, F, n}, or null when x is empty (nothing to do). */
+  static long[] backgroundMix(Device device, Tensor x, Tensor bg, float gamma, Tensor out) {
+    String op = "backgroundMix";
+    on(device, op, x, bg, out);
+    mix(op, x, bg, gamma, out);
+    if (x.numel() == 0) return null;
+    long b = x.dim(0), f = x.dim(1);
+    return new long[] {b, f, x.numel() / (b * f)};
+  }
+
+  /** pseudoLabels: a, b F32 [rows, C] alike, labels I64 [rows], mask U8 [rows]; returns {rows, C}. */
+  static long[] pseudoLabels(Device device, Tensor a, Tensor b, Tensor labels, Tensor mask) {
+    String op = "pseudoLabels";
+    on(device, op, a, b, labels, mask);
+    long[] rc = rowsC(op, "a", a);
+    sameShape(op, a, b);
+    dtype(op, "labels", labels, DType.I64);
+    dtype(op, "mask", mask, DType.U8);
+    if (labels.numel() != rc[0] || mask.numel() != rc[0])
+      throw new ComixException(op + ": labels and mask need " + rc[0] + " entries");
+    return rc;
+  }
 }

@@ -91,9 +91,22 @@ public final class TemporalMedian implements AutoCloseable {
   public void add(byte[] frame) {
     if (frame.length != n)
       throw new ComixException("temporal median: frame has " + frame.length + " bytes, expected " + n);
-    try (Tensor t = Tensor.hostOf(frame, 1, n)) {
-      add(t);
+    if (ops.device().isCuda()) {
+      try (Tensor t = Tensor.hostOf(frame, 1, n)) {
+        add(t);
+      }
+      return;
     }
+    // host buffer: copy the frame straight into its row (no staging tensor per frame)
+    checkRoomFor(1);
+    ensureRoom();
+    buffer.slice0(buffered, buffered + 1).data().put(frame, 0, frame.length);
+    buffered++;
+    total++;
+  }
+
+  private void checkRoomFor(long k) {
+    if (total + k > 65535) throw new ComixException("temporal median: more than 65535 frames (use a frame limit)");
   }
 
   /** Adds k frames: a U8 tensor [k, ...] whose trailing elements match the frame shape (host or this device). */
@@ -104,8 +117,7 @@ public final class TemporalMedian implements AutoCloseable {
     if (frames.numel() != k * n)
       throw new ComixException("temporal median: frames " + Arrays.toString(frames.shape()) + " do not match frame shape "
           + Arrays.toString(frameShape));
-    if (total + k > 65535)
-      throw new ComixException("temporal median: more than 65535 frames (use a frame limit)");
+    checkRoomFor(k);
     Tensor rows = frames.view(k, n);
     long done = 0;
     while (done < k) {
