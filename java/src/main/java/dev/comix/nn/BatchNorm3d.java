@@ -27,6 +27,7 @@ public final class BatchNorm3d implements Layer {
   private record Ctx(Tensor input, Tensor mean, Tensor var, DnnlBatchNorm.Plan plan) {}
 
   private final Saved<Ctx> saved = new Saved<>(c -> {
+    c.input().close();
     c.mean().close();
     c.var().close();
   });
@@ -91,7 +92,7 @@ public final class BatchNorm3d implements Layer {
       Floats.write(runningMean, rm);
       Floats.write(runningVar, rv);
     }
-    saved.push(new Ctx(x, mean, var, p), training);
+    saved.push(new Ctx(x.retain(), mean, var, p), training);
     return y;
   }
 

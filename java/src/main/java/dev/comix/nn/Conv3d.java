@@ -19,7 +19,7 @@ public final class Conv3d implements Layer {
   private final DnnlConv3d dnnl;
   private record Ctx(Tensor input, DnnlConv3d.Plan plan, long[] outShape) {}
 
-  private final Saved<Ctx> saved = new Saved<>();
+  private final Saved<Ctx> saved = new Saved<>(c -> c.input().close());
 
   public Conv3d(int cin, int cout, int[] kernel, int[] stride, boolean withBias) {
     if (kernel.length != 3 || stride.length != 3) throw new IllegalArgumentException("kernel and stride need 3 entries");
@@ -77,24 +77,28 @@ public final class Conv3d implements Layer {
     long[] os = outShape(s);
     Tensor y = Tensor.host(DType.F32, os);
     dnnl.forward(p, x.data(), weight.value().data(), bias == null ? null : bias.value().data(), y.data());
-    saved.push(new Ctx(x, p, os), training);
+    saved.push(new Ctx(x.retain(), p, os), training);
     return y;
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
     Ctx c = saved.pop("Conv3d");
-    Floats.requireF32(gradOut);
-    Floats.sameShape(gradOut, c.outShape(), "Conv3d");
-    Tensor dx = Tensor.host(DType.F32, c.input().shape());
-    dnnl.backwardData(c.plan(), gradOut.data(), weight.value().data(), dx.data());
-    try (Tensor dw = Tensor.host(DType.F32, weight.value().shape());
-        Tensor db = bias == null ? null : Tensor.host(DType.F32, cout)) {
-      dnnl.backwardWeights(c.plan(), c.input().data(), gradOut.data(), dw.data(), db == null ? null : db.data());
-      Floats.addInto(weight.grad(), Floats.read(dw));
-      if (bias != null) Floats.addInto(bias.grad(), Floats.read(db));
+    try {
+      Floats.requireF32(gradOut);
+      Floats.sameShape(gradOut, c.outShape(), "Conv3d");
+      Tensor dx = Tensor.host(DType.F32, c.input().shape());
+      dnnl.backwardData(c.plan(), gradOut.data(), weight.value().data(), dx.data());
+      try (Tensor dw = Tensor.host(DType.F32, weight.value().shape());
+          Tensor db = bias == null ? null : Tensor.host(DType.F32, cout)) {
+        dnnl.backwardWeights(c.plan(), c.input().data(), gradOut.data(), dw.data(), db == null ? null : db.data());
+        Floats.addInto(weight.grad(), Floats.read(dw));
+        if (bias != null) Floats.addInto(bias.grad(), Floats.read(db));
+      }
+      return dx;
+    } finally {
+      saved.release(c);
     }
-    return dx;
   }
 
   @Override

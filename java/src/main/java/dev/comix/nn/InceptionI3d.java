@@ -139,10 +139,16 @@ public final class InceptionI3d implements Layer {
     Floats.ndhwc(x, 3, "InceptionI3d");
     Tensor h = x;
     for (Map.Entry<String, Layer> e : blocks.entrySet()) {
-      h = e.getValue().forward(h, training);
+      Tensor next = e.getValue().forward(h, training);
+      if (h != x) h.close(); // retained by the layers that need it
+      h = next;
       if (tap != null) tap.accept(e.getKey(), h);
     }
-    return pooledFeatures(h, training);
+    try {
+      return pooledFeatures(h, training);
+    } finally {
+      if (h != x) h.close();
+    }
   }
 
   private Tensor pooledFeatures(Tensor h, boolean training) {

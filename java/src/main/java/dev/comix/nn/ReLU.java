@@ -10,25 +10,29 @@ import dev.comix.runtime.Tensor;
  */
 public final class ReLU implements Layer {
   private final DnnlRelu dnnl = new DnnlRelu();
-  private final Saved<Tensor> saved = new Saved<>();
+  private final Saved<Tensor> saved = new Saved<>(Tensor::close);
 
   @Override
   public Tensor forward(Tensor x, boolean training) {
     Floats.requireF32(x);
     Tensor y = Tensor.host(DType.F32, x.shape());
     if (x.numel() > 0) dnnl.forward(dnnl.plan(x.numel()), x.data(), y.data());
-    saved.push(x, training);
+    saved.push(x.retain(), training);
     return y;
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
     Tensor savedInput = saved.pop("ReLU");
-    Floats.requireF32(gradOut);
-    Floats.sameShape(gradOut, savedInput.shape(), "ReLU");
-    Tensor dx = Tensor.host(DType.F32, savedInput.shape());
-    if (gradOut.numel() > 0) dnnl.backward(dnnl.plan(gradOut.numel()), savedInput.data(), gradOut.data(), dx.data());
-    return dx;
+    try {
+      Floats.requireF32(gradOut);
+      Floats.sameShape(gradOut, savedInput.shape(), "ReLU");
+      Tensor dx = Tensor.host(DType.F32, savedInput.shape());
+      if (gradOut.numel() > 0) dnnl.backward(dnnl.plan(gradOut.numel()), savedInput.data(), gradOut.data(), dx.data());
+      return dx;
+    } finally {
+      saved.release(savedInput);
+    }
   }
 
   @Override
