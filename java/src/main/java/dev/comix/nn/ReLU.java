@@ -1,6 +1,8 @@
 package dev.comix.nn;
 
+import dev.comix.jni.ComixCuda;
 import dev.comix.nn.cpu.DnnlRelu;
+import dev.comix.nn.gpu.GpuContext;
 import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
 
@@ -14,6 +16,15 @@ public final class ReLU implements Layer {
 
   @Override
   public Tensor forward(Tensor x, boolean training) {
+    if (x.device().isCuda()) {
+      // GPU: saves the output (y > 0 is the same mask as x > 0)
+      GpuContext g = GpuContext.of(x);
+      Tensor y = g.alloc(x.dtype(), x.shape());
+      if (x.numel() > 0)
+        g.check(ComixCuda.comix_nn_relu_forward_cuda(x.data(), GpuContext.code(x), x.numel(), y.data(), g.stream()), "ReLU");
+      saved.push(y.retain(), training);
+      return y;
+    }
     Floats.requireF32(x);
     Tensor y = Tensor.host(DType.F32, x.shape());
     if (x.numel() > 0) dnnl.forward(dnnl.plan(x.numel()), x.data(), y.data());
@@ -25,6 +36,15 @@ public final class ReLU implements Layer {
   public Tensor backward(Tensor gradOut) {
     Tensor savedInput = saved.pop("ReLU");
     try {
+      if (savedInput.device().isCuda()) {
+        GpuContext g = GpuContext.of(savedInput);
+        Floats.sameShapeAndType(gradOut, savedInput.shape(), savedInput, "ReLU");
+        Tensor dx = g.alloc(gradOut.dtype(), gradOut.shape());
+        if (gradOut.numel() > 0)
+          g.check(ComixCuda.comix_nn_relu_backward_cuda(savedInput.data(), gradOut.data(), GpuContext.code(gradOut),
+              gradOut.numel(), dx.data(), g.stream()), "ReLU backward");
+        return dx;
+      }
       Floats.requireF32(gradOut);
       Floats.sameShape(gradOut, savedInput.shape(), "ReLU");
       Tensor dx = Tensor.host(DType.F32, savedInput.shape());

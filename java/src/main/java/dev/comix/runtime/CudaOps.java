@@ -33,7 +33,7 @@ public final class CudaOps implements Ops {
     }
   }
 
-  static void check(int status, String what) {
+  public static void check(int status, String what) {
     if (status == 0) return;
     String text = cudaGetErrorString(status).getString();
     cudaGetLastError();
