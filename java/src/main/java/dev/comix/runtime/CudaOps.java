@@ -18,6 +18,7 @@ public final class CudaOps implements Ops {
   private final CUstream_st stream;
   private final CudaAllocator allocator = new CudaAllocator();
   private final String name;
+  private final java.util.List<Runnable> closeHooks = new java.util.ArrayList<>();
   private boolean closed;
 
   CudaOps(int index) {
@@ -141,10 +142,21 @@ public final class CudaOps implements Ops {
     check(cudaStreamSynchronize(stream), "CUDA stream");
   }
 
+  /**
+   * Runs {@code hook} when this backend closes, after the stream drained and before its memory and
+   * stream go (libraries bound to the stream, such as a cuDNN handle, release themselves there).
+   */
+  public synchronized void onClose(Runnable hook) {
+    if (closed) throw new ComixException("CUDA backend is closed");
+    closeHooks.add(hook);
+  }
+
   @Override
   public void close() {
     if (closed) return;
     cudaStreamSynchronize(stream);
+    for (int i = closeHooks.size() - 1; i >= 0; i--) closeHooks.get(i).run();
+    closeHooks.clear();
     allocator.close();
     cudaStreamDestroy(stream);
     closed = true;
