@@ -89,11 +89,6 @@ public final class CudnnConv3d implements AutoCloseable {
     public Algo algo(Pass pass) {
       return algos[pass.ordinal()];
     }
-
-    /** Multiply-accumulates of one pass (each of fwd, bwd-data, bwd-filter does this many). */
-    public long macs(int[] kernel) {
-      return n * cout * od * oh * ow * cin * (long) kernel[0] * kernel[1] * kernel[2];
-    }
   }
 
   private record Key(long n, long d, long h, long w) {}
@@ -138,13 +133,19 @@ public final class CudnnConv3d implements AutoCloseable {
     this.layout = layout;
     this.precision = precision;
     int format = layout == ConvLayout.NCDHW ? CUDNN_TENSOR_NCHW : CUDNN_TENSOR_NHWC;
-    Cudnn.check(cudnnCreateFilterDescriptor(wDesc), "cudnnCreateFilterDescriptor");
-    Cudnn.check(cudnnSetFilterNdDescriptor(wDesc, dataType(), format, 5,
-        new int[] {cout, cin, kernel[0], kernel[1], kernel[2]}), "cudnnSetFilterNdDescriptor" + this);
-    Cudnn.check(cudnnCreateConvolutionDescriptor(convDesc), "cudnnCreateConvolutionDescriptor");
-    Cudnn.check(cudnnSetConvolutionNdDescriptor(convDesc, 3, this.pad, this.stride, new int[] {1, 1, 1},
-        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "cudnnSetConvolutionNdDescriptor" + this);
-    Cudnn.check(cudnnSetConvolutionMathType(convDesc, defaultMath()), "cudnnSetConvolutionMathType" + this);
+    try {
+      Cudnn.check(cudnnCreateFilterDescriptor(wDesc), "cudnnCreateFilterDescriptor");
+      Cudnn.check(cudnnSetFilterNdDescriptor(wDesc, dataType(), format, 5,
+          new int[] {cout, cin, kernel[0], kernel[1], kernel[2]}), "cudnnSetFilterNdDescriptor" + this);
+      Cudnn.check(cudnnCreateConvolutionDescriptor(convDesc), "cudnnCreateConvolutionDescriptor");
+      Cudnn.check(cudnnSetConvolutionNdDescriptor(convDesc, 3, this.pad, this.stride, new int[] {1, 1, 1},
+          CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "cudnnSetConvolutionNdDescriptor" + this);
+      Cudnn.check(cudnnSetConvolutionMathType(convDesc, defaultMath()), "cudnnSetConvolutionMathType" + this);
+    } catch (RuntimeException e) {
+      if (!wDesc.isNull()) cudnnDestroyFilterDescriptor(wDesc);
+      if (!convDesc.isNull()) cudnnDestroyConvolutionDescriptor(convDesc);
+      throw e;
+    }
   }
 
   public int inChannels() {
@@ -179,6 +180,11 @@ public final class CudnnConv3d implements AutoCloseable {
   public long[] filterShape() {
     return layout == ConvLayout.NCDHW ? new long[] {cout, cin, kernel[0], kernel[1], kernel[2]}
         : new long[] {cout, kernel[0], kernel[1], kernel[2], cin};
+  }
+
+  /** Multiply-accumulates of one pass on a plan (fwd, bwd-data and bwd-filter each do this many; FLOPs = 2 · MACs). */
+  public long macs(Plan p) {
+    return p.n * cout * p.od * p.oh * p.ow * cin * (long) kernel[0] * kernel[1] * kernel[2];
   }
 
   /** How many algorithm searches (one per plan and pass) this conv has run so far. */
@@ -291,9 +297,12 @@ public final class CudnnConv3d implements AutoCloseable {
       throw new ComixException("no usable cuDNN " + pass + " algorithm for " + this + " at " + shapeText(p)
           + " (workspace limit " + limit + " B; candidates:" + (sb.length() == 0 ? " none" : sb) + ")");
     }
-    Cudnn.check(cudnnSetConvolutionMathType(convDesc, best.mathType()), "cudnnSetConvolutionMathType");
-    long ws = workspaceSize(p, pass, best.algo());
-    a = new Algo(best.algo(), best.mathType(), ws, heuristic ? -1f : best.time(), !heuristic);
+    // F32 always runs with FMA math: cuDNN may report DEFAULT_MATH for an algorithm, and DEFAULT_MATH
+    // permits TF32 on Ampere and later
+    int math = precision == ConvPrecision.F32 ? CUDNN_FMA_MATH : best.mathType();
+    Cudnn.check(cudnnSetConvolutionMathType(convDesc, math), "cudnnSetConvolutionMathType");
+    long ws = Math.max(workspaceSize(p, pass, best.algo()), best.memory());
+    a = new Algo(best.algo(), math, ws, heuristic ? -1f : best.time(), !heuristic);
     p.algos[pass.ordinal()] = a;
     return a;
   }

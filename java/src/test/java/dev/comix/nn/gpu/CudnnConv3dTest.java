@@ -320,6 +320,18 @@ class CudnnConv3dTest {
   }
 
   @Test
+  void heuristicChoiceIsCorrectToo() {
+    System.setProperty("comix.cudnn.find", "heuristic");
+    try {
+      matchesFloat64Reference(GEOMETRIES.get(2), ConvLayout.NDHWC, ConvPrecision.TF32);
+      matchesFloat64Reference(GEOMETRIES.get(3), ConvLayout.NCDHW, ConvPrecision.F32);
+      matchesFloat64Reference(GEOMETRIES.get(4), ConvLayout.NDHWC, ConvPrecision.BF16);
+    } finally {
+      System.clearProperty("comix.cudnn.find");
+    }
+  }
+
+  @Test
   void badArgumentsFailInJava() {
     try (CudnnConv3d conv = new CudnnConv3d(Cudnn.of(gpu), 4, 4, new int[] {3, 3, 3}, new int[] {1, 1, 1},
         new int[] {0, 0, 0}, ConvLayout.NCDHW, ConvPrecision.F32);
