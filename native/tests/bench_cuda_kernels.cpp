@@ -2,7 +2,9 @@
 // (device-to-device copy bandwidth). Not a test: scripts/gpu-check runs it and RESULTS.md
 // records what it prints. Inputs are random (never zeros); small problems rotate over several
 // input copies so repeated runs do not just measure L2.
-//   bench_cuda_kernels [--json FILE]
+//   bench_cuda_kernels [--json FILE] [--nn]
+// --nn: only the nn layer kernels (batch norm, max pool over I3D activation shapes, f32 and bf16);
+// bytes counted are the minimum each kernel must move (see the comment at each emit).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "comix/background_mix.h"
+#include "comix/nn_layers.h"
 #include "comix/temporal_median.h"
 #include "cuda_test_util.h"
 
@@ -61,10 +64,122 @@ static void fill_random(uint8_t* d, size_t bytes, uint64_t seed) {
     CUDA_OK(cudaMemcpy(d + off, h.data(), std::min(h.size(), bytes - off), cudaMemcpyHostToDevice));
 }
 
+// Normal(0, 1) floats, generated once on the host (16 Mi values) and tiled.
+static void fill_normal(float* d, int64_t n, uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> h((size_t)std::min<int64_t>(n, 16 << 20));
+  for (auto& v : h) v = nd(g);
+  for (int64_t off = 0; off < n; off += (int64_t)h.size())
+    CUDA_OK(cudaMemcpy(d + off, h.data(), (size_t)std::min<int64_t>((int64_t)h.size(), n - off) * 4, cudaMemcpyHostToDevice));
+}
+
+// nn layers on I3D activation shapes (NDHWC). Bytes: BN stats reads x (1 element); BN forward
+// reads x, writes y (2); BN backward (training, fused ReLU) reduces over x, y, dy and then reads
+// them again and writes dx (7); max pool forward reads x once and writes y plus a 1-byte argmax
+// per output; its backward reads dy and argmax and writes dx.
+template <class Emit>
+static void bench_nn(Emit& emit, double copy_rw) {
+  struct Shape { int64_t N, D, H, W, C; };
+  const Shape shapes[] = {{8, 4, 56, 56, 192}, {32, 4, 56, 56, 192}, {8, 8, 28, 28, 480}};
+  for (const Shape& sh : shapes) {
+    const int64_t M = sh.N * sh.D * sh.H * sh.W, C = sh.C, n = M * C;
+    char shape[64];
+    std::snprintf(shape, sizeof shape, "%lldx%lldx%lldx%lldx%lld", (long long)sh.N, (long long)sh.D, (long long)sh.H,
+                  (long long)sh.W, (long long)sh.C);
+    uint8_t *x32, *y, *dy32, *dx, *am, *ws;
+    float* prm;
+    CUDA_OK(cudaMalloc(&x32, (size_t)n * 4));
+    CUDA_OK(cudaMalloc(&y, (size_t)n * 4));
+    CUDA_OK(cudaMalloc(&dy32, (size_t)n * 4));
+    CUDA_OK(cudaMalloc(&dx, (size_t)n * 4));
+    CUDA_OK(cudaMalloc(&am, (size_t)n));
+    CUDA_OK(cudaMalloc(&prm, (size_t)C * 6 * 4));
+    const size_t wsb = std::max(comix_nn_bn_stats_workspace(M, C), comix_nn_bn_backward_workspace(M, C));
+    CUDA_OK(cudaMalloc(&ws, wsb));
+    fill_normal(reinterpret_cast<float*>(x32), n, 11);
+    fill_normal(reinterpret_cast<float*>(dy32), n, 12);
+    uint8_t *xb, *dyb;  // bf16 copies
+    CUDA_OK(cudaMalloc(&xb, (size_t)n * 2));
+    CUDA_OK(cudaMalloc(&dyb, (size_t)n * 2));
+    if (comix_nn_cast_cuda(x32, COMIX_DTYPE_F32, xb, COMIX_DTYPE_BF16, n, nullptr) != COMIX_OK ||
+        comix_nn_cast_cuda(dy32, COMIX_DTYPE_F32, dyb, COMIX_DTYPE_BF16, n, nullptr) != COMIX_OK)
+      std::exit(2);
+    {
+      std::vector<float> h((size_t)C * 6);
+      for (size_t i = 0; i < h.size(); ++i) h[i] = i < (size_t)C * 2 ? 0.0f : 1.0f;  // mean 0, var/gamma/.. 1
+      CUDA_OK(cudaMemcpy(prm, h.data(), h.size() * 4, cudaMemcpyHostToDevice));
+    }
+    float *mean = prm, *beta = prm + C, *var = prm + 2 * C, *gamma = prm + 3 * C, *dg = prm + 4 * C, *db = prm + 5 * C;
+    for (int dt : {COMIX_DTYPE_F32, COMIX_DTYPE_BF16}) {
+      const double es = dt == COMIX_DTYPE_F32 ? 4 : 2;
+      uint8_t* x = dt == COMIX_DTYPE_F32 ? x32 : xb;
+      uint8_t* dy = dt == COMIX_DTYPE_F32 ? dy32 : dyb;
+      const char* d = dt == COMIX_DTYPE_F32 ? "f32" : "bf16";
+      std::string k;
+      double ms = time_ms([&](int) {
+        if (comix_nn_bn_stats_cuda(x, dt, M, C, mean, var, ws, wsb, nullptr) != COMIX_OK) std::exit(2);
+      }, 20);
+      k = std::string("bn_stats ") + d;
+      emit(k.c_str(), shape, ms, n * es, copy_rw);
+      ms = time_ms([&](int) {
+        if (comix_nn_bn_forward_cuda(x, dt, M, C, mean, var, 1e-3f, gamma, beta, 1, y, nullptr) != COMIX_OK) std::exit(2);
+      }, 20);
+      k = std::string("bn_forward+relu ") + d;
+      emit(k.c_str(), shape, ms, 2 * n * es, copy_rw);
+      ms = time_ms([&](int) {
+        if (comix_nn_bn_backward_cuda(x, y, dy, dt, M, C, mean, var, 1e-3f, gamma, 1, dx, dg, db, ws, wsb, nullptr) != COMIX_OK)
+          std::exit(2);
+      }, 20);
+      k = std::string("bn_backward relu ") + d;
+      emit(k.c_str(), shape, ms, 7 * n * es, copy_rw);
+      struct Pool { const char* name; int k[3], s[3]; };
+      const Pool pools[] = {{"maxpool 1x3x3 s122", {1, 3, 3}, {1, 2, 2}}, {"maxpool 3x3x3 s1", {3, 3, 3}, {1, 1, 1}}};
+      for (const Pool& p : pools) {
+        const int64_t in[3] = {sh.D, sh.H, sh.W};
+        int pf[3];
+        int64_t o[3];
+        for (int i = 0; i < 3; ++i) {
+          const int64_t pad = in[i] % p.s[i] == 0 ? std::max(p.k[i] - p.s[i], 0) : std::max<int64_t>(p.k[i] - in[i] % p.s[i], 0);
+          pf[i] = (int)(pad / 2);
+          o[i] = (in[i] + pad - p.k[i]) / p.s[i] + 1;
+        }
+        const int64_t no = sh.N * o[0] * o[1] * o[2] * C;
+        ms = time_ms([&](int) {
+          if (comix_nn_pool3d_forward_cuda(x, dt, sh.N, sh.D, sh.H, sh.W, C, p.k, p.s, pf, o[0], o[1], o[2], 0, y, am,
+                                           nullptr) != COMIX_OK)
+            std::exit(2);
+        }, 20);
+        k = std::string(p.name) + " fwd " + d;
+        emit(k.c_str(), shape, ms, n * es + no * (es + 1), copy_rw);
+        ms = time_ms([&](int) {
+          if (comix_nn_pool3d_backward_cuda(dy, dt, sh.N, sh.D, sh.H, sh.W, C, p.k, p.s, pf, o[0], o[1], o[2], 0, am, dx,
+                                            nullptr) != COMIX_OK)
+            std::exit(2);
+        }, 20);
+        k = std::string(p.name) + " bwd " + d;
+        emit(k.c_str(), shape, ms, n * es + no * (es + 1), copy_rw);
+      }
+    }
+    CUDA_OK(cudaFree(x32));
+    CUDA_OK(cudaFree(xb));
+    CUDA_OK(cudaFree(y));
+    CUDA_OK(cudaFree(dy32));
+    CUDA_OK(cudaFree(dyb));
+    CUDA_OK(cudaFree(dx));
+    CUDA_OK(cudaFree(am));
+    CUDA_OK(cudaFree(prm));
+    CUDA_OK(cudaFree(ws));
+  }
+}
+
 int main(int argc, char** argv) {
   const char* json = nullptr;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (!std::strcmp(argv[i], "--json")) json = argv[i + 1];
+  bool nn_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json = argv[i + 1];
+    if (!std::strcmp(argv[i], "--nn")) nn_only = true;
+  }
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
     std::printf("SKIPPED: no CUDA device\n");
@@ -96,6 +211,9 @@ int main(int argc, char** argv) {
   CUDA_OK(cudaFree(dst));
   CUDA_OK(cudaFree(src));
 
+  if (nn_only) {
+    bench_nn(emit, copy_rw);
+  } else {
   struct Size { const char* name; int64_t n; };
   const Size sizes[] = {{"224x224x3", 224 * 224 * 3}, {"1920x1080x3", 1920LL * 1080 * 3}};
   for (const Size& s : sizes) {
@@ -156,6 +274,7 @@ int main(int argc, char** argv) {
     CUDA_OK(cudaFree(x));
     CUDA_OK(cudaFree(bg));
     CUDA_OK(cudaFree(out));
+  }
   }
   if (json) {
     FILE* f = std::fopen(json, "w");

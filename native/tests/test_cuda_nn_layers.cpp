@@ -285,7 +285,7 @@ void test_cast(int64_t n, size_t off) {
     x[1] = bf2f(0x3f81) + std::ldexp(1.0f, -8);  // odd + half ulp: rounds up
     x[2] = INFINITY;
     x[3] = -0.0f;
-    x[4] = 3.3895314e38f;  // rounds to inf
+    x[4] = 3.4e38f;  // above the largest bf16: rounds to inf
   }
   Buf bx(x, F32, off), bb((size_t)n, BF16, off), bf((size_t)n, F32, off), bc((size_t)n, F32);
   CHECK(comix_nn_cast_cuda(bx.p(), F32, bb.p(), BF16, n, nullptr) == COMIX_OK, "cast f32->bf16");
@@ -342,7 +342,7 @@ struct PoolCase {
   int64_t N, D, H, W, C;
   int k[3], s[3];
   int mode;       // 0 max (TF-SAME zero padding), 1 average (no padding)
-  bool relu_ties; // post-ReLU, quantised inputs: many exact ties
+  int kind;       // 0 normal, 1 post-ReLU quantised (many exact ties), 2 all negative (padded zeros win)
 };
 
 int tf_pad(int64_t size, int k, int s) {
@@ -366,8 +366,10 @@ void test_pool(const PoolCase& pc, int dt, size_t off = 0) {
   }
   const int64_t N = pc.N, C = pc.C, D = pc.D, H = pc.H, W = pc.W, OD = out[0], OH = out[1], OW = out[2];
   auto x = normal((size_t)(N * D * H * W * C), 0.0, 1.0, dt);
-  if (pc.relu_ties)
+  if (pc.kind == 1)
     for (auto& v : x) v = v < 0 ? 0.0f : std::round(v * 2.0f) / 2.0f;  // many zeros and repeated values
+  if (pc.kind == 2)
+    for (auto& v : x) v = -std::fabs(v) - 0.25f;
   const size_t ny = (size_t)(N * OD * OH * OW * C);
   std::vector<double> ry(ny);
   std::vector<int> ram(ny);
@@ -700,16 +702,17 @@ int main() {
   test_cast(100003, 4);
 
   const PoolCase pools[] = {
-      {"max 3x3x3 s2 odd sizes C=17", 2, 5, 7, 9, 17, {3, 3, 3}, {2, 2, 2}, 0, false},
-      {"max 3x3x3 s2 odd sizes C=64 relu ties", 2, 5, 7, 9, 64, {3, 3, 3}, {2, 2, 2}, 0, true},
-      {"max 1x3x3 s1,2,2 T=1 C=64", 3, 1, 8, 11, 64, {1, 3, 3}, {1, 2, 2}, 0, false},
-      {"max 1x3x3 s1,2,2 C=32 relu ties", 2, 4, 9, 10, 32, {1, 3, 3}, {1, 2, 2}, 0, true},
-      {"max 2x2x2 s2 C=3", 2, 4, 6, 7, 3, {2, 2, 2}, {2, 2, 2}, 0, false},
-      {"max 3x3x3 s1 C=48 relu ties", 1, 4, 7, 7, 48, {3, 3, 3}, {1, 1, 1}, 0, true},
-      {"max 2x2x2 s2 T=1 C=8 negatives", 1, 1, 5, 5, 8, {2, 2, 2}, {2, 2, 2}, 0, false},
-      {"avg 2x7x7 s1 C=40", 2, 3, 7, 7, 40, {2, 7, 7}, {1, 1, 1}, 1, false},
-      {"avg 3x3x3 s2 overlapping C=5", 2, 5, 7, 9, 5, {3, 3, 3}, {2, 2, 2}, 1, false},
-      {"avg 1x2x2 s1 C=64", 1, 2, 5, 6, 64, {1, 2, 2}, {1, 1, 1}, 1, false},
+      {"max 3x3x3 s2 odd sizes C=17", 2, 5, 7, 9, 17, {3, 3, 3}, {2, 2, 2}, 0, 0},
+      {"max 3x3x3 s2 odd sizes C=64 relu ties", 2, 5, 7, 9, 64, {3, 3, 3}, {2, 2, 2}, 0, 1},
+      {"max 1x3x3 s1,2,2 T=1 C=64", 3, 1, 8, 11, 64, {1, 3, 3}, {1, 2, 2}, 0, 0},
+      {"max 1x3x3 s1,2,2 C=32 relu ties", 2, 4, 9, 10, 32, {1, 3, 3}, {1, 2, 2}, 0, 1},
+      {"max 2x2x2 s2 C=3", 2, 4, 6, 7, 3, {2, 2, 2}, {2, 2, 2}, 0, 0},
+      {"max 3x3x3 s1 C=48 relu ties", 1, 4, 7, 7, 48, {3, 3, 3}, {1, 1, 1}, 0, 1},
+      {"max 2x2x2 s2 T=1 C=8 negatives", 1, 1, 5, 5, 8, {2, 2, 2}, {2, 2, 2}, 0, 2},
+      {"max 3x3x3 s2 C=16 negatives", 2, 3, 6, 5, 16, {3, 3, 3}, {2, 2, 2}, 0, 2},
+      {"avg 2x7x7 s1 C=40", 2, 3, 7, 7, 40, {2, 7, 7}, {1, 1, 1}, 1, 0},
+      {"avg 3x3x3 s2 overlapping C=5", 2, 5, 7, 9, 5, {3, 3, 3}, {2, 2, 2}, 1, 0},
+      {"avg 1x2x2 s1 C=64", 1, 2, 5, 6, 64, {1, 2, 2}, {1, 1, 1}, 1, 0},
   };
   for (int dt : {F32, BF16})
     for (const PoolCase& pc : pools) {

@@ -13,7 +13,7 @@ import org.bytedeco.javacpp.annotation.Platform;
  */
 @Platform(
     include = {"comix/common.h", "comix/temporal_median.h", "comix/background_mix.h", "comix/cuda_runtime_info.h",
-        "comix/supcon.h", "comix/cross_entropy.h"},
+        "comix/supcon.h", "comix/cross_entropy.h", "comix/nn_layers.h"},
     link = "comix_cuda")
 public final class ComixCuda {
   static {
@@ -69,4 +69,84 @@ public final class ComixCuda {
   public static native int comix_pseudo_labels_cuda(
       @Cast("const float*") Pointer a, @Cast("const float*") Pointer b, long B, long C, float threshold,
       @Cast("int64_t*") Pointer labels, @Cast("uint8_t*") Pointer mask, Pointer stream);
+
+  // ---- nn_layers.h: activations NDHWC in dtype (COMIX_DTYPE_F32 / COMIX_DTYPE_BF16), statistics,
+  // parameters and their gradients float32; shape arrays (kernel3, stride3, padFront3, front3,
+  // back3) are host int[3] in D, H, W order; every other pointer is device memory. ----
+
+  public static native @Cast("size_t") long comix_nn_bn_stats_workspace(long M, long C);
+
+  public static native int comix_nn_bn_stats_cuda(
+      @Cast("const void*") Pointer x, int dtype, long M, long C, @Cast("float*") Pointer mean,
+      @Cast("float*") Pointer var, Pointer ws, @Cast("size_t") long wsBytes, Pointer stream);
+
+  public static native int comix_nn_bn_forward_cuda(
+      @Cast("const void*") Pointer x, int dtype, long M, long C, @Cast("const float*") Pointer mean,
+      @Cast("const float*") Pointer var, float eps, @Cast("const float*") Pointer gamma,
+      @Cast("const float*") Pointer beta, int relu, Pointer y, Pointer stream);
+
+  public static native int comix_nn_bn_running_update_cuda(
+      @Cast("float*") Pointer runMean, @Cast("float*") Pointer runVar, @Cast("const float*") Pointer mean,
+      @Cast("const float*") Pointer var, long C, double momentum, long M, Pointer stream);
+
+  public static native @Cast("size_t") long comix_nn_bn_backward_workspace(long M, long C);
+
+  public static native int comix_nn_bn_backward_cuda(
+      @Cast("const void*") Pointer x, @Cast("const void*") Pointer y, @Cast("const void*") Pointer dy, int dtype,
+      long M, long C, @Cast("const float*") Pointer mean, @Cast("const float*") Pointer var, float eps,
+      @Cast("const float*") Pointer gamma, int training, Pointer dx, @Cast("float*") Pointer dgamma,
+      @Cast("float*") Pointer dbeta, Pointer ws, @Cast("size_t") long wsBytes, Pointer stream);
+
+  public static native int comix_nn_relu_forward_cuda(
+      @Cast("const void*") Pointer x, int dtype, long n, Pointer y, Pointer stream);
+
+  public static native int comix_nn_relu_backward_cuda(
+      @Cast("const void*") Pointer y, @Cast("const void*") Pointer dy, int dtype, long n, Pointer dx,
+      Pointer stream);
+
+  public static native int comix_nn_pool3d_forward_cuda(
+      @Cast("const void*") Pointer x, int dtype, long N, long D, long H, long W, long C,
+      @Cast("const int*") int[] kernel3, @Cast("const int*") int[] stride3, @Cast("const int*") int[] padFront3,
+      long OD, long OH, long OW, int mode, Pointer y, @Cast("uint8_t*") Pointer argmax, Pointer stream);
+
+  public static native int comix_nn_pool3d_backward_cuda(
+      @Cast("const void*") Pointer dy, int dtype, long N, long D, long H, long W, long C,
+      @Cast("const int*") int[] kernel3, @Cast("const int*") int[] stride3, @Cast("const int*") int[] padFront3,
+      long OD, long OH, long OW, int mode, @Cast("const uint8_t*") Pointer argmax, Pointer dx, Pointer stream);
+
+  public static native int comix_nn_pad5d_cuda(
+      @Cast("const void*") Pointer x, int dtype, long N, long D, long H, long W, long C,
+      @Cast("const int*") int[] front3, @Cast("const int*") int[] back3, Pointer y, Pointer stream);
+
+  public static native int comix_nn_crop5d_cuda(
+      @Cast("const void*") Pointer dyPadded, int dtype, long N, long D, long H, long W, long C,
+      @Cast("const int*") int[] front3, @Cast("const int*") int[] back3, Pointer dx, Pointer stream);
+
+  public static native int comix_nn_cast_cuda(
+      @Cast("const void*") Pointer src, int srcDtype, Pointer dst, int dstDtype, long n, Pointer stream);
+
+  public static native int comix_nn_axpy_cuda(
+      float a, @Cast("const void*") Pointer x, int dtype, @Cast("float*") Pointer y, long n, Pointer stream);
+
+  public static native @Cast("size_t") long comix_nn_channel_sum_workspace(long M, long C);
+
+  public static native int comix_nn_channel_sum_cuda(
+      @Cast("const void*") Pointer dy, int dtype, long M, long C, @Cast("float*") Pointer out, int accumulate,
+      Pointer ws, @Cast("size_t") long wsBytes, Pointer stream);
+
+  public static native int comix_nn_weight_to_krsc_cuda(
+      @Cast("const float*") Pointer w, long Cout, long Cin, long kT, long kH, long kW, Pointer out, int dtype,
+      Pointer stream);
+
+  public static native int comix_nn_weight_grad_from_krsc_cuda(
+      @Cast("const void*") Pointer g, int dtype, long Cout, long Cin, long kT, long kH, long kW,
+      @Cast("float*") Pointer grad, int accumulate, Pointer stream);
+
+  public static native int comix_nn_dropout_forward_cuda(
+      @Cast("const void*") Pointer x, int dtype, long n, float p, @Cast("uint64_t") long seed,
+      @Cast("uint64_t") long offset, Pointer y, @Cast("uint8_t*") Pointer mask, Pointer stream);
+
+  public static native int comix_nn_dropout_backward_cuda(
+      @Cast("const void*") Pointer dy, int dtype, long n, float p, @Cast("const uint8_t*") Pointer mask,
+      Pointer dx, Pointer stream);
 }
