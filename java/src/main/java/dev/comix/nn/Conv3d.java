@@ -13,7 +13,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.bytedeco.javacpp.IntPointer;
 
 /**
  * 3-D convolution with TF-SAME padding (pytorch-i3d's Unit3D conv): any kernel and stride, with or
@@ -141,10 +140,8 @@ public final class Conv3d implements Layer {
     Tensor xin;
     if (padded) {
       xin = g.alloc(dt, s[0], s[1] + f[0] + b[0], s[2] + f[1] + b[1], s[3] + f[2] + b[2], cin);
-      try (IntPointer fp = new IntPointer(f); IntPointer bp = new IntPointer(b)) {
-        g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, fp, bp,
-            xin.data(), g.stream()), "Conv3d pad");
-      }
+      g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
+          xin.data(), g.stream()), "Conv3d pad");
     } else {
       xin = x.retain();
     }
@@ -154,8 +151,13 @@ public final class Conv3d implements Layer {
       long[] os = outShape(x.shape());
       Tensor y = g.alloc(dt, os);
       conv.forward(p, xin.data(), deviceWeight(g, dt).data(), y.data());
-      if (bias != null)
-        throw new ComixException("Conv3d with bias is not supported on the GPU yet (only the unused logits unit has one)");
+      if (bias != null) {
+        if (dt == DType.BF16) {
+          y.close();
+          throw new ComixException("Conv3d with bias runs on the GPU in F32/TF32 only (the logits unit; I3D features do not use it)");
+        }
+        conv.addBias(p, bias.valueOn(g).data(), y.data());
+      }
       saved.push(new Ctx(xin, null, os, new Gpu(g, conv, p, x.shape(), f, b, padded)), training);
       xin = null;
       return y;
@@ -178,16 +180,22 @@ public final class Conv3d implements Layer {
       if (q.padded()) {
         long[] is = q.inShape();
         dx = g.alloc(dt, is);
-        try (IntPointer fp = new IntPointer(q.front()); IntPointer bp = new IntPointer(q.back())) {
-          g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], fp, bp, dx.data(),
-              g.stream()), "Conv3d crop");
-        }
+        g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], q.front(),
+            q.back(), dx.data(), g.stream()), "Conv3d crop");
         dxin.close();
       }
       try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin)) {
         q.conv().backwardFilter(q.plan(), c.input().data(), gradOut.data(), dwk.data(), false);
         g.check(ComixCuda.comix_nn_weight_grad_from_krsc_cuda(dwk.data(), code, cout, cin, kernel[0], kernel[1],
             kernel[2], weight.gradOn(g).data(), 1, g.stream()), "Conv3d weight gradient");
+      }
+      if (bias != null) {
+        long rows = gradOut.numel() / cout;
+        long wsBytes = ComixCuda.comix_nn_channel_sum_workspace(rows, cout);
+        try (Tensor ws = g.alloc(DType.U8, Math.max(1, wsBytes))) {
+          g.check(ComixCuda.comix_nn_channel_sum_cuda(gradOut.data(), code, rows, cout, bias.gradOn(g).data(), 1,
+              ws.data(), wsBytes, g.stream()), "Conv3d bias gradient");
+        }
       }
       return dx;
     } catch (RuntimeException e) {

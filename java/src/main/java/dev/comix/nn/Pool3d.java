@@ -5,7 +5,6 @@ import dev.comix.nn.cpu.DnnlPool3d;
 import dev.comix.nn.gpu.GpuContext;
 import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
-import org.bytedeco.javacpp.IntPointer;
 
 /**
  * What max and average pooling share: a oneDNN pooling plan per call, its workspace saved for the
@@ -63,7 +62,8 @@ abstract class Pool3d implements Layer {
     long[] os = {s[0], o[0], o[1], o[2], s[4]};
     Tensor y = g.alloc(x.dtype(), os);
     Tensor argmax = max ? g.alloc(DType.U8, os) : null;
-    try (IntPointer k = new IntPointer(kernel); IntPointer st = new IntPointer(stride); IntPointer f = new IntPointer(front)) {
+    int[] k = kernel, st = stride, f = front;
+    try {
       if (y.numel() > 0)
         g.check(ComixCuda.comix_nn_pool3d_forward_cuda(x.data(), GpuContext.code(x), s[0], s[1], s[2], s[3], s[4], k, st,
             f, o[0], o[1], o[2], max ? 0 : 1, y.data(), argmax == null ? null : argmax.data(), g.stream()), name);
@@ -83,7 +83,8 @@ abstract class Pool3d implements Layer {
       throw new IllegalArgumentException(name + ": gradient is " + gradOut + ", expected " + c.dtype() + " on the GPU");
     long[] is = c.inShape(), o = c.outShape();
     Tensor dx = g.alloc(gradOut.dtype(), is);
-    try (IntPointer k = new IntPointer(kernel); IntPointer st = new IntPointer(stride); IntPointer f = new IntPointer(c.front())) {
+    int[] k = kernel, st = stride, f = c.front();
+    try {
       if (dx.numel() > 0)
         g.check(ComixCuda.comix_nn_pool3d_backward_cuda(gradOut.data(), GpuContext.code(gradOut), is[0], is[1], is[2],
             is[3], is[4], k, st, f, o[1], o[2], o[3], max ? 0 : 1, c.argmax() == null ? null : c.argmax().data(),

@@ -1,5 +1,6 @@
 package dev.comix.nn;
 
+import dev.comix.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -114,19 +114,25 @@ class GpuLayersTest {
   }
 
   private void convCase(String what, int cin, int cout, int[] k, int[] st, int[] s) {
-    Conv3d c = new Conv3d(cin, cout, k, st, false);
+    convCase(what, cin, cout, k, st, s, false);
+  }
+
+  private void convCase(String what, int cin, int cout, int[] k, int[] st, int[] s, boolean withBias) {
+    Conv3d c = new Conv3d(cin, cout, k, st, withBias);
     randomParams(c, 0.3);
     double[] w = Ref.dbl(Floats.read(c.weight().value()));
+    double[] bias = withBias ? Ref.dbl(Floats.read(c.bias().value())) : null;
     float[] xv = Ref.randn(r, LayersTest.prod(s));
     try (Tensor xh = Floats.of(xv, LayersTest.L(s)); Tensor xd = g.upload(xh); Tensor yd = c.forward(xd, true)) {
-      double[] want = Ref.conv(Ref.dbl(xv), s, w, null, cout, k, st);
+      double[] want = Ref.conv(Ref.dbl(xv), s, w, bias, cout, k, st);
       closeD(what + " forward", down(yd), want, 1e-4);
       float[] R = Ref.randn(r, want.length);
-      c.zeroGrad();
+      c.params().forEach(Param::zeroGrad);
       try (Tensor gd = g.upload(Floats.of(R, yd.shape())); Tensor dxd = c.backward(gd)) {
         double[][] b = Ref.convBackward(Ref.dbl(xv), s, w, Ref.dbl(R), cout, k, st);
         closeD(what + " dx", down(dxd), b[0], 1e-4);
         closeD(what + " dw", Floats.read(c.weight().grad()), b[1], 1e-4);
+        if (withBias) closeD(what + " db", Floats.read(c.bias().grad()), b[2], 1e-4);
       }
     }
   }
@@ -140,6 +146,8 @@ class GpuLayersTest {
     convCase("conv 1x1x1 T=1", 8, 16, new int[] {1, 1, 1}, new int[] {1, 1, 1}, new int[] {2, 1, 5, 5, 8});
     convCase("conv 1x3x3 s(1,2,2)", 5, 7, new int[] {1, 3, 3}, new int[] {1, 2, 2}, new int[] {1, 3, 9, 8, 5});
     convCase("conv 3x1x1", 6, 6, new int[] {3, 1, 1}, new int[] {1, 1, 1}, new int[] {1, 5, 4, 4, 6});
+    convCase("conv 1x1x1 with bias (logits)", 16, 10, new int[] {1, 1, 1}, new int[] {1, 1, 1},
+        new int[] {2, 2, 3, 3, 16}, true);
   }
 
   @Test
@@ -152,7 +160,7 @@ class GpuLayersTest {
     double[] gam = Ref.dbl(Floats.read(bn.weight().value())), bet = Ref.dbl(Floats.read(bn.bias().value()));
     float[] xv = Ref.randn(r, n);
     for (int i = 0; i < n; i++) xv[i] = xv[i] * (1 + i % 5) + 3 * (i % 7);
-    bn.zeroGrad();
+    bn.params().forEach(Param::zeroGrad);
     float[] R = check("bn train", bn, s, xv, x -> Ref.bnTrain(x, C, gam, bet, 1e-3), true, 1e-4);
     // running statistics: 0.99 * (0 | 1) + 0.01 * (mean | unbiased variance)
     double[] xd = Ref.dbl(xv), rm = new double[C], rv = new double[C];

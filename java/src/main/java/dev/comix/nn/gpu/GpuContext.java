@@ -15,6 +15,7 @@ import dev.comix.runtime.Tensor;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
+import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.Pointer;
 
 /**
@@ -172,7 +173,8 @@ public final class GpuContext {
    */
   public void copy2d(Pointer dst, long dstPitch, Pointer src, long srcPitch, long width, long rows) {
     if (width == 0 || rows == 0) return;
-    CudaOps.check(cudaMemcpy2DAsync(dst, dstPitch, src, srcPitch, width, rows, cudaMemcpyDeviceToDevice, stream()),
+    CudaOps.check(cudaMemcpy2DAsync(dst, dstPitch, src, srcPitch, width, rows, cudaMemcpyDeviceToDevice,
+        new CUstream_st(stream())),
         "cudaMemcpy2DAsync");
   }
 }
