@@ -12,11 +12,15 @@
 //    [-> finalize, only with normalisation and D > 128].
 //  * generic (reference, for tests): one warp per row, lanes over columns, no tiling; the
 //    gradient accumulates in a workspace row owned by that warp.
+//  * GEMM (driven from Java, CudaOps, for large M): the products S = Z Z^T / tau and dZ = W Z run in
+//    cuBLAS over row blocks of S held in global memory; the kernels here gather the rows, compute the
+//    row statistics and the gradient weights in place over S, and finish (see the GEMM section).
 // Every launch is checked; nothing synchronises the host.
 #include <cuda_runtime.h>
 #include <mma.h>
 
 #include <cmath>
+#include <cstdint>
 
 #include "comix/supcon.h"
 #include "comix_math.cuh"
@@ -46,8 +50,11 @@ struct Workspace {
   float* zn;                // [M, D] rows in row order, normalised if asked
   float2* nrm;              // [M] (1 / max(||x||, eps), clamped ? 1 : 0)
   comix::SupconRow* rows;   // [M]
-  float* dz;                // [M, D] raw sum_k W_ak z_k (generic path; tiled path with normalise and D > 128)
+  float* dz;                // [M, D] raw sum_k W_ak z_k (generic path; tiled path with normalise and D > 128;
+                            // GEMM path: the caller's cuBLAS products accumulate here)
   float* scal;              // [0] = c = (tau/tau_b)/A / tau * grad_scale
+  long long* key;           // [M] GEMM path: the label of row r (labels[r mod N], or r mod N)
+  unsigned char* act;       // [M] GEMM path: 1 when row r is active (mask)
 };
 
 __host__ __device__ inline int64_t align256(int64_t b) { return (b + 255) / 256 * 256; }
@@ -64,12 +71,22 @@ Workspace carve(void* base, int64_t M, int64_t D) {
   w.dz = reinterpret_cast<float*>(p);
   p += align256(M * D * 4);
   w.scal = reinterpret_cast<float*>(p);
+  p += 256;
+  w.key = reinterpret_cast<long long*>(p);
+  p += align256(M * 8);
+  w.act = reinterpret_cast<unsigned char*>(p);
   return w;
 }
 
 int64_t workspace_bytes(int64_t M, int64_t D) {
   return align256(M * D * 4) + align256(M * 8) + align256(M * (int64_t)sizeof(comix::SupconRow)) +
-         align256(M * D * 4) + 256;
+         align256(M * D * 4) + 256 + align256(M * 8) + align256(M);
+}
+
+// Byte offsets of the [M, D] row matrices inside the workspace (see carve): part 0 = zn, 1 = dz.
+int64_t workspace_offset(int64_t M, int64_t D, int part) {
+  if (part == 0) return 0;
+  return align256(M * D * 4) + align256(M * 8) + align256(M * (int64_t)sizeof(comix::SupconRow));
 }
 
 __device__ __forceinline__ int64_t label_of(const Params& p, int64_t r) {
@@ -583,6 +600,159 @@ __global__ void __launch_bounds__(kThreads) supcon_grad_tiled_kernel(Params p, W
   }
 }
 
+// ------------------------------------------------------------------------------------------
+// GEMM path: the three M x M x D products run in cuBLAS (called from Java, CudaOps), these
+// kernels do everything else. Order on one stream: gemm_prep -> per row block [S_blk = Z_blk Z^T / tau
+// (cuBLAS) -> gemm_rows -> dZ += P_blk Z, dZ += P_blk^T Z_blk (cuBLAS)] -> gemm_finish; or, when the
+// whole S is stored: S = Z Z^T / tau -> gemm_rows (statistics only) -> gemm_sym -> dZ = W Z -> finish.
+
+constexpr int kRowThreads = 256;  // one block per similarity row
+
+// One warp per row: zn (normalised if asked; zero rows for masked samples, so they add nothing to
+// the products), nrm, key, act; dz zeroed (the row-block products accumulate into it).
+__global__ void supcon_gemm_prep_kernel(Params p, Workspace w) {
+  const int64_t r = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (r >= p.M) return;  // whole warps leave together
+  const bool act = active_of(p, r);
+  const float* src = p.x + comix::supcon_row_offset(r, p.N, p.V, p.D, p.view_major);
+  float* dst = w.zn + r * p.D;
+  float* dz = w.dz + r * p.D;
+  float inv = 1.0f;
+  bool cl = false;
+  if (act && p.normalize) {
+    float ss = 0.0f;
+    for (int64_t d = lane; d < p.D; d += 32) ss = fmaf(src[d], src[d], ss);
+    for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+    const float nrm = sqrtf(ss);
+    cl = !(nrm > 1e-12f);
+    inv = 1.0f / (cl ? 1e-12f : nrm);
+  }
+  for (int64_t d = lane; d < p.D; d += 32) {
+    dst[d] = act ? src[d] * inv : 0.0f;
+    dz[d] = 0.0f;
+  }
+  if (lane == 0) {
+    w.nrm[r] = make_float2(inv, cl ? 1.0f : 0.0f);
+    w.key[r] = label_of(p, r);
+    w.act[r] = act ? 1 : 0;
+  }
+}
+
+// f(k, s) for every element s = row[k], k < M; float4 loads when the row is 16-byte aligned.
+template <bool VEC, class F>
+__device__ __forceinline__ void scan_row(const float* row, int64_t M, F f) {
+  int64_t k0 = 0;
+  if (VEC) {
+    const int64_t M4 = M / 4;
+    const float4* r4 = reinterpret_cast<const float4*>(row);
+#pragma unroll 2
+    for (int64_t q = threadIdx.x; q < M4; q += blockDim.x) {
+      const float4 v = r4[q];
+      f(4 * q, v.x); f(4 * q + 1, v.y); f(4 * q + 2, v.z); f(4 * q + 3, v.w);
+    }
+    k0 = 4 * M4;
+  }
+  for (int64_t k = k0 + threadIdx.x; k < M; k += blockDim.x) f(k, row[k]);
+}
+
+// row[k] = f(k, row[k]) for every k < M (each element read and written by one thread).
+template <bool VEC, class F>
+__device__ __forceinline__ void map_row(float* row, int64_t M, F f) {
+  int64_t k0 = 0;
+  if (VEC) {
+    const int64_t M4 = M / 4;
+    float4* r4 = reinterpret_cast<float4*>(row);
+    for (int64_t q = threadIdx.x; q < M4; q += blockDim.x) {
+      float4 v = r4[q];
+      v.x = f(4 * q, v.x); v.y = f(4 * q + 1, v.y); v.z = f(4 * q + 2, v.z); v.w = f(4 * q + 3, v.w);
+      r4[q] = v;
+    }
+    k0 = 4 * M4;
+  }
+  for (int64_t k = k0 + threadIdx.x; k < M; k += blockDim.x) row[k] = f(k, row[k]);
+}
+
+// One block per row a = r0 + blockIdx.x of S (row stride ldS, already scaled by 1/tau): the same
+// statistics as the other paths (online log-sum-exp over active k != a, positive sum and count)
+// into w.rows[a]; with write_p, the row is then overwritten by
+//   P_ak = valid_a * (exp(s_ak - lse_a) - [label_k = label_a] / |P(a)|)   (k != a, k active; else 0)
+// so that sum_k (P_ak + P_ka) z_k is the raw gradient of the other paths (W = P + P^T).
+template <bool VEC>
+__global__ void __launch_bounds__(kRowThreads) supcon_gemm_rows_kernel(Workspace w, int64_t M, float* S, int64_t ldS,
+                                                                       int64_t r0, bool write_p) {
+  __shared__ float red_m[kRowThreads / 32], red_l[kRowThreads / 32], red_p[kRowThreads / 32];
+  __shared__ long long red_n[kRowThreads / 32];
+  __shared__ comix::SupconRow shrow;
+  const int64_t a = r0 + blockIdx.x;
+  float* srow = S + (int64_t)blockIdx.x * ldS;
+  const bool act_a = w.act[a] != 0;
+  const long long key_a = w.key[a];
+  const unsigned char* act = w.act;
+  const long long* key = w.key;
+  float m = -INFINITY, l = 0.0f, possum = 0.0f;
+  long long npos = 0;
+  if (act_a)
+    scan_row<VEC>(srow, M, [&](int64_t k, float s) {
+      if (k == a || !act[k]) return;
+      comix::lse_push(s, m, l);
+      if (key[k] == key_a) { possum += s; ++npos; }
+    });
+  for (int off = 16; off > 0; off >>= 1) {
+    const float m2 = __shfl_xor_sync(0xffffffffu, m, off), l2 = __shfl_xor_sync(0xffffffffu, l, off);
+    comix::lse_merge(m, l, m2, l2);
+    possum += __shfl_xor_sync(0xffffffffu, possum, off);
+    npos += __shfl_xor_sync(0xffffffffu, npos, off);
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) { red_m[warp] = m; red_l[warp] = l; red_p[warp] = possum; red_n[warp] = npos; }
+  __syncthreads();
+  if (warp == 0) {
+    const int nw = blockDim.x / 32;
+    m = lane < nw ? red_m[lane] : -INFINITY;
+    l = lane < nw ? red_l[lane] : 0.0f;
+    possum = lane < nw ? red_p[lane] : 0.0f;
+    npos = lane < nw ? red_n[lane] : 0;
+    for (int off = 16; off > 0; off >>= 1) {
+      const float m2 = __shfl_xor_sync(0xffffffffu, m, off), l2 = __shfl_xor_sync(0xffffffffu, l, off);
+      comix::lse_merge(m, l, m2, l2);
+      possum += __shfl_xor_sync(0xffffffffu, possum, off);
+      npos += __shfl_xor_sync(0xffffffffu, npos, off);
+    }
+    if (lane == 0) {
+      shrow = comix::supcon_finish_row(m, l, possum, npos, act_a);
+      w.rows[a] = shrow;
+    }
+  }
+  __syncthreads();
+  if (!write_p) return;
+  const comix::SupconRow ra = shrow;
+  map_row<VEC>(srow, M, [&](int64_t k, float s) -> float {
+    if (!ra.valid || k == a || !act[k]) return 0.0f;
+    float v = expf(s - ra.lse);
+    if (key[k] == key_a) v -= ra.inv_npos;
+    return v;
+  });
+}
+
+// Whole S stored (rows [0, M)), after gemm_rows has filled w.rows for every row: S is overwritten
+// by the symmetric W_ak = P_ak + P_ka (supcon_pair_weight, as the tiled path), so dZ = W Z.
+template <bool VEC>
+__global__ void __launch_bounds__(kRowThreads) supcon_gemm_sym_kernel(Workspace w, int64_t M, float* S, int64_t ldS) {
+  const int64_t a = blockIdx.x;
+  float* srow = S + a * ldS;
+  const bool act_a = w.act[a] != 0;
+  const long long key_a = w.key[a];
+  const comix::SupconRow ra = w.rows[a];
+  const unsigned char* act = w.act;
+  const long long* key = w.key;
+  const comix::SupconRow* rows = w.rows;
+  map_row<VEC>(srow, M, [&](int64_t k, float s) -> float {
+    if (!act_a || k == a || !act[k]) return 0.0f;
+    return comix::supcon_pair_weight(s, ra, rows[k], key[k] == key_a);
+  });
+}
+
 int run(const Params& p, void* workspace, int64_t ws_bytes, cudaStream_t s, int path) {
   int dev = 0, smem_max = 0;
   COMIX_CUDA_TRY(cudaGetDevice(&dev));
@@ -672,4 +842,103 @@ extern "C" int comix_supcon_cuda(const float* features, int64_t N, int64_t V, in
                                  void* stream) {
   return comix_supcon_cuda_path(features, N, V, D, labels, mask, temperature, base_temperature, flags, grad_scale, loss,
                                 grad, workspace, workspace_bytes_, stream, 0);
+}
+
+// ---- GEMM path stages (see supcon.h) ----
+
+namespace {
+
+int gemm_params(int64_t N, int64_t V, int64_t D, int flags, Params& p) {
+  if (N < 1 || V < 1 || D < 1) return COMIX_ERR_ARGUMENT;
+  if (flags & ~(COMIX_SUPCON_NORMALIZE | COMIX_SUPCON_VIEW_MAJOR | COMIX_SUPCON_ACCUMULATE | COMIX_SUPCON_TF32))
+    return COMIX_ERR_ARGUMENT;
+  if (N * V > ((int64_t)1 << 31) / kTile) return COMIX_ERR_ARGUMENT;
+  p = Params{};
+  p.N = N; p.V = V; p.D = D; p.M = N * V;
+  p.normalize = (flags & COMIX_SUPCON_NORMALIZE) != 0;
+  p.view_major = (flags & COMIX_SUPCON_VIEW_MAJOR) != 0;
+  p.accumulate = (flags & COMIX_SUPCON_ACCUMULATE) != 0;
+  p.tf32 = false;
+  return COMIX_OK;
+}
+
+bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15u) == 0; }
+
+}  // namespace
+
+extern "C" int64_t comix_supcon_cuda_workspace_offset(int64_t N, int64_t V, int64_t D, int flags, int part) {
+  (void)flags;
+  if (N < 1 || V < 1 || D < 1 || part < 0 || part > 1) return -1;
+  return workspace_offset(N * V, D, part);
+}
+
+extern "C" int comix_supcon_cuda_gemm_prep(const float* features, int64_t N, int64_t V, int64_t D,
+                                           const int64_t* labels, const uint8_t* mask, int flags, void* workspace,
+                                           int64_t workspace_bytes_, void* stream) {
+  Params p;
+  if (!features || !workspace || gemm_params(N, V, D, flags, p) != COMIX_OK) return COMIX_ERR_ARGUMENT;
+  if (workspace_bytes_ < workspace_bytes(p.M, D)) return COMIX_ERR_ARGUMENT;
+  p.x = features;
+  p.labels = labels;
+  p.mask = mask;
+  const Workspace w = carve(workspace, p.M, D);
+  const int warps_per_block = 8;
+  supcon_gemm_prep_kernel<<<(unsigned)((p.M + warps_per_block - 1) / warps_per_block), 32 * warps_per_block, 0,
+                            static_cast<cudaStream_t>(stream)>>>(p, w);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_supcon_cuda_gemm_rows(int64_t N, int64_t V, int64_t D, float* S, int64_t ldS, int64_t r0,
+                                           int64_t rows, int write_p, void* workspace, int64_t workspace_bytes_,
+                                           void* stream) {
+  Params p;
+  if (!S || !workspace || gemm_params(N, V, D, 0, p) != COMIX_OK) return COMIX_ERR_ARGUMENT;
+  if (workspace_bytes_ < workspace_bytes(p.M, D) || ldS < p.M || r0 < 0 || rows < 1 || r0 + rows > p.M ||
+      rows > INT32_MAX)
+    return COMIX_ERR_ARGUMENT;
+  const Workspace w = carve(workspace, p.M, D);
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (aligned16(S) && ldS % 4 == 0) supcon_gemm_rows_kernel<true><<<(unsigned)rows, kRowThreads, 0, s>>>(w, p.M, S, ldS, r0, write_p != 0);
+  else supcon_gemm_rows_kernel<false><<<(unsigned)rows, kRowThreads, 0, s>>>(w, p.M, S, ldS, r0, write_p != 0);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_supcon_cuda_gemm_sym(int64_t N, int64_t V, int64_t D, float* S, int64_t ldS, void* workspace,
+                                          int64_t workspace_bytes_, void* stream) {
+  Params p;
+  if (!S || !workspace || gemm_params(N, V, D, 0, p) != COMIX_OK) return COMIX_ERR_ARGUMENT;
+  if (workspace_bytes_ < workspace_bytes(p.M, D) || ldS < p.M) return COMIX_ERR_ARGUMENT;
+  const Workspace w = carve(workspace, p.M, D);
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (aligned16(S) && ldS % 4 == 0) supcon_gemm_sym_kernel<true><<<(unsigned)p.M, kRowThreads, 0, s>>>(w, p.M, S, ldS);
+  else supcon_gemm_sym_kernel<false><<<(unsigned)p.M, kRowThreads, 0, s>>>(w, p.M, S, ldS);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_supcon_cuda_gemm_finish(int64_t N, int64_t V, int64_t D, float temperature,
+                                             float base_temperature, int flags, float grad_scale, float* loss,
+                                             float* grad, void* workspace, int64_t workspace_bytes_, void* stream) {
+  Params p;
+  if (!loss || !workspace || gemm_params(N, V, D, flags, p) != COMIX_OK) return COMIX_ERR_ARGUMENT;
+  if (!(temperature > 0.0f) || !std::isfinite(temperature) || !(base_temperature > 0.0f) ||
+      !std::isfinite(base_temperature) || !std::isfinite(grad_scale))
+    return COMIX_ERR_ARGUMENT;
+  if (workspace_bytes_ < workspace_bytes(p.M, D)) return COMIX_ERR_ARGUMENT;
+  p.inv_tau = 1.0f / temperature;
+  p.factor = temperature / base_temperature;
+  p.gscale = grad_scale;
+  p.loss = loss;
+  p.grad = grad;
+  const Workspace w = carve(workspace, p.M, D);
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  supcon_reduce_kernel<<<1, 1024, 0, s>>>(p, w);
+  COMIX_CUDA_LAUNCHED();
+  if (!grad) return COMIX_OK;
+  const int warps_per_block = 8;
+  supcon_finalize_kernel<<<(unsigned)((p.M + warps_per_block - 1) / warps_per_block), 32 * warps_per_block, 0, s>>>(p, w);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
 }
