@@ -267,15 +267,20 @@ public final class CudaOps implements Ops {
   }
 
   GemmPlan gemmPlan(long m) {
+    return gemmPlan(m, gemmBlockRows, gemmSymmetric, gemmMaxSBytes);
+  }
+
+  /** blockRows > 0 forces the block size; else as many rows as maxSBytes allow (multiples of 128 when split). */
+  static GemmPlan gemmPlan(long m, int blockRows, boolean symmetric, long maxSBytes) {
     long ld = (m + 31) / 32 * 32;  // 128-byte aligned rows of S for cuBLAS and the float4 row kernels
     long rows;
-    if (gemmBlockRows > 0) {
-      rows = Math.min(gemmBlockRows, m);
+    if (blockRows > 0) {
+      rows = Math.min(blockRows, m);
     } else {
-      rows = Math.min(m, Math.max(1, gemmMaxSBytes / (ld * 4)));
+      rows = Math.min(m, Math.max(1, maxSBytes / (ld * 4)));
       if (rows < m && rows >= 128) rows = rows / 128 * 128;
     }
-    return new GemmPlan(ld, rows, gemmSymmetric && rows == m);
+    return new GemmPlan(ld, rows, symmetric && rows == m);
   }
 
   private Cublas cublas() {
