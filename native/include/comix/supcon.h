@@ -40,7 +40,8 @@ extern "C" {
 #define COMIX_SUPCON_ACCUMULATE 4  /* grad += grad_scale * dL/dF instead of grad = ... */
 #define COMIX_SUPCON_TF32 8        /* CUDA tiled path, D >= 64: similarity tiles on TF32 tensor cores (inputs
                                       rounded to 10-bit mantissas, fp32 accumulation; tested to 2e-3 on the
-                                      loss, 2e-2 on the gradient); ignored on the CPU and elsewhere */
+                                      loss, 2e-2 on the gradient); ignored on the CPU and elsewhere (the
+                                      GEMM path's cuBLAS calls are the caller's: CudaOps uses it there) */
 
 /* CPU, float32 features; similarities in float32, every reduction (log-sum-exp, positive sums,
  * gradient over the M columns, the mean) accumulated in float64. *loss is written in float64.
