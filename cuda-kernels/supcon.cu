@@ -55,6 +55,7 @@ struct Workspace {
   float* scal;              // [0] = c = (tau/tau_b)/A / tau * grad_scale
   long long* key;           // [M] GEMM path: the label of row r (labels[r mod N], or r mod N)
   unsigned char* act;       // [M] GEMM path: 1 when row r is active (mask)
+  float2* rstat;            // [M] GEMM path: (valid ? lse : +inf, 1/|P|), the column side of W
 };
 
 __host__ __device__ inline int64_t align256(int64_t b) { return (b + 255) / 256 * 256; }
@@ -75,12 +76,14 @@ Workspace carve(void* base, int64_t M, int64_t D) {
   w.key = reinterpret_cast<long long*>(p);
   p += align256(M * 8);
   w.act = reinterpret_cast<unsigned char*>(p);
+  p += align256(M);
+  w.rstat = reinterpret_cast<float2*>(p);
   return w;
 }
 
 int64_t workspace_bytes(int64_t M, int64_t D) {
   return align256(M * D * 4) + align256(M * 8) + align256(M * (int64_t)sizeof(comix::SupconRow)) +
-         align256(M * D * 4) + 256 + align256(M * 8) + align256(M);
+         align256(M * D * 4) + 256 + align256(M * 8) + align256(M) + align256(M * 8);
 }
 
 // Byte offsets of the [M, D] row matrices inside the workspace (see carve): part 0 = zn, 1 = dz.
@@ -639,38 +642,48 @@ __global__ void supcon_gemm_prep_kernel(Params p, Workspace w) {
   }
 }
 
-// f(k, s) for every element s = row[k], k < M; float4 loads when the row is 16-byte aligned.
-template <bool VEC, class F>
-__device__ __forceinline__ void scan_row(const float* row, int64_t M, F f) {
-  int64_t k0 = 0;
-  if (VEC) {
-    const int64_t M4 = M / 4;
-    const float4* r4 = reinterpret_cast<const float4*>(row);
-#pragma unroll 2
-    for (int64_t q = threadIdx.x; q < M4; q += blockDim.x) {
-      const float4 v = r4[q];
-      f(4 * q, v.x); f(4 * q + 1, v.y); f(4 * q + 2, v.z); f(4 * q + 3, v.w);
-    }
-    k0 = 4 * M4;
-  }
-  for (int64_t k = k0 + threadIdx.x; k < M; k += blockDim.x) f(k, row[k]);
-}
+// What a row kernel needs of column k besides s_ak.
+struct ColInfo {
+  long long key;
+  bool act;
+  float2 st;  // w.rstat[k], loaded only with ST
+};
 
-// row[k] = f(k, row[k]) for every k < M (each element read and written by one thread).
-template <bool VEC, class F>
-__device__ __forceinline__ void map_row(float* row, int64_t M, F f) {
+// For every k < M (each element touched by one thread): f(k, s_ak, column k) on row[k]; with
+// WRITE, row[k] = its result. VEC (row 16-byte aligned): float4 elements, and the column labels
+// and flags as two 16-byte and one 4-byte load per 4 columns (scalar 8-byte loads at a 32-byte
+// lane stride would cost the L1 8x the row's own traffic). ST: also w.rstat (two 16-byte loads).
+template <bool VEC, bool WRITE, bool ST, class F>
+__device__ __forceinline__ void for_row(float* row, int64_t M, const Workspace& w, F f) {
   int64_t k0 = 0;
   if (VEC) {
     const int64_t M4 = M / 4;
     float4* r4 = reinterpret_cast<float4*>(row);
+    const longlong2* key2 = reinterpret_cast<const longlong2*>(w.key);  // 256-byte aligned
+    const uchar4* act4 = reinterpret_cast<const uchar4*>(w.act);
+#pragma unroll 2
     for (int64_t q = threadIdx.x; q < M4; q += blockDim.x) {
       float4 v = r4[q];
-      v.x = f(4 * q, v.x); v.y = f(4 * q + 1, v.y); v.z = f(4 * q + 2, v.z); v.w = f(4 * q + 3, v.w);
-      r4[q] = v;
+      const longlong2 ka = key2[2 * q], kb = key2[2 * q + 1];
+      const uchar4 ac = act4[q];
+      float4 sa = make_float4(0.0f, 0.0f, 0.0f, 0.0f), sb = sa;
+      if (ST) {
+        const float4* st4 = reinterpret_cast<const float4*>(w.rstat);  // 256-byte aligned
+        sa = st4[2 * q];
+        sb = st4[2 * q + 1];
+      }
+      const float o0 = f(4 * q, v.x, ColInfo{ka.x, ac.x != 0, make_float2(sa.x, sa.y)});
+      const float o1 = f(4 * q + 1, v.y, ColInfo{ka.y, ac.y != 0, make_float2(sa.z, sa.w)});
+      const float o2 = f(4 * q + 2, v.z, ColInfo{kb.x, ac.z != 0, make_float2(sb.x, sb.y)});
+      const float o3 = f(4 * q + 3, v.w, ColInfo{kb.y, ac.w != 0, make_float2(sb.z, sb.w)});
+      if (WRITE) r4[q] = make_float4(o0, o1, o2, o3);
     }
     k0 = 4 * M4;
   }
-  for (int64_t k = k0 + threadIdx.x; k < M; k += blockDim.x) row[k] = f(k, row[k]);
+  for (int64_t k = k0 + threadIdx.x; k < M; k += blockDim.x) {
+    const float o = f(k, row[k], ColInfo{w.key[k], w.act[k] != 0, ST ? w.rstat[k] : make_float2(0.0f, 0.0f)});
+    if (WRITE) row[k] = o;
+  }
 }
 
 // One block per row a = r0 + blockIdx.x of S (row stride ldS, already scaled by 1/tau): the same
@@ -688,15 +701,14 @@ __global__ void __launch_bounds__(kRowThreads) supcon_gemm_rows_kernel(Workspace
   float* srow = S + (int64_t)blockIdx.x * ldS;
   const bool act_a = w.act[a] != 0;
   const long long key_a = w.key[a];
-  const unsigned char* act = w.act;
-  const long long* key = w.key;
   float m = -INFINITY, l = 0.0f, possum = 0.0f;
   long long npos = 0;
   if (act_a)
-    scan_row<VEC>(srow, M, [&](int64_t k, float s) {
-      if (k == a || !act[k]) return;
+    for_row<VEC, false, false>(srow, M, w, [&](int64_t k, float s, const ColInfo& col) -> float {
+      if (k == a || !col.act) return 0.0f;
       comix::lse_push(s, m, l);
-      if (key[k] == key_a) { possum += s; ++npos; }
+      if (col.key == key_a) { possum += s; ++npos; }
+      return 0.0f;
     });
   for (int off = 16; off > 0; off >>= 1) {
     const float m2 = __shfl_xor_sync(0xffffffffu, m, off), l2 = __shfl_xor_sync(0xffffffffu, l, off);
@@ -722,15 +734,20 @@ __global__ void __launch_bounds__(kRowThreads) supcon_gemm_rows_kernel(Workspace
     if (lane == 0) {
       shrow = comix::supcon_finish_row(m, l, possum, npos, act_a);
       w.rows[a] = shrow;
+      w.rstat[a] = make_float2(shrow.valid ? shrow.lse : INFINITY, shrow.inv_npos);
     }
   }
   __syncthreads();
   if (!write_p) return;
   const comix::SupconRow ra = shrow;
-  map_row<VEC>(srow, M, [&](int64_t k, float s) -> float {
-    if (!ra.valid || k == a || !act[k]) return 0.0f;
+  if (!ra.valid) {  // the whole row of P is zero (block-uniform branch)
+    for_row<VEC, true, false>(srow, M, w, [](int64_t, float, const ColInfo&) -> float { return 0.0f; });
+    return;
+  }
+  for_row<VEC, true, false>(srow, M, w, [&](int64_t k, float s, const ColInfo& col) -> float {
+    if (k == a || !col.act) return 0.0f;
     float v = expf(s - ra.lse);
-    if (key[k] == key_a) v -= ra.inv_npos;
+    if (col.key == key_a) v -= ra.inv_npos;
     return v;
   });
 }
@@ -744,12 +761,18 @@ __global__ void __launch_bounds__(kRowThreads) supcon_gemm_sym_kernel(Workspace 
   const bool act_a = w.act[a] != 0;
   const long long key_a = w.key[a];
   const comix::SupconRow ra = w.rows[a];
-  const unsigned char* act = w.act;
-  const long long* key = w.key;
-  const comix::SupconRow* rows = w.rows;
-  map_row<VEC>(srow, M, [&](int64_t k, float s) -> float {
-    if (!act_a || k == a || !act[k]) return 0.0f;
-    return comix::supcon_pair_weight(s, ra, rows[k], key[k] == key_a);
+  if (!act_a) {  // block-uniform
+    for_row<VEC, true, false>(srow, M, w, [](int64_t, float, const ColInfo&) -> float { return 0.0f; });
+    return;
+  }
+  for_row<VEC, true, true>(srow, M, w, [&](int64_t k, float s, const ColInfo& col) -> float {
+    if (k == a || !col.act) return 0.0f;
+    comix::SupconRow rk;  // col.st = (valid ? lse : +inf, 1/|P|): the 8 bytes of row k's statistics W needs
+    rk.valid = col.st.x != INFINITY;
+    rk.lse = col.st.x;
+    rk.inv_npos = col.st.y;
+    rk.rowloss = 0.0f;
+    return comix::supcon_pair_weight(s, ra, rk, col.key == key_a);
   });
 }
 
