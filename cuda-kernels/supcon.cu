@@ -922,7 +922,7 @@ extern "C" int comix_supcon_cuda_gemm_rows(int64_t N, int64_t V, int64_t D, floa
     return COMIX_ERR_ARGUMENT;
   const Workspace w = carve(workspace, p.M, D);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (aligned16(S) && ldS % 4 == 0) supcon_gemm_rows_kernel<true><<<(unsigned)rows, kRowThreads, 0, s>>>(w, p.M, S, ldS, r0, write_p != 0);
+  if (aligned16(S) && ldS % 4 == 0 && aligned16(workspace)) supcon_gemm_rows_kernel<true><<<(unsigned)rows, kRowThreads, 0, s>>>(w, p.M, S, ldS, r0, write_p != 0);
   else supcon_gemm_rows_kernel<false><<<(unsigned)rows, kRowThreads, 0, s>>>(w, p.M, S, ldS, r0, write_p != 0);
   COMIX_CUDA_LAUNCHED();
   return COMIX_OK;
@@ -935,7 +935,7 @@ extern "C" int comix_supcon_cuda_gemm_sym(int64_t N, int64_t V, int64_t D, float
   if (workspace_bytes_ < workspace_bytes(p.M, D) || ldS < p.M) return COMIX_ERR_ARGUMENT;
   const Workspace w = carve(workspace, p.M, D);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (aligned16(S) && ldS % 4 == 0) supcon_gemm_sym_kernel<true><<<(unsigned)p.M, kRowThreads, 0, s>>>(w, p.M, S, ldS);
+  if (aligned16(S) && ldS % 4 == 0 && aligned16(workspace)) supcon_gemm_sym_kernel<true><<<(unsigned)p.M, kRowThreads, 0, s>>>(w, p.M, S, ldS);
   else supcon_gemm_sym_kernel<false><<<(unsigned)p.M, kRowThreads, 0, s>>>(w, p.M, S, ldS);
   COMIX_CUDA_LAUNCHED();
   return COMIX_OK;
