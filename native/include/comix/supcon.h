@@ -60,7 +60,8 @@ int comix_supcon_f64_cpu(const double* features, int64_t N, int64_t V, int64_t D
  * NULL when that is 0). Paths: one single-block launch when the whole problem fits one block's
  * shared memory (CoMix's shapes: M = 32 rows of C <= 12 values); otherwise a tiled path
  * (row statistics, a one-block reduction, gradient; plus a normalisation launch with
- * COMIX_SUPCON_NORMALIZE) that never stores an M x M matrix in global memory. */
+ * COMIX_SUPCON_NORMALIZE) that never stores an M x M matrix in global memory. The JVM backend
+ * (CudaOps) prefers the GEMM path below, with its products in cuBLAS, from M = 1024 rows. */
 int64_t comix_supcon_cuda_workspace_bytes(int64_t N, int64_t V, int64_t D, int flags);
 int comix_supcon_cuda(const float* features, int64_t N, int64_t V, int64_t D, const int64_t* labels,
                       const uint8_t* mask, float temperature, float base_temperature, int flags, float grad_scale,
