@@ -35,6 +35,11 @@ namespace bitslice {
 constexpr int kFrames = 40;    // frame slots per lane (register arrays of candidate masks)
 constexpr int kCountBits = 6;  // bits of a lane's own counter (kFrames < 64)
 
+// Frame slots per lane for T frames over SW lanes (slices), rounded up to whole blocks of 8 so
+// the counting loop needs no per-frame guard: the slots past T are zero rows in shared memory
+// with empty candidate masks. The tile has frame_slots * SW rows.
+COMIX_HD int frame_slots(int T, int SW) { return (T + 8 * SW - 1) / (8 * SW) * 8; }
+
 // Bit of pixel p (0..31) in a plane word, for the transposition below.
 COMIX_HD int plane_bit(int p) { return ((p >> 2) & 7) | ((p & 3) << 3); }
 
@@ -111,7 +116,7 @@ COMIX_HD void add_grow(uint32_t* a, const uint32_t* b, int L) {
   a[L] = carry;
 }
 
-// One lane's pass b over its frame slots f < nf: (UPDATE) narrow the candidate masks with the
+// One lane's pass b over its frame slots f < nf (a multiple of 8): (UPDATE) narrow the candidate masks with the
 // previous pass's decisions d1, d2 (plane b+1); count per pixel the search-1 candidates whose
 // bit b is 0 into cnt; (EVEN) OR the search-2 candidates whose bit b is 0 into o2.
 // plane(f, b) returns plane b of the lane's frame slot f.
@@ -129,18 +134,14 @@ COMIX_HD void lane_pass(uint32_t (&m1)[kFrames], uint32_t (&m2)[kFrames], int nf
       COMIX_BS_UNROLL
       for (int j = 0; j < 8; ++j) {
         const int f = 8 * blk + j;
-        uint32_t zz = 0;
-        if (f < nf) {
-          const uint32_t p = plane(f, b);
-          if (UPDATE) {
-            const uint32_t q = plane(f, b + 1);
-            m1[f] &= ~(q ^ d1);
-            if (EVEN) m2[f] &= ~(q ^ d2);
-          }
-          zz = m1[f] & ~p;
-          if (EVEN) o2 |= m2[f] & ~p;
+        const uint32_t p = plane(f, b);
+        if (UPDATE) {
+          const uint32_t q = plane(f, b + 1);
+          m1[f] &= ~(q ^ d1);
+          if (EVEN) m2[f] &= ~(q ^ d2);
         }
-        z[j] = zz;
+        z[j] = m1[f] & ~p;
+        if (EVEN) o2 |= m2[f] & ~p;
       }
       count8(cnt, z);
     }

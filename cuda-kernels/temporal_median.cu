@@ -337,7 +337,7 @@ median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* _
   constexpr int K = bs::kCountBits, NB = K + LOG_SW;
   extern __shared__ __align__(16) uint32_t tile[];  // [Tpad][GW][8] words
   const int lane = threadIdx.x, g = lane % GW, s = lane / GW;
-  const int nf = (T + SW - 1) / SW, Tpad = nf * SW;
+  const int nf = bs::frame_slots(T, SW), Tpad = nf * SW;
   const int64_t e0 = (int64_t)blockIdx.x * E;
   const int w = (int)(n - e0 < E ? n - e0 : E);
   const uint8_t* base = frames + e0;
@@ -529,7 +529,7 @@ constexpr int64_t kBitsliceMaxT = 32 * comix::bitslice::kFrames;  // 1280
 template <int GW, bool EVEN>
 int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
   constexpr int SW = 32 / GW;
-  const size_t smem = (size_t)((T + SW - 1) / SW * SW) * GW * 32;  // <= 40 KB
+  const size_t smem = (size_t)comix::bitslice::frame_slots((int)T, SW) * SW * GW * 32;  // <= 40 KB
   auto kernel = median_bitslice<GW, EVEN>;
   COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   // 5 tiles of 40 KB per SM at T = 300 need the largest shared-memory carveout

@@ -119,7 +119,8 @@ static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, u
   constexpr int SW = 32 / GW, E = 32 * GW;
   constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
   constexpr int K = bs::kCountBits, NB = K + LOG_SW;
-  const int nf = (T + SW - 1) / SW, Tpad = nf * SW;
+  const int nf = bs::frame_slots(T, SW), Tpad = nf * SW;
+  CHECK(nf % 8 == 0 && nf <= bs::kFrames && (nf - 8) * SW < T, "frame slots T=%d SW=%d: %d", T, SW, nf);
   const int w = (int)(n - e0 < E ? n - e0 : E);
   std::vector<uint32_t> tile((size_t)Tpad * GW * 8, 0xdeadbeefu);
   unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile.data());
