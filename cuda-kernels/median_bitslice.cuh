@@ -21,11 +21,16 @@
 
 #include "comix_math.cuh"
 
-#if defined(__CUDACC__)
+// Unrolling matters on the device only (register arrays must see constant indices); the host
+// compiler would warn about the pragma.
+#if defined(__CUDA_ARCH__)
 #define COMIX_BS_UNROLL _Pragma("unroll")
-#define COMIX_BS_EXEC_CHECK _Pragma("nv_exec_check_disable")
 #else
 #define COMIX_BS_UNROLL
+#endif
+#if defined(__CUDACC__)
+#define COMIX_BS_EXEC_CHECK _Pragma("nv_exec_check_disable")
+#else
 #define COMIX_BS_EXEC_CHECK
 #endif
 
@@ -77,11 +82,12 @@ COMIX_HD int plane_word(int t, int g, int b) { return (t * GW + g) * 8 + (b ^ sw
 template <int GW>
 COMIX_HD int raw_word(int t, int c) { return (t * GW + c % GW) * 8 + 4 * (c / GW); }
 
-// Full adder on 32 lanes: (hi, lo) = a + b + c.
+// Full adder on 32 lanes: (hi, lo) = a + b + c. Each output is written as a function of the
+// three inputs alone, so ptxas makes each one LOP3.
+COMIX_HD uint32_t maj3(uint32_t a, uint32_t b, uint32_t c) { return (a & b) | (a & c) | (b & c); }
 COMIX_HD void csa(uint32_t& hi, uint32_t& lo, uint32_t a, uint32_t b, uint32_t c) {
-  const uint32_t u = a ^ b;
-  hi = (a & b) | (u & c);
-  lo = u ^ c;
+  hi = maj3(a, b, c);
+  lo = a ^ b ^ c;
 }
 
 // c += number of set bits among z[0..7], per lane (Harley-Seal: 7 full adders, then the
@@ -108,9 +114,8 @@ COMIX_HD void add_grow(uint32_t* a, const uint32_t* b, int L) {
   uint32_t carry = 0;
   COMIX_BS_UNROLL
   for (int j = 0; j < L; ++j) {
-    const uint32_t u = a[j] ^ b[j];
-    const uint32_t nc = (a[j] & b[j]) | (u & carry);
-    a[j] = u ^ carry;
+    const uint32_t nc = maj3(a[j], b[j], carry);
+    a[j] = a[j] ^ b[j] ^ carry;
     carry = nc;
   }
   a[L] = carry;
@@ -175,9 +180,8 @@ COMIX_HD uint32_t sub_if_le(uint32_t (&r)[NB], const uint32_t* c) {
   uint32_t d[NB], borrow = 0;
   COMIX_BS_UNROLL
   for (int j = 0; j < NB; ++j) {
-    const uint32_t u = r[j] ^ c[j];
-    d[j] = u ^ borrow;
-    borrow = (~r[j] & c[j]) | (~u & borrow);
+    d[j] = r[j] ^ c[j] ^ borrow;
+    borrow = maj3(~r[j], c[j], borrow);  // r - c - borrow < 0
   }
   const uint32_t le = ~borrow;
   COMIX_BS_UNROLL
@@ -212,17 +216,14 @@ COMIX_HD void result_planes(const State<NB>& st, uint32_t (&out)[8]) {
     for (int b = 0; b < 8; ++b) out[b] = st.d1[b];
     return;
   }
-  uint32_t carry = 0, sum0 = 0;
+  uint32_t carry = 0;
   COMIX_BS_UNROLL
   for (int b = 0; b < 8; ++b) {
     const uint32_t x = st.d1[b], y = st.d2[b];
-    const uint32_t u = x ^ y, s = u ^ carry;
-    carry = (x & y) | (u & carry);
-    if (b == 0) sum0 = s;
-    else out[b - 1] = s;
+    if (b > 0) out[b - 1] = x ^ y ^ carry;  // bit 0 of the sum is dropped
+    carry = maj3(x, y, carry);
   }
   out[7] = carry;
-  (void)sum0;  // the dropped bit of the sum
 }
 
 }  // namespace bitslice

@@ -489,15 +489,18 @@ size_t staged_smem(int64_t T) {
 // the nibble-histogram kernel up to T = 256 frames (fewer sweeps, its atomics are cheap there),
 // the bitwise search with warp-0 reduction above. comix_median_cuda_set_variant() pins one.
 // UNMEASURED CHOICE (median version 11, bit-sliced): with kAutoBitslice the automatic choice
-// takes the bit-sliced kernel for every T it handles (T <= 1280). Prediction from the op count
+// takes the bit-sliced kernel for kAutoBitsliceMinT <= T <= 1280. Prediction from the op count
 // in median_bitslice's comment (H200): 1080p T=300 ~0.8 ms (0.6-1.1; vset-w0 2.08), T=72
-// ~0.3 ms (hist 0.60), T=16 ~0.15 ms (hist 0.28), 224^2 T=300 ~0.04 ms (0.063). Set it to
-// false to restore the measured choice if the gpu-check table says otherwise.
+// ~0.3 ms (hist 0.60), 224^2 T=300 ~0.03 ms (0.063). Below 32 frames a lane has 1-3 real
+// frames in its 8 slots and the per-pass butterfly dominates (T=16 predicted ~0.2-0.25 ms
+// against hist's measured 0.28: too close to switch unmeasured). Set kAutoBitslice to false to
+// restore the measured choice if the gpu-check table says otherwise.
 bool g_auto = true;
 int g_count_mode = kVset;  // comix_median_cuda_set_variant() switches these for measurements
 int g_wide_cols = 32;      // columns (packed words) per tile when T allows: 32 or 16
 constexpr int64_t kAutoHistMaxT = 256;
 constexpr bool kAutoBitslice = true;
+constexpr int64_t kAutoBitsliceMinT = 32;
 
 template <int COLS, int MODE>
 int launch_staged_mode(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
@@ -569,7 +572,9 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   cudaStream_t stream = static_cast<cudaStream_t>(stream_);
   static const int smem_limit = max_optin_smem();
   if (g_auto) {
-    g_count_mode = kAutoBitslice && T <= kBitsliceMaxT ? kBitslice : T <= kAutoHistMaxT ? kHist : kVset + 8;
+    g_count_mode = kAutoBitslice && T >= kAutoBitsliceMinT && T <= kBitsliceMaxT ? kBitslice
+                   : T <= kAutoHistMaxT                                          ? kHist
+                                                                                  : kVset + 8;
     g_wide_cols = 32;
   }
   if (g_count_mode == kBitslice && T <= kBitsliceMaxT) return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16);
