@@ -170,6 +170,16 @@ static void bench_nn(Emit& emit, double copy_rw) {
     CUDA_OK(cudaFree(am));
     CUDA_OK(cudaFree(prm));
     CUDA_OK(cudaFree(ws));
+// Names of the median variants in the timing table (comix_median_cuda_set_variant numbers).
+static const char* median_name(int variant) {
+  switch (variant) {
+    case -1: return "median_u8 auto";
+    case 0: return "median_u8 vset";
+    case 8: return "median_u8 vset-w0";
+    case 10: return "median_u8 half-w0";
+    case 4: return "median_u8 bitslice";     // version 11: bit planes, 4 groups per warp
+    case 20: return "median_u8 bitslice-n";  // the same, 2 groups per warp (narrow)
+    default: return "median_u8 hist";
   }
 }
 
@@ -225,28 +235,24 @@ int main(int argc, char** argv) {
       CUDA_OK(cudaMalloc(&frames, bytes * copies));
       CUDA_OK(cudaMalloc(&out, (size_t)s.n));
       fill_random(frames, bytes * copies, 2 + T);
-      for (int variant : {-1, 0, 8, 3, 10}) {
+      for (int variant : {-1, 0, 8, 3, 10, 4, 20}) {
         comix_median_cuda_set_variant(variant);
         double ms = time_ms([&](int i) {
           if (comix_median_u8_cuda(frames + (i % copies) * bytes, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
         }, 20);
         char shape[64];
         std::snprintf(shape, sizeof shape, "T=%lld %s", (long long)T, s.name);
-        const char* kname = variant < 0 ? "median_u8 auto" : variant == 0 ? "median_u8 vset" : variant == 8 ? "median_u8 vset-w0"
-                          : variant == 10 ? "median_u8 half-w0" : "median_u8 hist";
-        emit(kname, shape, ms, (double)bytes, copy_rw);
+        emit(median_name(variant), shape, ms, (double)bytes, copy_rw);
       }
       comix_median_cuda_set_variant(-1);
       if (T == 300 && s.n > 1000000) {  // the same at 1080p on video-like data
         fill_video_like(frames, T, s.n, 9);
-        for (int variant : {-1, 0, 8, 3, 10}) {
+        for (int variant : {-1, 0, 8, 3, 10, 4, 20}) {
           comix_median_cuda_set_variant(variant);
           double ms = time_ms([&](int) {
             if (comix_median_u8_cuda(frames, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
           }, 20);
-          emit(variant < 0 ? "median_u8 auto" : variant == 0 ? "median_u8 vset" : variant == 8 ? "median_u8 vset-w0"
-                 : variant == 10 ? "median_u8 half-w0" : "median_u8 hist",
-               "T=300 1080p video-like", ms, (double)bytes, copy_rw);
+          emit(median_name(variant), "T=300 1080p video-like", ms, (double)bytes, copy_rw);
         }
         comix_median_cuda_set_variant(-1);
       }
