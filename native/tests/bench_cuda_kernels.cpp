@@ -170,6 +170,9 @@ static void bench_nn(Emit& emit, double copy_rw) {
     CUDA_OK(cudaFree(am));
     CUDA_OK(cudaFree(prm));
     CUDA_OK(cudaFree(ws));
+  }
+}
+
 // Names of the median variants in the timing table (comix_median_cuda_set_variant numbers).
 static const char* median_name(int variant) {
   switch (variant) {
