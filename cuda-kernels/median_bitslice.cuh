@@ -77,6 +77,11 @@ template <int GW>
 COMIX_HD int swizzle(int t) { return (t >> (GW == 4 ? 0 : GW == 2 ? 1 : 2)) & 7; }
 template <int GW>
 COMIX_HD int plane_word(int t, int g, int b) { return (t * GW + g) * 8 + (b ^ swizzle<GW>(t)); }
+// The same as a byte offset for all 8 planes of item = t*GW + g at once: the item's 32 bytes are
+// 32-byte aligned, so byte offset 4*plane_word(t, g, b) == item_key(item) ^ (4*b): one XOR per
+// store instead of the full index arithmetic.
+template <int GW>
+COMIX_HD uint32_t item_key(uint32_t item) { return item * 32u + 4u * (uint32_t)swizzle<GW>((int)(item / GW)); }
 // Shared-memory word (of 8) where raw 16-byte chunk c of frame t's tile row goes: chunk c holds
 // bytes 16c..16c+15 of the row; group g owns chunks g and g + GW (pixels 0-15 and 16-31).
 template <int GW>

@@ -335,7 +335,8 @@ median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* _
   constexpr int SW = 32 / GW, E = 32 * GW;
   constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
   constexpr int K = bs::kCountBits, NB = K + LOG_SW;
-  extern __shared__ __align__(16) uint32_t tile[];  // [Tpad][GW][8] words
+  extern __shared__ __align__(32) uint32_t tile[];  // [Tpad][GW][8] words
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
   const int lane = threadIdx.x, g = lane % GW, s = lane / GW;
   const int nf = bs::frame_slots(T, SW), Tpad = nf * SW;
   const int64_t e0 = (int64_t)blockIdx.x * E;
@@ -348,9 +349,9 @@ median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* _
     const int chunks = w / 16;
 #pragma unroll
     for (int i = 0; i < kBatches; ++i) {
-      const int q0 = Tpad * i / kBatches * (2 * GW), q1 = Tpad * (i + 1) / kBatches * (2 * GW);
-      for (int q = q0 + lane; q < q1; q += 32) {
-        const int t = q / (2 * GW), c = q % (2 * GW);
+      const unsigned q0 = Tpad * i / kBatches * (2 * GW), q1 = Tpad * (i + 1) / kBatches * (2 * GW);
+      for (unsigned q = q0 + lane; q < q1; q += 32) {
+        const int t = (int)(q / (2 * GW)), c = (int)(q % (2 * GW));
         uint32_t* dst = tile + bs::raw_word<GW>(t, c);
         if (t < T && c < chunks) __pipeline_memcpy_async(dst, base + (int64_t)t * n + 16 * c, 16);
         else *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
@@ -358,10 +359,9 @@ median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* _
       __pipeline_commit();
     }
   } else {
-    for (int q = lane; q < Tpad * E; q += 32) {
-      const int t = q / E, c = q % E;
-      reinterpret_cast<unsigned char*>(tile)[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] =
-          t < T && c < w ? base[(int64_t)t * n + c] : 0;
+    for (unsigned q = lane; q < (unsigned)(Tpad * E); q += 32) {
+      const int t = (int)(q / E), c = (int)(q % E);
+      tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = t < T && c < w ? base[(int64_t)t * n + c] : 0;
     }
   }
 #pragma unroll
@@ -374,15 +374,15 @@ median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* _
       else __pipeline_wait_prior(0);
     }
     __syncwarp();
-    const int r0 = Tpad * i / kBatches * GW, r1 = Tpad * (i + 1) / kBatches * GW;
-    for (int item = r0 + lane; item < r1; item += 32) {
-      const int t = item / GW, gg = item % GW;
-      uint32_t* p = tile + item * 8;
-      const uint4 a = reinterpret_cast<const uint4*>(p)[0], b = reinterpret_cast<const uint4*>(p)[1];
+    const unsigned r0 = Tpad * i / kBatches * GW, r1 = Tpad * (i + 1) / kBatches * GW;
+    for (unsigned item = r0 + lane; item < r1; item += 32) {
+      const uint4* p = reinterpret_cast<const uint4*>(tile + item * 8);
+      const uint4 a = p[0], b = p[1];
       uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
       bs::transpose(v);
+      const uint32_t key = bs::item_key<GW>(item);  // plane pb at byte key ^ 4*pb
 #pragma unroll
-      for (int pb = 0; pb < 8; ++pb) tile[bs::plane_word<GW>(t, gg, pb)] = v[pb];
+      for (unsigned pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(tile8 + (key ^ (4u * pb))) = v[pb];
     }
   }
   __syncwarp();

@@ -107,6 +107,8 @@ static void check_banks() {
       for (int lane = 0; lane < 32; ++lane) {
         const int item = 32 * i + lane, t = item / GW, g = item % GW;
         banks |= 1u << (bs::plane_word<GW>(t, g, b) % 32);
+        CHECK((bs::item_key<GW>((uint32_t)item) ^ (4u * (uint32_t)b)) == 4u * (uint32_t)bs::plane_word<GW>(t, g, b),
+              "item_key GW=%d", GW);
       }
       CHECK(banks == 0xffffffffu, "transpose stores conflict: GW=%d b=%d", GW, b);
     }
@@ -132,7 +134,11 @@ static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, u
     uint32_t v[8];
     std::memcpy(v, &tile[(size_t)item * 8], sizeof v);
     bs::transpose(v);
-    for (int b = 0; b < 8; ++b) tile[(size_t)bs::plane_word<GW>(t, g, b)] = v[b];
+    for (int b = 0; b < 8; ++b) {
+      tile[(size_t)bs::plane_word<GW>(t, g, b)] = v[b];
+      CHECK((bs::item_key<GW>((uint32_t)item) ^ (4u * (uint32_t)b)) == 4u * (uint32_t)bs::plane_word<GW>(t, g, b),
+            "item_key GW=%d item=%d", GW, item);
+    }
   }
   for (int g = 0; g < GW; ++g) {
     struct Masks { uint32_t m[bs::kFrames]; };
