@@ -16,6 +16,7 @@
 
 #include "comix/background_mix.h"
 #include "comix/nn_layers.h"
+#include "comix/supcon.h"
 #include "comix/temporal_median.h"
 #include "cuda_test_util.h"
 
@@ -283,6 +284,49 @@ int main(int argc, char** argv) {
     CUDA_OK(cudaFree(x));
     CUDA_OK(cudaFree(bg));
     CUDA_OK(cudaFree(out));
+  }
+  // SupCon GEMM path: the row kernels between the cuBLAS products (the products themselves are
+  // cuBLAS's; see RESULTS.md). S filled with random similarities in [-10, 10]; bytes counted as
+  // the minimum HBM traffic: statistics = S read once; statistics + P = read + write (the kernel
+  // reads the row a second time, from L2 when the rows in flight fit it); W = read + write.
+  {
+    const int64_t N = 4096, V = 2, D = 128, M = N * V;
+    const int64_t wsb = comix_supcon_cuda_workspace_bytes(N, V, D, COMIX_SUPCON_NORMALIZE);
+    float* feat;
+    float* S;
+    void* ws;
+    CUDA_OK(cudaMalloc(&feat, (size_t)(M * D) * 4));
+    CUDA_OK(cudaMalloc(&S, (size_t)(M * M) * 4));
+    CUDA_OK(cudaMalloc(&ws, (size_t)wsb));
+    {
+      std::mt19937 g(7);
+      std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+      std::vector<float> h((size_t)(M * D));
+      for (auto& v : h) v = u(g);
+      CUDA_OK(cudaMemcpy(feat, h.data(), h.size() * 4, cudaMemcpyHostToDevice));
+      std::vector<float> hs((size_t)M * 1024);
+      for (auto& v : hs) v = 10.0f * u(g);
+      for (int64_t r = 0; r < M; r += 1024)
+        CUDA_OK(cudaMemcpy(S + r * M, hs.data(), hs.size() * 4, cudaMemcpyHostToDevice));
+    }
+    if (comix_supcon_cuda_gemm_prep(feat, N, V, D, nullptr, nullptr, COMIX_SUPCON_NORMALIZE, ws, wsb, nullptr) != COMIX_OK)
+      std::exit(2);
+    const double sb = (double)M * M * 4;
+    double ms = time_ms([&](int) {
+      if (comix_supcon_cuda_gemm_rows(N, V, D, S, M, 0, M, 0, ws, wsb, nullptr) != COMIX_OK) std::exit(2);
+    }, 10);
+    emit("supcon_gemm stats", "S 8192x8192", ms, sb, copy_rw);
+    ms = time_ms([&](int) {
+      if (comix_supcon_cuda_gemm_sym(N, V, D, S, M, ws, wsb, nullptr) != COMIX_OK) std::exit(2);
+    }, 10);
+    emit("supcon_gemm W=P+P^T", "S 8192x8192", ms, 2 * sb, copy_rw);
+    ms = time_ms([&](int) {
+      if (comix_supcon_cuda_gemm_rows(N, V, D, S, M, 0, M, 1, ws, wsb, nullptr) != COMIX_OK) std::exit(2);
+    }, 10);
+    emit("supcon_gemm stats+P", "S 8192x8192", ms, 2 * sb, copy_rw);
+    CUDA_OK(cudaFree(feat));
+    CUDA_OK(cudaFree(S));
+    CUDA_OK(cudaFree(ws));
   }
   }
   if (json) {
