@@ -37,7 +37,7 @@ public final class Conv3d implements Layer {
   private record Ctx(Tensor input, DnnlConv3d.Plan plan, long[] outShape, Gpu gpu) {}
 
   /** What a GPU forward saved besides the input. */
-  private record Gpu(GpuContext g, CudnnConv3d conv, CudnnConv3d.Plan plan, long[] inShape, int[] front, int[] back,
+  private record Gpu(GpuContext g, CudnnConv3d conv, int chunk, long[] inShape, int[] front, int[] back,
       boolean padded) {}
 
   private record ConvKey(GpuContext g, ConvPrecision precision, int p0, int p1, int p2) {}
@@ -147,18 +147,28 @@ public final class Conv3d implements Layer {
     }
     try {
       CudnnConv3d conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f);
-      CudnnConv3d.Plan p = conv.plan(xin.dim(0), xin.dim(1), xin.dim(2), xin.dim(3));
       long[] os = outShape(x.shape());
+      long n = xin.dim(0);
+      int chunk = g.convChunk(n, Math.max(xin.numel(), Tensor.numel(os)) / Math.max(1, n));
       Tensor y = g.alloc(dt, os);
-      conv.forward(p, xin.data(), deviceWeight(g, dt).data(), y.data());
-      if (bias != null) {
-        if (dt == DType.BF16) {
-          y.close();
-          throw new ComixException("Conv3d with bias runs on the GPU in F32/TF32 only (the logits unit; I3D features do not use it)");
+      Tensor w = deviceWeight(g, dt);
+      try {
+        for (long b0 = 0; b0 < n; b0 += chunk) {
+          long b1 = Math.min(n, b0 + chunk);
+          CudnnConv3d.Plan p = conv.plan(b1 - b0, xin.dim(1), xin.dim(2), xin.dim(3));
+          Tensor ys = y.slice0(b0, b1);
+          conv.forward(p, xin.slice0(b0, b1).data(), w.data(), ys.data());
+          if (bias != null) {
+            if (dt == DType.BF16)
+              throw new ComixException("Conv3d with bias runs on the GPU in F32/TF32 only (the logits unit; I3D features do not use it)");
+            conv.addBias(p, bias.valueOn(g).data(), ys.data());
+          }
         }
-        conv.addBias(p, bias.valueOn(g).data(), y.data());
+      } catch (RuntimeException e) {
+        y.close();
+        throw e;
       }
-      saved.push(new Ctx(xin, null, os, new Gpu(g, conv, p, x.shape(), f, b, padded)), training);
+      saved.push(new Ctx(xin, null, os, new Gpu(g, conv, chunk, x.shape(), f, b, padded)), training);
       xin = null;
       return y;
     } finally {
@@ -176,7 +186,13 @@ public final class Conv3d implements Layer {
     Tensor dxin = g.alloc(dt, c.input().shape());
     Tensor dx = dxin;
     try {
-      q.conv().backwardData(q.plan(), gradOut.data(), w.data(), dxin.data());
+      long n = dxin.dim(0);
+      long[] ps = c.input().shape();
+      for (long b0 = 0; b0 < n; b0 += q.chunk()) {
+        long b1 = Math.min(n, b0 + q.chunk());
+        CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+        q.conv().backwardData(p, gradOut.slice0(b0, b1).data(), w.data(), dxin.slice0(b0, b1).data());
+      }
       if (q.padded()) {
         long[] is = q.inShape();
         dx = g.alloc(dt, is);
@@ -185,9 +201,14 @@ public final class Conv3d implements Layer {
         dxin.close();
       }
       try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin)) {
-        q.conv().backwardFilter(q.plan(), c.input().data(), gradOut.data(), dwk.data(), false);
-        g.check(ComixCuda.comix_nn_weight_grad_from_krsc_cuda(dwk.data(), code, cout, cin, kernel[0], kernel[1],
-            kernel[2], weight.gradOn(g).data(), 1, g.stream()), "Conv3d weight gradient");
+        for (long b0 = 0; b0 < n; b0 += q.chunk()) {
+          long b1 = Math.min(n, b0 + q.chunk());
+          CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+          // each micro-batch's filter gradient goes straight into the F32 gradient (no bf16 accumulation)
+          q.conv().backwardFilter(p, c.input().slice0(b0, b1).data(), gradOut.slice0(b0, b1).data(), dwk.data(), false);
+          g.check(ComixCuda.comix_nn_weight_grad_from_krsc_cuda(dwk.data(), code, cout, cin, kernel[0], kernel[1],
+              kernel[2], weight.gradOn(g).data(), 1, g.stream()), "Conv3d weight gradient");
+        }
       }
       if (bias != null) {
         long rows = gradOut.numel() / cout;

@@ -148,6 +148,16 @@ class GpuLayersTest {
     convCase("conv 3x1x1", 6, 6, new int[] {3, 1, 1}, new int[] {1, 1, 1}, new int[] {1, 5, 4, 4, 6});
     convCase("conv 1x1x1 with bias (logits)", 16, 10, new int[] {1, 1, 1}, new int[] {1, 1, 1},
         new int[] {2, 2, 3, 3, 16}, true);
+    // micro-batches of 2 clips per cuDNN call (the last one partial), weight gradients summed
+    g.setMicroBatch(2);
+    try {
+      convCase("conv 7x7x7 s2, micro-batch 2 of 5", 3, 8, new int[] {7, 7, 7}, new int[] {2, 2, 2},
+          new int[] {5, 5, 9, 11, 3});
+      convCase("conv 3x3x3 with bias, micro-batch 2 of 3", 8, 8, new int[] {3, 3, 3}, new int[] {1, 1, 1},
+          new int[] {3, 2, 5, 5, 8}, true);
+    } finally {
+      g.setMicroBatch(0);
+    }
   }
 
   @Test

@@ -37,10 +37,13 @@ public final class GpuContext {
   private final CudaOps ops;
   private Cudnn cudnn;
   private volatile ConvPrecision precision;
+  private volatile int microBatch;
 
   private GpuContext(CudaOps ops) {
     this.ops = ops;
     this.precision = defaultPrecision();
+    String mb = System.getenv("COMIX_GPU_MICROBATCH");
+    this.microBatch = mb == null || mb.isBlank() ? 0 : Integer.parseInt(mb.trim());
   }
 
   static ConvPrecision defaultPrecision() {
@@ -95,6 +98,30 @@ public final class GpuContext {
   /** Sets the precision of later forwards; layers keep one cuDNN plan per precision. */
   public void setPrecision(ConvPrecision p) {
     precision = p;
+  }
+
+  /**
+   * Caps the clips per cuDNN convolution call (0: no cap). The layers then run their convolutions
+   * over micro-batches of the call's clips (accumulating weight gradients across them) while every
+   * other layer, batch norm's statistics included, still sees the whole call. Independently of the
+   * cap, a call is split so each cuDNN tensor stays under 2^31 elements (cuDNN's legacy API
+   * counts in int: a 1024-clip Conv3d_1a output would not fit).
+   */
+  public void setMicroBatch(int clips) {
+    if (clips < 0) throw new IllegalArgumentException("micro-batch must be >= 0, got " + clips);
+    microBatch = clips;
+  }
+
+  public int microBatch() {
+    return microBatch;
+  }
+
+  /** Clips per cuDNN call for n clips of at most {@code perClipElements} elements each (in or out). */
+  public int convChunk(long n, long perClipElements) {
+    long limit = Math.max(1, (Integer.MAX_VALUE - 1) / Math.max(1, perClipElements));
+    long c = Math.min(n, limit);
+    if (microBatch > 0) c = Math.min(c, microBatch);
+    return (int) Math.max(1, c);
   }
 
   /** Activation element type for the current precision (BF16 for BF16, else F32). */
