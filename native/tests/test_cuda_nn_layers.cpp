@@ -625,10 +625,68 @@ void test_arguments() {
   g_failures += fails;
 }
 
+// The batch-norm backward formula the oracles above use, against central finite differences of
+// the training-mode forward (batch statistics recomputed from x) with a fused ReLU, in float64 on
+// the host: L = sum w * relu(bn(x)). Needs no device.
+void test_bn_formula_fd() {
+  const int64_t M = 6, C = 2;
+  const double eps = 1e-3;
+  std::normal_distribution<double> nd(0.0, 1.0);
+  std::vector<double> x((size_t)(M * C)), w(x.size()), gamma = {1.3, -0.7}, beta = {0.2, 0.1};
+  for (auto& v : x) v = nd(rng());
+  for (auto& v : w) v = nd(rng());
+  auto forward = [&](const std::vector<double>& in, std::vector<double>* y, std::vector<double>* mean,
+                     std::vector<double>* var) {
+    std::vector<double> m((size_t)C, 0.0), v((size_t)C, 0.0), out(in.size());
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t c = 0; c < C; ++c) m[(size_t)c] += in[(size_t)(r * C + c)] / (double)M;
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t c = 0; c < C; ++c) v[(size_t)c] += std::pow(in[(size_t)(r * C + c)] - m[(size_t)c], 2) / (double)M;
+    double L = 0;
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t c = 0; c < C; ++c) {
+        const size_t i = (size_t)(r * C + c);
+        const double yy = std::max(0.0, (in[i] - m[(size_t)c]) / std::sqrt(v[(size_t)c] + eps) * gamma[(size_t)c] + beta[(size_t)c]);
+        out[i] = yy;
+        L += w[i] * yy;
+      }
+    if (y) *y = out;
+    if (mean) *mean = m;
+    if (var) *var = v;
+    return L;
+  };
+  std::vector<double> y, mean, var;
+  forward(x, &y, &mean, &var);
+  std::vector<double> sg((size_t)C, 0.0), sgx((size_t)C, 0.0);
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const size_t i = (size_t)(r * C + c), cc = (size_t)c;
+      const double g = y[i] > 0 ? w[i] : 0.0, xh = (x[i] - mean[cc]) / std::sqrt(var[cc] + eps);
+      sg[cc] += g;
+      sgx[cc] += g * xh;
+    }
+  double worst = 0;
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const size_t i = (size_t)(r * C + c), cc = (size_t)c;
+      const double is = 1.0 / std::sqrt(var[cc] + eps), g = y[i] > 0 ? w[i] : 0.0, xh = (x[i] - mean[cc]) * is;
+      const double dx = gamma[cc] * is * (g - sg[cc] / (double)M - xh * sgx[cc] / (double)M);
+      std::vector<double> xp = x, xm = x;
+      const double h = 1e-6;
+      xp[i] += h;
+      xm[i] -= h;
+      const double fd = (forward(xp, nullptr, nullptr, nullptr) - forward(xm, nullptr, nullptr, nullptr)) / (2 * h);
+      worst = std::max(worst, std::fabs(fd - dx) / (std::fabs(fd) + 1e-3));
+    }
+  std::printf("bn backward formula vs finite differences (fused ReLU, training): worst rel %.2e\n", worst);
+  CHECK(worst < 1e-5, "bn backward formula disagrees with finite differences: %.3e", worst);
+}
+
 }  // namespace
 
 int main() {
   test_arguments();
+  test_bn_formula_fd();
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0) {
