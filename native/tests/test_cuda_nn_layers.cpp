@@ -3,7 +3,8 @@
 // unwritten element fails. Inputs are first rounded to the activation type, so the oracle sees
 // exactly what the GPU sees. Bounds: |gpu - ref| <= rtol*|ref| + atol, rtol 1e-4 / atol 1e-5
 // (times max(1, max|ref|)) for float32 outputs, rtol 1e-2 / atol 1e-3 (same scaling) for bf16
-// activation outputs; max pooling (forward value and argmax) and pad/crop/cast must be exact.
+// activation outputs; printed: worst error / bound (<= 1 passes). Max pooling (forward value and
+// argmax), pad/crop and casts must be exact.
 // Argument validation is checked first (it needs no device); then the test exits 77 (ctest:
 // skipped) when no GPU answers, saying why.
 #include <cuda_runtime.h>
@@ -110,13 +111,16 @@ void compare(const std::string& what, const std::vector<float>& got, const std::
   for (size_t i = 0; i < n; ++i) {
     const double e = std::fabs((double)got[i] - ref[i]);
     const bool ok = std::isfinite(got[i]) == std::isfinite(ref[i]) && (!std::isfinite(ref[i]) || e <= t.rtol * std::fabs(ref[i]) + atol);
-    if (std::isfinite(ref[i]) && std::isfinite(got[i])) worst = std::max(worst, e / (std::fabs(ref[i]) + atol + 1e-300));
+    if (std::isfinite(ref[i]) && std::isfinite(got[i])) {
+      const double allowed = t.rtol * std::fabs(ref[i]) + atol;
+      worst = std::max(worst, allowed > 0 ? e / allowed : (e > 0 ? INFINITY : 0.0));
+    }
     if (!ok) {
       if (first < 0) first = (int64_t)i;
       ++bad;
     }
   }
-  std::printf("  %-58s n=%-9zu worst rel %.2e%s\n", what.c_str(), n, worst, bad ? "  <-- FAIL" : "");
+  std::printf("  %-58s n=%-9zu worst err/bound %.2e%s\n", what.c_str(), n, worst, bad ? "  <-- FAIL" : "");
   CHECK(got.size() == ref.size(), "%s: size %zu vs %zu", what.c_str(), got.size(), ref.size());
   if (bad)
     CHECK(false, "%s: %lld bad elements, first %lld: got %.9g want %.9g", what.c_str(), (long long)bad, (long long)first,
