@@ -75,7 +75,8 @@ int comix_nn_relu_backward_cuda(const void* y, const void* dy, int dtype, int64_
  *   position is a padded zero.
  * mode 1 (average, nn.AvgPool3d without padding): padFront must be 0 and every window inside
  *   ((O-1)*stride + kernel <= size); y = window sum / (KD*KH*KW).
- * padFront3 in [0, kernel), OD/OH/OW >= 1; back padding is implied by the output size. */
+ * padFront3 in [0, kernel), OD/OH/OW >= 1; back padding is implied by the output size.
+ * Outputs must not overlap inputs (pooling, padding, cropping, weight reorders). */
 int comix_nn_pool3d_forward_cuda(const void* x, int dtype, int64_t N, int64_t D, int64_t H, int64_t W, int64_t C,
                                  const int* kernel3, const int* stride3, const int* padFront3, int64_t OD, int64_t OH,
                                  int64_t OW, int mode, void* y, uint8_t* argmax, void* stream);
