@@ -12,11 +12,15 @@
 //    [-> finalize, only with normalisation and D > 128].
 //  * generic (reference, for tests): one warp per row, lanes over columns, no tiling; the
 //    gradient accumulates in a workspace row owned by that warp.
+//  * GEMM (driven from Java, CudaOps, for large M): the products S = Z Z^T / tau and dZ = W Z run in
+//    cuBLAS over row blocks of S held in global memory; the kernels here gather the rows, compute the
+//    row statistics and the gradient weights in place over S, and finish (see the GEMM section).
 // Every launch is checked; nothing synchronises the host.
 #include <cuda_runtime.h>
 #include <mma.h>
 
 #include <cmath>
+#include <cstdint>
 
 #include "comix/supcon.h"
 #include "comix_math.cuh"
@@ -46,8 +50,12 @@ struct Workspace {
   float* zn;                // [M, D] rows in row order, normalised if asked
   float2* nrm;              // [M] (1 / max(||x||, eps), clamped ? 1 : 0)
   comix::SupconRow* rows;   // [M]
-  float* dz;                // [M, D] raw sum_k W_ak z_k (generic path; tiled path with normalise and D > 128)
+  float* dz;                // [M, D] raw sum_k W_ak z_k (generic path; tiled path with normalise and D > 128;
+                            // GEMM path: the caller's cuBLAS products accumulate here)
   float* scal;              // [0] = c = (tau/tau_b)/A / tau * grad_scale
+  long long* key;           // [M] GEMM path: the label of row r (labels[r mod N], or r mod N)
+  unsigned char* act;       // [M] GEMM path: 1 when row r is active (mask)
+  float2* rstat;            // [M] GEMM path: (valid ? lse : +inf, 1/|P|), the column side of W
 };
 
 __host__ __device__ inline int64_t align256(int64_t b) { return (b + 255) / 256 * 256; }
@@ -64,12 +72,24 @@ Workspace carve(void* base, int64_t M, int64_t D) {
   w.dz = reinterpret_cast<float*>(p);
   p += align256(M * D * 4);
   w.scal = reinterpret_cast<float*>(p);
+  p += 256;
+  w.key = reinterpret_cast<long long*>(p);
+  p += align256(M * 8);
+  w.act = reinterpret_cast<unsigned char*>(p);
+  p += align256(M);
+  w.rstat = reinterpret_cast<float2*>(p);
   return w;
 }
 
 int64_t workspace_bytes(int64_t M, int64_t D) {
   return align256(M * D * 4) + align256(M * 8) + align256(M * (int64_t)sizeof(comix::SupconRow)) +
-         align256(M * D * 4) + 256;
+         align256(M * D * 4) + 256 + align256(M * 8) + align256(M) + align256(M * 8);
+}
+
+// Byte offsets of the [M, D] row matrices inside the workspace (see carve): part 0 = zn, 1 = dz.
+int64_t workspace_offset(int64_t M, int64_t D, int part) {
+  if (part == 0) return 0;
+  return align256(M * D * 4) + align256(M * 8) + align256(M * (int64_t)sizeof(comix::SupconRow));
 }
 
 __device__ __forceinline__ int64_t label_of(const Params& p, int64_t r) {
@@ -583,6 +603,179 @@ __global__ void __launch_bounds__(kThreads) supcon_grad_tiled_kernel(Params p, W
   }
 }
 
+// ------------------------------------------------------------------------------------------
+// GEMM path: the three M x M x D products run in cuBLAS (called from Java, CudaOps), these
+// kernels do everything else. Order on one stream: gemm_prep -> per row block [S_blk = Z_blk Z^T / tau
+// (cuBLAS) -> gemm_rows -> dZ += P_blk Z, dZ += P_blk^T Z_blk (cuBLAS)] -> gemm_finish; or, when the
+// whole S is stored: S = Z Z^T / tau -> gemm_rows (statistics only) -> gemm_sym -> dZ = W Z -> finish.
+
+constexpr int kRowThreads = 256;  // one block per similarity row
+
+// One warp per row: zn (normalised if asked; zero rows for masked samples, so they add nothing to
+// the products), nrm, key, act; dz zeroed (the row-block products accumulate into it).
+__global__ void supcon_gemm_prep_kernel(Params p, Workspace w) {
+  const int64_t r = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (r >= p.M) return;  // whole warps leave together
+  const bool act = active_of(p, r);
+  const float* src = p.x + comix::supcon_row_offset(r, p.N, p.V, p.D, p.view_major);
+  float* dst = w.zn + r * p.D;
+  float* dz = w.dz + r * p.D;
+  float inv = 1.0f;
+  bool cl = false;
+  if (act && p.normalize) {
+    float ss = 0.0f;
+    for (int64_t d = lane; d < p.D; d += 32) ss = fmaf(src[d], src[d], ss);
+    for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+    const float nrm = sqrtf(ss);
+    cl = !(nrm > 1e-12f);
+    inv = 1.0f / (cl ? 1e-12f : nrm);
+  }
+  for (int64_t d = lane; d < p.D; d += 32) {
+    dst[d] = act ? src[d] * inv : 0.0f;
+    dz[d] = 0.0f;
+  }
+  if (lane == 0) {
+    w.nrm[r] = make_float2(inv, cl ? 1.0f : 0.0f);
+    w.key[r] = label_of(p, r);
+    w.act[r] = act ? 1 : 0;
+  }
+}
+
+// What a row kernel needs of column k besides s_ak.
+struct ColInfo {
+  long long key;
+  bool act;
+  float2 st;  // w.rstat[k], loaded only with ST
+};
+
+// For every k < M (each element touched by one thread): f(k, s_ak, column k) on row[k]; with
+// WRITE, row[k] = its result. VEC (row 16-byte aligned): float4 elements, and the column labels
+// and flags as two 16-byte and one 4-byte load per 4 columns (scalar 8-byte loads at a 32-byte
+// lane stride would cost the L1 8x the row's own traffic). ST: also w.rstat (two 16-byte loads).
+template <bool VEC, bool WRITE, bool ST, class F>
+__device__ __forceinline__ void for_row(float* row, int64_t M, const Workspace& w, F f) {
+  int64_t k0 = 0;
+  if (VEC) {
+    const int64_t M4 = M / 4;
+    float4* r4 = reinterpret_cast<float4*>(row);
+    const longlong2* key2 = reinterpret_cast<const longlong2*>(w.key);  // 256-byte aligned
+    const uchar4* act4 = reinterpret_cast<const uchar4*>(w.act);
+#pragma unroll 2
+    for (int64_t q = threadIdx.x; q < M4; q += blockDim.x) {
+      float4 v = r4[q];
+      const longlong2 ka = key2[2 * q], kb = key2[2 * q + 1];
+      const uchar4 ac = act4[q];
+      float4 sa = make_float4(0.0f, 0.0f, 0.0f, 0.0f), sb = sa;
+      if (ST) {
+        const float4* st4 = reinterpret_cast<const float4*>(w.rstat);  // 256-byte aligned
+        sa = st4[2 * q];
+        sb = st4[2 * q + 1];
+      }
+      const float o0 = f(4 * q, v.x, ColInfo{ka.x, ac.x != 0, make_float2(sa.x, sa.y)});
+      const float o1 = f(4 * q + 1, v.y, ColInfo{ka.y, ac.y != 0, make_float2(sa.z, sa.w)});
+      const float o2 = f(4 * q + 2, v.z, ColInfo{kb.x, ac.z != 0, make_float2(sb.x, sb.y)});
+      const float o3 = f(4 * q + 3, v.w, ColInfo{kb.y, ac.w != 0, make_float2(sb.z, sb.w)});
+      if (WRITE) r4[q] = make_float4(o0, o1, o2, o3);
+    }
+    k0 = 4 * M4;
+  }
+  for (int64_t k = k0 + threadIdx.x; k < M; k += blockDim.x) {
+    const float o = f(k, row[k], ColInfo{w.key[k], w.act[k] != 0, ST ? w.rstat[k] : make_float2(0.0f, 0.0f)});
+    if (WRITE) row[k] = o;
+  }
+}
+
+// One block per row a = r0 + blockIdx.x of S (row stride ldS, already scaled by 1/tau): the same
+// statistics as the other paths (online log-sum-exp over active k != a, positive sum and count)
+// into w.rows[a]; with write_p, the row is then overwritten by
+//   P_ak = valid_a * (exp(s_ak - lse_a) - [label_k = label_a] / |P(a)|)   (k != a, k active; else 0)
+// so that sum_k (P_ak + P_ka) z_k is the raw gradient of the other paths (W = P + P^T).
+template <bool VEC>
+__global__ void __launch_bounds__(kRowThreads) supcon_gemm_rows_kernel(Workspace w, int64_t M, float* S, int64_t ldS,
+                                                                       int64_t r0, bool write_p) {
+  __shared__ float red_m[kRowThreads / 32], red_l[kRowThreads / 32], red_p[kRowThreads / 32];
+  __shared__ long long red_n[kRowThreads / 32];
+  __shared__ comix::SupconRow shrow;
+  const int64_t a = r0 + blockIdx.x;
+  float* srow = S + (int64_t)blockIdx.x * ldS;
+  const bool act_a = w.act[a] != 0;
+  const long long key_a = w.key[a];
+  float m = -INFINITY, l = 0.0f, possum = 0.0f;
+  long long npos = 0;
+  if (act_a)
+    for_row<VEC, false, false>(srow, M, w, [&](int64_t k, float s, const ColInfo& col) -> float {
+      if (k == a || !col.act) return 0.0f;
+      comix::lse_push(s, m, l);
+      if (col.key == key_a) { possum += s; ++npos; }
+      return 0.0f;
+    });
+  for (int off = 16; off > 0; off >>= 1) {
+    const float m2 = __shfl_xor_sync(0xffffffffu, m, off), l2 = __shfl_xor_sync(0xffffffffu, l, off);
+    comix::lse_merge(m, l, m2, l2);
+    possum += __shfl_xor_sync(0xffffffffu, possum, off);
+    npos += __shfl_xor_sync(0xffffffffu, npos, off);
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) { red_m[warp] = m; red_l[warp] = l; red_p[warp] = possum; red_n[warp] = npos; }
+  __syncthreads();
+  if (warp == 0) {
+    const int nw = blockDim.x / 32;
+    m = lane < nw ? red_m[lane] : -INFINITY;
+    l = lane < nw ? red_l[lane] : 0.0f;
+    possum = lane < nw ? red_p[lane] : 0.0f;
+    npos = lane < nw ? red_n[lane] : 0;
+    for (int off = 16; off > 0; off >>= 1) {
+      const float m2 = __shfl_xor_sync(0xffffffffu, m, off), l2 = __shfl_xor_sync(0xffffffffu, l, off);
+      comix::lse_merge(m, l, m2, l2);
+      possum += __shfl_xor_sync(0xffffffffu, possum, off);
+      npos += __shfl_xor_sync(0xffffffffu, npos, off);
+    }
+    if (lane == 0) {
+      shrow = comix::supcon_finish_row(m, l, possum, npos, act_a);
+      w.rows[a] = shrow;
+      w.rstat[a] = make_float2(shrow.valid ? shrow.lse : INFINITY, shrow.inv_npos);
+    }
+  }
+  __syncthreads();
+  if (!write_p) return;
+  const comix::SupconRow ra = shrow;
+  if (!ra.valid) {  // the whole row of P is zero (block-uniform branch)
+    for_row<VEC, true, false>(srow, M, w, [](int64_t, float, const ColInfo&) -> float { return 0.0f; });
+    return;
+  }
+  for_row<VEC, true, false>(srow, M, w, [&](int64_t k, float s, const ColInfo& col) -> float {
+    if (k == a || !col.act) return 0.0f;
+    float v = expf(s - ra.lse);
+    if (col.key == key_a) v -= ra.inv_npos;
+    return v;
+  });
+}
+
+// Whole S stored (rows [0, M)), after gemm_rows has filled w.rows for every row: S is overwritten
+// by the symmetric W_ak = P_ak + P_ka (supcon_pair_weight, as the tiled path), so dZ = W Z.
+template <bool VEC>
+__global__ void __launch_bounds__(kRowThreads) supcon_gemm_sym_kernel(Workspace w, int64_t M, float* S, int64_t ldS) {
+  const int64_t a = blockIdx.x;
+  float* srow = S + a * ldS;
+  const bool act_a = w.act[a] != 0;
+  const long long key_a = w.key[a];
+  const comix::SupconRow ra = w.rows[a];
+  if (!act_a) {  // block-uniform
+    for_row<VEC, true, false>(srow, M, w, [](int64_t, float, const ColInfo&) -> float { return 0.0f; });
+    return;
+  }
+  for_row<VEC, true, true>(srow, M, w, [&](int64_t k, float s, const ColInfo& col) -> float {
+    if (k == a || !col.act) return 0.0f;
+    comix::SupconRow rk;  // col.st = (valid ? lse : +inf, 1/|P|): the 8 bytes of row k's statistics W needs
+    rk.valid = col.st.x != INFINITY;
+    rk.lse = col.st.x;
+    rk.inv_npos = col.st.y;
+    rk.rowloss = 0.0f;
+    return comix::supcon_pair_weight(s, ra, rk, col.key == key_a);
+  });
+}
+
 int run(const Params& p, void* workspace, int64_t ws_bytes, cudaStream_t s, int path) {
   int dev = 0, smem_max = 0;
   COMIX_CUDA_TRY(cudaGetDevice(&dev));
@@ -672,4 +865,103 @@ extern "C" int comix_supcon_cuda(const float* features, int64_t N, int64_t V, in
                                  void* stream) {
   return comix_supcon_cuda_path(features, N, V, D, labels, mask, temperature, base_temperature, flags, grad_scale, loss,
                                 grad, workspace, workspace_bytes_, stream, 0);
+}
+
+// ---- GEMM path stages (see supcon.h) ----
+
+namespace {
+
+int gemm_params(int64_t N, int64_t V, int64_t D, int flags, Params& p) {
+  if (N < 1 || V < 1 || D < 1) return COMIX_ERR_ARGUMENT;
+  if (flags & ~(COMIX_SUPCON_NORMALIZE | COMIX_SUPCON_VIEW_MAJOR | COMIX_SUPCON_ACCUMULATE | COMIX_SUPCON_TF32))
+    return COMIX_ERR_ARGUMENT;
+  if (N * V > ((int64_t)1 << 31) / kTile) return COMIX_ERR_ARGUMENT;
+  p = Params{};
+  p.N = N; p.V = V; p.D = D; p.M = N * V;
+  p.normalize = (flags & COMIX_SUPCON_NORMALIZE) != 0;
+  p.view_major = (flags & COMIX_SUPCON_VIEW_MAJOR) != 0;
+  p.accumulate = (flags & COMIX_SUPCON_ACCUMULATE) != 0;
+  p.tf32 = false;
+  return COMIX_OK;
+}
+
+bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15u) == 0; }
+
+}  // namespace
+
+extern "C" int64_t comix_supcon_cuda_workspace_offset(int64_t N, int64_t V, int64_t D, int flags, int part) {
+  (void)flags;
+  if (N < 1 || V < 1 || D < 1 || part < 0 || part > 1) return -1;
+  return workspace_offset(N * V, D, part);
+}
+
+extern "C" int comix_supcon_cuda_gemm_prep(const float* features, int64_t N, int64_t V, int64_t D,
+                                           const int64_t* labels, const uint8_t* mask, int flags, void* workspace,
+                                           int64_t workspace_bytes_, void* stream) {
+  Params p;
+  if (!features || !workspace || gemm_params(N, V, D, flags, p) != COMIX_OK) return COMIX_ERR_ARGUMENT;
+  if (workspace_bytes_ < workspace_bytes(p.M, D)) return COMIX_ERR_ARGUMENT;
+  p.x = features;
+  p.labels = labels;
+  p.mask = mask;
+  const Workspace w = carve(workspace, p.M, D);
+  const int warps_per_block = 8;
+  supcon_gemm_prep_kernel<<<(unsigned)((p.M + warps_per_block - 1) / warps_per_block), 32 * warps_per_block, 0,
+                            static_cast<cudaStream_t>(stream)>>>(p, w);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_supcon_cuda_gemm_rows(int64_t N, int64_t V, int64_t D, float* S, int64_t ldS, int64_t r0,
+                                           int64_t rows, int write_p, void* workspace, int64_t workspace_bytes_,
+                                           void* stream) {
+  Params p;
+  if (!S || !workspace || gemm_params(N, V, D, 0, p) != COMIX_OK) return COMIX_ERR_ARGUMENT;
+  if (workspace_bytes_ < workspace_bytes(p.M, D) || ldS < p.M || r0 < 0 || rows < 1 || r0 + rows > p.M ||
+      rows > INT32_MAX)
+    return COMIX_ERR_ARGUMENT;
+  const Workspace w = carve(workspace, p.M, D);
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (aligned16(S) && ldS % 4 == 0 && aligned16(workspace)) supcon_gemm_rows_kernel<true><<<(unsigned)rows, kRowThreads, 0, s>>>(w, p.M, S, ldS, r0, write_p != 0);
+  else supcon_gemm_rows_kernel<false><<<(unsigned)rows, kRowThreads, 0, s>>>(w, p.M, S, ldS, r0, write_p != 0);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_supcon_cuda_gemm_sym(int64_t N, int64_t V, int64_t D, float* S, int64_t ldS, void* workspace,
+                                          int64_t workspace_bytes_, void* stream) {
+  Params p;
+  if (!S || !workspace || gemm_params(N, V, D, 0, p) != COMIX_OK) return COMIX_ERR_ARGUMENT;
+  if (workspace_bytes_ < workspace_bytes(p.M, D) || ldS < p.M) return COMIX_ERR_ARGUMENT;
+  const Workspace w = carve(workspace, p.M, D);
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (aligned16(S) && ldS % 4 == 0 && aligned16(workspace)) supcon_gemm_sym_kernel<true><<<(unsigned)p.M, kRowThreads, 0, s>>>(w, p.M, S, ldS);
+  else supcon_gemm_sym_kernel<false><<<(unsigned)p.M, kRowThreads, 0, s>>>(w, p.M, S, ldS);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_supcon_cuda_gemm_finish(int64_t N, int64_t V, int64_t D, float temperature,
+                                             float base_temperature, int flags, float grad_scale, float* loss,
+                                             float* grad, void* workspace, int64_t workspace_bytes_, void* stream) {
+  Params p;
+  if (!loss || !workspace || gemm_params(N, V, D, flags, p) != COMIX_OK) return COMIX_ERR_ARGUMENT;
+  if (!(temperature > 0.0f) || !std::isfinite(temperature) || !(base_temperature > 0.0f) ||
+      !std::isfinite(base_temperature) || !std::isfinite(grad_scale))
+    return COMIX_ERR_ARGUMENT;
+  if (workspace_bytes_ < workspace_bytes(p.M, D)) return COMIX_ERR_ARGUMENT;
+  p.inv_tau = 1.0f / temperature;
+  p.factor = temperature / base_temperature;
+  p.gscale = grad_scale;
+  p.loss = loss;
+  p.grad = grad;
+  const Workspace w = carve(workspace, p.M, D);
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  supcon_reduce_kernel<<<1, 1024, 0, s>>>(p, w);
+  COMIX_CUDA_LAUNCHED();
+  if (!grad) return COMIX_OK;
+  const int warps_per_block = 8;
+  supcon_finalize_kernel<<<(unsigned)((p.M + warps_per_block - 1) / warps_per_block), 32 * warps_per_block, 0, s>>>(p, w);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
 }

@@ -18,6 +18,7 @@
 #include "comix/temporal_median.h"
 #include "comix_math.cuh"
 #include "cuda_check.cuh"
+#include "median_bitslice.cuh"
 
 namespace {
 
@@ -32,7 +33,8 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //  kHalf: bytes placed in the mantissa of fp16 1024.0 (PRMT: 1024 + x, exact), compared and
 //         counted two at a time with HSET2/HADD2 on the FP pipes; counts exact up to 2048 rows.
 //  kHist: not a bitwise search at all: the two-level nibble histogram of median_hist2.
-enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3 };
+//  kBitslice: not this kernel either: median_bitslice below (bit planes, 32 pixels per op).
+enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4 };
 
 __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   // A plain register reinterpretation: building a __half2_raw from the two 16-bit halves made
@@ -310,6 +312,128 @@ median_hist2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __re
   }
 }
 
+// Bit-sliced kernel (mode kBitslice; logic in median_bitslice.cuh, tested on the CPU).
+// One warp per block owns a tile of GW groups of 32 pixels (E = 32*GW bytes per frame) and all
+// T frames of it; no block-wide barrier anywhere. Staging: cp.async 16-byte chunks of the raw
+// rows into shared memory in 4 batches, each batch transposed in place (8 words per frame and
+// group -> 8 bit planes) as soon as it lands while the next ones are in flight. Search: lane
+// (s, g) counts group g over frames s, s + SW, ... (SW = 32/GW slices, at most kFrames each,
+// candidate masks in registers); per pass the SW lanes of a group add their bit-sliced
+// counters with a shuffle butterfly (every lane then holds the group's total) and each decides
+// the bit itself. The result planes are transposed back and lane s < 8 writes 4 bytes.
+//
+// Arithmetic at 1080p x 300 (even T, GW = 4; per lane and 4 x 32-pixel tile column of 300
+// frames, i.e. per 38 frame slots): transposition 48 logic ops per 32 bytes; per pass and
+// frame 2 LDS + ~6.4 logic ops (2 mask updates, count input, OR input, 2.4 for the counter),
+// per pass ~45 logic + 24 SHFL for the butterfly and ~57 for the decision. Total ~7.1 G integer
+// ops for the 1.87 GB (3.8 per byte; the byte-SIMD search needs ~9 + loads): 0.43 ms at the
+// H200's 16.7 T int ops/s, against ~0.45 ms to read the frames.
+template <int GW, bool EVEN>
+__global__ void __launch_bounds__(32)
+median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out, bool vec16) {
+  namespace bs = comix::bitslice;
+  constexpr int SW = 32 / GW, E = 32 * GW;
+  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  extern __shared__ __align__(32) uint32_t tile[];  // [Tpad][GW][8] words
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
+  const int lane = threadIdx.x, g = lane % GW, s = lane / GW;
+  const int nf = bs::frame_slots(T, SW), Tpad = nf * SW;
+  const int64_t e0 = (int64_t)blockIdx.x * E;
+  const int w = (int)(n - e0 < E ? n - e0 : E);
+  const uint8_t* base = frames + e0;
+
+  // ---- staging + in-place transposition, 4 batches of rows ----
+  constexpr int kBatches = 4;
+  if (vec16) {
+    const int chunks = w / 16;
+#pragma unroll
+    for (int i = 0; i < kBatches; ++i) {
+      const unsigned q0 = Tpad * i / kBatches * (2 * GW), q1 = Tpad * (i + 1) / kBatches * (2 * GW);
+      for (unsigned q = q0 + lane; q < q1; q += 32) {
+        const int t = (int)(q / (2 * GW)), c = (int)(q % (2 * GW));
+        uint32_t* dst = tile + bs::raw_word<GW>(t, c);
+        if (t < T && c < chunks) __pipeline_memcpy_async(dst, base + (int64_t)t * n + 16 * c, 16);
+        else *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+      }
+      __pipeline_commit();
+    }
+  } else {
+    for (unsigned q = lane; q < (unsigned)(Tpad * E); q += 32) {
+      const int t = (int)(q / E), c = (int)(q % E);
+      tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = t < T && c < w ? base[(int64_t)t * n + c] : 0;
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < kBatches; ++i) {
+    if (vec16) {
+      // cp.async groups complete in order: batch i is done when at most kBatches-1-i are pending
+      if (i == 0) __pipeline_wait_prior(kBatches - 1);
+      else if (i == 1) __pipeline_wait_prior(kBatches - 2);
+      else if (i == 2) __pipeline_wait_prior(kBatches - 3);
+      else __pipeline_wait_prior(0);
+    }
+    __syncwarp();
+    const unsigned r0 = Tpad * i / kBatches * GW, r1 = Tpad * (i + 1) / kBatches * GW;
+    for (unsigned item = r0 + lane; item < r1; item += 32) {
+      const uint4* p = reinterpret_cast<const uint4*>(tile + item * 8);
+      const uint4 a = p[0], b = p[1];
+      uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+      bs::transpose(v);
+      const uint32_t key = bs::item_key<GW>(item);  // plane pb at byte key ^ 4*pb
+#pragma unroll
+      for (unsigned pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(tile8 + (key ^ (4u * pb))) = v[pb];
+    }
+  }
+  __syncwarp();
+
+  // ---- 8 passes ----
+  uint32_t m1[bs::kFrames], m2[bs::kFrames];
+#pragma unroll
+  for (int f = 0; f < bs::kFrames; ++f) m1[f] = m2[f] = s + SW * f < T ? 0xffffffffu : 0u;
+  bs::State<NB> st;
+  bs::init_state<NB>(st, T);
+  // frame slot f of this lane is frame t = s + SW*f: its planes at (t*GW + g)*8 + (b ^ swz),
+  // and t*GW*8 = s*GW*8 + 256*f, swz = swizzle(t) = swizzle(s) (SW*f is a multiple of 8 << shift)
+  const uint32_t* mine = tile + (s * GW + g) * 8;
+  const int swz = bs::swizzle<GW>(s);
+  auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
+  uint32_t cnt[bs::kCountBits], o2;
+  for (int b = 7; b >= 0; --b) {
+    if (b == 7) bs::lane_pass<EVEN, false>(m1, m2, nf, b, 0u, 0u, plane, cnt, o2);
+    else bs::lane_pass<EVEN, true>(m1, m2, nf, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    uint32_t tot[NB + 1];
+#pragma unroll
+    for (int j = 0; j < K; ++j) tot[j] = cnt[j];
+#pragma unroll
+    for (int r = 0; r < LOG_SW; ++r) {
+      uint32_t other[NB];
+#pragma unroll
+      for (int j = 0; j < K + r; ++j) other[j] = __shfl_xor_sync(0xffffffffu, tot[j], GW << r);
+      bs::add_grow(tot, other, K + r);
+      if (EVEN) o2 |= __shfl_xor_sync(0xffffffffu, o2, GW << r);
+    }
+    bs::decide<NB, EVEN>(st, tot, o2);
+  }
+
+  uint32_t res[8];
+  bs::result_planes<NB, EVEN>(st, res);
+  bs::transpose(res);  // back to bytes: res[i] = pixels 4i..4i+3 of the group
+  if (s < 8) {
+    uint32_t word = res[0];
+#pragma unroll
+    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;  // no local-memory indexing
+    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+    const int64_t i = e0 + off;
+    if (vec16 && i + 4 <= n) {
+      *reinterpret_cast<uint32_t*>(out + i) = word;
+    } else {
+      for (int j = 0; j < 4; ++j)
+        if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
+    }
+  }
+}
+
 __global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out) {
   const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -364,10 +488,19 @@ size_t staged_smem(int64_t T) {
 // Kernel choice. By default (g_auto) from measurements on an H200 (benchmarks/RESULTS.md):
 // the nibble-histogram kernel up to T = 256 frames (fewer sweeps, its atomics are cheap there),
 // the bitwise search with warp-0 reduction above. comix_median_cuda_set_variant() pins one.
+// UNMEASURED CHOICE (median version 11, bit-sliced): with kAutoBitslice the automatic choice
+// takes the bit-sliced kernel for kAutoBitsliceMinT <= T <= 1280. Prediction from the op count
+// in median_bitslice's comment (H200): 1080p T=300 ~0.8 ms (0.6-1.1; vset-w0 2.08), T=72
+// ~0.3 ms (hist 0.60), 224^2 T=300 ~0.03 ms (0.063). Below 32 frames a lane has 1-3 real
+// frames in its 8 slots and the per-pass butterfly dominates (T=16 predicted ~0.2-0.25 ms
+// against hist's measured 0.28: too close to switch unmeasured). Set kAutoBitslice to false to
+// restore the measured choice if the gpu-check table says otherwise.
 bool g_auto = true;
 int g_count_mode = kVset;  // comix_median_cuda_set_variant() switches these for measurements
 int g_wide_cols = 32;      // columns (packed words) per tile when T allows: 32 or 16
 constexpr int64_t kAutoHistMaxT = 256;
+constexpr bool kAutoBitslice = true;
+constexpr int64_t kAutoBitsliceMinT = 32;
 
 template <int COLS, int MODE>
 int launch_staged_mode(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
@@ -388,8 +521,41 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
     case kLanes: return launch_staged_mode<COLS, kLanes>(frames, T, n, out, stream, smem);
     case kVset + 8: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);
     case kHalf + 8: return launch_staged_mode<COLS, kHalf + 8>(frames, T, n, out, stream, smem);
+    case kBitslice: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);  // T > kBitsliceMaxT
     default: return launch_staged_mode<COLS, kHalf>(frames, T, n, out, stream, smem);  // kHist falls back here
   }
+}
+
+// Bit-sliced kernel: frames per lane are bounded by kFrames, so T <= 32 lanes * kFrames.
+constexpr int64_t kBitsliceMaxT = 32 * comix::bitslice::kFrames;  // 1280
+
+template <int GW, bool EVEN>
+int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  constexpr int SW = 32 / GW;
+  const size_t smem = (size_t)comix::bitslice::frame_slots((int)T, SW) * SW * GW * 32;  // <= 40 KB
+  auto kernel = median_bitslice<GW, EVEN>;
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  // 5 tiles of 40 KB per SM at T = 300 need the largest shared-memory carveout
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
+                     (reinterpret_cast<uintptr_t>(out) % 4 == 0);
+  const int64_t tiles = (n + 32 * GW - 1) / (32 * GW);
+  if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
+  kernel<<<(unsigned)tiles, 32, smem, stream>>>(frames, (int)T, n, out, vec16);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+// Groups per warp-tile: 4 (8 slices of frames) while T fits 8 * kFrames, else 2, else 1;
+// `narrow` halves it (twice the warps per SM for the same shared memory, more butterfly work).
+int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, bool narrow) {
+  constexpr int64_t F = comix::bitslice::kFrames;
+  int gw = T <= 8 * F ? 4 : T <= 16 * F ? 2 : 1;
+  if (narrow && gw > 1) gw /= 2;
+  const bool even = T % 2 == 0;
+  if (gw == 4) return even ? launch_bitslice_t<4, true>(frames, T, n, out, stream) : launch_bitslice_t<4, false>(frames, T, n, out, stream);
+  if (gw == 2) return even ? launch_bitslice_t<2, true>(frames, T, n, out, stream) : launch_bitslice_t<2, false>(frames, T, n, out, stream);
+  return even ? launch_bitslice_t<1, true>(frames, T, n, out, stream) : launch_bitslice_t<1, false>(frames, T, n, out, stream);
 }
 
 int max_optin_smem() {
@@ -405,7 +571,13 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   if (!frames || !out || T < 1 || n < 1) return COMIX_ERR_ARGUMENT;
   cudaStream_t stream = static_cast<cudaStream_t>(stream_);
   static const int smem_limit = max_optin_smem();
-  if (g_auto) g_count_mode = T <= kAutoHistMaxT ? kHist : kVset + 8;
+  if (g_auto) {
+    g_count_mode = kAutoBitslice && T >= kAutoBitsliceMinT && T <= kBitsliceMaxT ? kBitslice
+                   : T <= kAutoHistMaxT                                          ? kHist
+                                                                                  : kVset + 8;
+    g_wide_cols = 32;
+  }
+  if (g_count_mode == kBitslice && T <= kBitsliceMaxT) return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16);
   if (g_count_mode == kHist && kHistFixedSmem + (size_t)T * 4 * kHistCols <= (size_t)smem_limit) {
     const size_t smem = kHistFixedSmem + (size_t)T * 4 * kHistCols;
     COMIX_CUDA_TRY(cudaFuncSetAttribute(median_hist2, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -431,7 +603,7 @@ extern "C" int comix_median_cuda_set_variant(int variant) {
     return COMIX_OK;
   }
   const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
-  if ((mode > kHist && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
+  if ((mode > kBitslice && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
   g_count_mode = mode;
   g_wide_cols = cols;
   g_auto = false;

@@ -3,6 +3,11 @@
 
 Run with Debian's interpreter (torch 1.13, CPU):
     /usr/bin/python3 benchmarks/pytorch/i3d_baseline.py --threads 2 --batch 1 --layouts ncdhw,cl3d
+On a GPU (scripts/gpu-check):
+    python3 benchmarks/pytorch/i3d_baseline.py --device cuda --batch 8,32 --precisions fp32,tf32,bf16
+  fp32: cudnn.allow_tf32 = False (strict fp32); tf32: PyTorch's default (cuDNN convs may use TF32);
+  bf16: torch.autocast(cuda, bfloat16) over the fp32 model (PyTorch's mixed precision). Timed with
+  torch.cuda.synchronize() around each call; cudnn.benchmark = True; peak memory reported.
 
 The model is the teammate's PyTorch re-implementation (java/src/test/resources/weights/
 make_i3d_parity.py, class I3D, imported as is) at width 1. Modes, as in I3dBench:
@@ -60,6 +65,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--count-only", action="store_true")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precisions", default="fp32")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -71,38 +78,68 @@ def main():
                       "mkldnn_enabled": torch.backends.mkldnn.enabled, "threads": torch.get_num_threads()}), flush=True)
     if args.count_only:
         return
-    for layout in args.layouts.split(","):
-        mf = torch.channels_last_3d if layout == "cl3d" else torch.contiguous_format
-        m = parity.I3D(1.0).to(memory_format=mf)
-        for n in [int(b) for b in args.batch.split(",")]:
-            g = torch.Generator().manual_seed(1234 + n)
-            x = (torch.rand(n, 3, t, s, s, generator=g) * 2 - 1).contiguous(memory_format=mf)
-            gy = torch.rand(n, 1024, generator=g) * 2 - 1
-            for mode in args.modes.split(","):
-                def call():
-                    if mode == "forward-eval":
-                        m.eval()
-                        with torch.no_grad():
-                            m(x)
-                    else:
-                        m.train()
-                        m.zero_grad(set_to_none=False)
-                        y = m(x)
-                        y.backward(gy)
-                for _ in range(args.warmup):
-                    call()
-                ts = []
-                for _ in range(args.repeats):
-                    t0 = time.perf_counter()
-                    call()
-                    ts.append(time.perf_counter() - t0)
-                med = statistics.median(ts)
-                flop = macs1 * n * (2 if mode == "forward-eval" else 6)
-                print(json.dumps({"what": "i3d", "layout": layout, "mode": mode, "batch": n, "frames": t, "size": s,
-                                  "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup,
-                                  "ms_per_call": med * 1e3, "ms_per_clip": med * 1e3 / n,
-                                  "gflops": flop / med / 1e9, "all_ms": [round(v * 1e3, 1) for v in ts],
-                                  "load": os.getloadavg()[0], "torch": torch.__version__}), flush=True)
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    for precision in args.precisions.split(","):
+        if cuda:
+            torch.backends.cudnn.allow_tf32 = precision == "tf32"
+            torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+        for layout in args.layouts.split(","):
+            mf = torch.channels_last_3d if layout == "cl3d" else torch.contiguous_format
+            m = parity.I3D(1.0).to(device=dev, memory_format=mf)
+            for n in [int(b) for b in args.batch.split(",")]:
+                g = torch.Generator().manual_seed(1234 + n)
+                x = (torch.rand(n, 3, t, s, s, generator=g) * 2 - 1).to(dev).contiguous(memory_format=mf)
+                gy = (torch.rand(n, 1024, generator=g) * 2 - 1).to(dev)
+                for mode in args.modes.split(","):
+                    def call():
+                        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if precision == "bf16" else torch.autocast(
+                            "cpu", enabled=False)
+                        if mode == "forward-eval":
+                            m.eval()
+                            with torch.no_grad(), ctx:
+                                m(x)
+                        else:
+                            m.train()
+                            m.zero_grad(set_to_none=False)
+                            with ctx:
+                                y = m(x)
+                            y.float().backward(gy)
+                    if cuda:
+                        torch.cuda.reset_peak_memory_stats()
+                    for _ in range(args.warmup):
+                        call()
+                    sync()
+                    ts = []
+                    for _ in range(args.repeats):
+                        sync()
+                        t0 = time.perf_counter()
+                        call()
+                        sync()
+                        ts.append(time.perf_counter() - t0)
+                    med = statistics.median(ts)
+                    flop = macs1 * n * (2 if mode == "forward-eval" else 6)
+                    rec = {"what": "i3d", "device": args.device, "precision": precision, "layout": layout, "mode": mode,
+                           "batch": n, "frames": t, "size": s, "threads": args.threads, "repeats": args.repeats,
+                           "warmup": args.warmup, "ms_per_call": med * 1e3, "ms_per_clip": med * 1e3 / n,
+                           "clips_per_s": n / med, "gflops": flop / med / 1e9,
+                           "all_ms": [round(v * 1e3, 2) for v in ts], "load": os.getloadavg()[0],
+                           "torch": torch.__version__}
+                    if cuda:
+                        rec["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+                        rec["gpu"] = torch.cuda.get_device_name()
+                    print(json.dumps(rec), flush=True)
+                del x, gy
+            del m
+            if cuda:
+                torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":

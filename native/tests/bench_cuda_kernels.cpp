@@ -16,6 +16,7 @@
 
 #include "comix/background_mix.h"
 #include "comix/nn_layers.h"
+#include "comix/supcon.h"
 #include "comix/temporal_median.h"
 #include "cuda_test_util.h"
 
@@ -173,6 +174,19 @@ static void bench_nn(Emit& emit, double copy_rw) {
   }
 }
 
+// Names of the median variants in the timing table (comix_median_cuda_set_variant numbers).
+static const char* median_name(int variant) {
+  switch (variant) {
+    case -1: return "median_u8 auto";
+    case 0: return "median_u8 vset";
+    case 8: return "median_u8 vset-w0";
+    case 10: return "median_u8 half-w0";
+    case 4: return "median_u8 bitslice";     // version 11: bit planes, 4 groups per warp
+    case 20: return "median_u8 bitslice-n";  // the same, 2 groups per warp (narrow)
+    default: return "median_u8 hist";
+  }
+}
+
 int main(int argc, char** argv) {
   const char* json = nullptr;
   bool nn_only = false;
@@ -225,28 +239,24 @@ int main(int argc, char** argv) {
       CUDA_OK(cudaMalloc(&frames, bytes * copies));
       CUDA_OK(cudaMalloc(&out, (size_t)s.n));
       fill_random(frames, bytes * copies, 2 + T);
-      for (int variant : {-1, 0, 8, 3, 10}) {
+      for (int variant : {-1, 0, 8, 3, 10, 4, 20}) {
         comix_median_cuda_set_variant(variant);
         double ms = time_ms([&](int i) {
           if (comix_median_u8_cuda(frames + (i % copies) * bytes, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
         }, 20);
         char shape[64];
         std::snprintf(shape, sizeof shape, "T=%lld %s", (long long)T, s.name);
-        const char* kname = variant < 0 ? "median_u8 auto" : variant == 0 ? "median_u8 vset" : variant == 8 ? "median_u8 vset-w0"
-                          : variant == 10 ? "median_u8 half-w0" : "median_u8 hist";
-        emit(kname, shape, ms, (double)bytes, copy_rw);
+        emit(median_name(variant), shape, ms, (double)bytes, copy_rw);
       }
       comix_median_cuda_set_variant(-1);
       if (T == 300 && s.n > 1000000) {  // the same at 1080p on video-like data
         fill_video_like(frames, T, s.n, 9);
-        for (int variant : {-1, 0, 8, 3, 10}) {
+        for (int variant : {-1, 0, 8, 3, 10, 4, 20}) {
           comix_median_cuda_set_variant(variant);
           double ms = time_ms([&](int) {
             if (comix_median_u8_cuda(frames, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
           }, 20);
-          emit(variant < 0 ? "median_u8 auto" : variant == 0 ? "median_u8 vset" : variant == 8 ? "median_u8 vset-w0"
-                 : variant == 10 ? "median_u8 half-w0" : "median_u8 hist",
-               "T=300 1080p video-like", ms, (double)bytes, copy_rw);
+          emit(median_name(variant), "T=300 1080p video-like", ms, (double)bytes, copy_rw);
         }
         comix_median_cuda_set_variant(-1);
       }
@@ -274,6 +284,49 @@ int main(int argc, char** argv) {
     CUDA_OK(cudaFree(x));
     CUDA_OK(cudaFree(bg));
     CUDA_OK(cudaFree(out));
+  }
+  // SupCon GEMM path: the row kernels between the cuBLAS products (the products themselves are
+  // cuBLAS's; see RESULTS.md). S filled with random similarities in [-10, 10]; bytes counted as
+  // the minimum HBM traffic: statistics = S read once; statistics + P = read + write (the kernel
+  // reads the row a second time, from L2 when the rows in flight fit it); W = read + write.
+  {
+    const int64_t N = 4096, V = 2, D = 128, M = N * V;
+    const int64_t wsb = comix_supcon_cuda_workspace_bytes(N, V, D, COMIX_SUPCON_NORMALIZE);
+    float* feat;
+    float* S;
+    void* ws;
+    CUDA_OK(cudaMalloc(&feat, (size_t)(M * D) * 4));
+    CUDA_OK(cudaMalloc(&S, (size_t)(M * M) * 4));
+    CUDA_OK(cudaMalloc(&ws, (size_t)wsb));
+    {
+      std::mt19937 g(7);
+      std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+      std::vector<float> h((size_t)(M * D));
+      for (auto& v : h) v = u(g);
+      CUDA_OK(cudaMemcpy(feat, h.data(), h.size() * 4, cudaMemcpyHostToDevice));
+      std::vector<float> hs((size_t)M * 1024);
+      for (auto& v : hs) v = 10.0f * u(g);
+      for (int64_t r = 0; r < M; r += 1024)
+        CUDA_OK(cudaMemcpy(S + r * M, hs.data(), hs.size() * 4, cudaMemcpyHostToDevice));
+    }
+    if (comix_supcon_cuda_gemm_prep(feat, N, V, D, nullptr, nullptr, COMIX_SUPCON_NORMALIZE, ws, wsb, nullptr) != COMIX_OK)
+      std::exit(2);
+    const double sb = (double)M * M * 4;
+    double ms = time_ms([&](int) {
+      if (comix_supcon_cuda_gemm_rows(N, V, D, S, M, 0, M, 0, ws, wsb, nullptr) != COMIX_OK) std::exit(2);
+    }, 10);
+    emit("supcon_gemm stats", "S 8192x8192", ms, sb, copy_rw);
+    ms = time_ms([&](int) {
+      if (comix_supcon_cuda_gemm_sym(N, V, D, S, M, ws, wsb, nullptr) != COMIX_OK) std::exit(2);
+    }, 10);
+    emit("supcon_gemm W=P+P^T", "S 8192x8192", ms, 2 * sb, copy_rw);
+    ms = time_ms([&](int) {
+      if (comix_supcon_cuda_gemm_rows(N, V, D, S, M, 0, M, 1, ws, wsb, nullptr) != COMIX_OK) std::exit(2);
+    }, 10);
+    emit("supcon_gemm stats+P", "S 8192x8192", ms, 2 * sb, copy_rw);
+    CUDA_OK(cudaFree(feat));
+    CUDA_OK(cudaFree(S));
+    CUDA_OK(cudaFree(ws));
   }
   }
   if (json) {

@@ -5,6 +5,7 @@
 // M = 8192 (fp32 online log-sum-exp over 16 partial sums per row); with COMIX_SUPCON_TF32 (tiled
 // path, D >= 64) 2e-3 (loss) and 2e-2 (gradient). Also: the CoMix shape
 // [16, 2, 12] must be a single kernel launch (counted by capturing the call into a CUDA graph).
+// Also the GEMM path's stages with the products done on the host (check_gemm_stages).
 // Exits 77 (ctest: skipped) when no GPU answers, saying why.
 #include <cuda_runtime.h>
 
@@ -78,6 +79,114 @@ static void check(const Case& c, int path, bool accumulate, bool tf32 = false) {
   CHECK(finite, "%s path %d: non-finite gradient element (unwritten?)", c.name, path);
   CHECK(le <= ltol, "%s path %d tf32 %d: loss rel err %.3e", c.name, path, tf32, le);
   CHECK(ge <= gtol, "%s path %d tf32 %d: grad rel err %.3e", c.name, path, tf32, ge);
+}
+
+// The GEMM path's stages (prep, rows, sym, finish) with the three products done on the host in
+// float64 (this library has no cuBLAS; CudaOps runs them there): one stored S with the symmetric W
+// (ld padded to 32 floats: float4 row kernels), or row blocks of `block` rows with P + P^T (ld = M + 1
+// when block is odd: unaligned rows, the scalar kernels).
+static void check_gemm_stages(const Case& c, int64_t block, bool symmetric, bool accumulate) {
+  const int64_t M = c.N * c.V, D = c.D, n = M * D;
+  std::normal_distribution<float> nd(0.0f, c.scale);
+  std::vector<float> x((size_t)n);
+  for (auto& v : x) v = nd(rng());
+  std::vector<int64_t> lab;
+  std::vector<uint8_t> msk;
+  if (c.labels)
+    for (int64_t i = 0; i < c.N; ++i) lab.push_back((int64_t)(rng()() % (uint64_t)c.classes));
+  if (c.mask)
+    for (int64_t i = 0; i < c.N; ++i) msk.push_back(rng()() % 5 < 3 ? 1 : 0);
+  const int flags = (c.normalize ? COMIX_SUPCON_NORMALIZE : 0) | (c.vmajor ? COMIX_SUPCON_VIEW_MAJOR : 0) |
+                    (accumulate ? COMIX_SUPCON_ACCUMULATE : 0);
+  const float gscale = accumulate ? -1.5f : 1.0f;
+  std::vector<float> ref((size_t)n, accumulate ? 0.5f : 0.0f);
+  double ref_loss = 0;
+  CHECK(comix_supcon_f32_cpu(x.data(), c.N, c.V, c.D, lab.empty() ? nullptr : lab.data(),
+                             msk.empty() ? nullptr : msk.data(), c.tau, c.tau_b, flags, gscale, &ref_loss, ref.data(),
+                             0) == COMIX_OK, "cpu supcon");
+  Dev<float> dx(x), dloss(1);
+  Dev<int64_t> dlab(lab);
+  Dev<uint8_t> dmsk(msk);
+  Dev<float> dg(std::vector<float>((size_t)n, accumulate ? 0.5f : NAN));
+  const int64_t wsb = comix_supcon_cuda_workspace_bytes(c.N, c.V, c.D, flags);
+  Dev<unsigned char> ws((size_t)wsb);
+  CUDA_OK(cudaMemset(ws.p, 0xFF, (size_t)wsb));
+  const int64_t zoff = comix_supcon_cuda_workspace_offset(c.N, c.V, c.D, flags, 0);
+  const int64_t dzoff = comix_supcon_cuda_workspace_offset(c.N, c.V, c.D, flags, 1);
+  CHECK(zoff >= 0 && dzoff >= 0 && dzoff + n * 4 <= wsb, "workspace offsets %lld %lld", (long long)zoff,
+        (long long)dzoff);
+  CHECK(comix_supcon_cuda_gemm_prep(dx.p, c.N, c.V, c.D, lab.empty() ? nullptr : dlab.p,
+                                    msk.empty() ? nullptr : dmsk.p, flags, ws.p, wsb, nullptr) == COMIX_OK, "gemm_prep");
+  std::vector<float> z((size_t)n);
+  CUDA_OK(cudaMemcpy(z.data(), ws.p + zoff, (size_t)n * 4, cudaMemcpyDeviceToHost));
+  const int64_t ld = symmetric || block % 2 == 0 ? (M + 31) / 32 * 32 : M + 1;
+  const int64_t rows = symmetric ? M : block;
+  Dev<float> S((size_t)(rows * ld));
+  std::vector<float> hs((size_t)(rows * ld));
+  std::vector<double> dz((size_t)n, 0.0);
+  const float inv_tau = 1.0f / c.tau;
+  auto sim = [&](int64_t r0, int64_t b) {  // S_blk = Z_blk Z^T / tau, as cuBLAS would (fp32 result)
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t k = 0; k < ld; ++k) {
+        double acc = 0;
+        if (k < M)
+          for (int64_t d = 0; d < D; ++d) acc += (double)z[(size_t)((r0 + i) * D + d)] * z[(size_t)(k * D + d)];
+        hs[(size_t)(i * ld + k)] = k < M ? (float)acc * inv_tau : NAN;  // padding is never read
+      }
+    CUDA_OK(cudaMemcpy(S.p, hs.data(), (size_t)(b * ld) * 4, cudaMemcpyHostToDevice));
+  };
+  if (symmetric) {
+    sim(0, M);
+    CHECK(comix_supcon_cuda_gemm_rows(c.N, c.V, c.D, S.p, ld, 0, M, 0, ws.p, wsb, nullptr) == COMIX_OK, "gemm_rows");
+    CHECK(comix_supcon_cuda_gemm_sym(c.N, c.V, c.D, S.p, ld, ws.p, wsb, nullptr) == COMIX_OK, "gemm_sym");
+    CUDA_OK(cudaMemcpy(hs.data(), S.p, (size_t)(M * ld) * 4, cudaMemcpyDeviceToHost));
+    for (int64_t a = 0; a < M; ++a)
+      for (int64_t k = 0; k < M; ++k) {
+        const double w = hs[(size_t)(a * ld + k)];
+        if (w != 0.0)
+          for (int64_t d = 0; d < D; ++d) dz[(size_t)(a * D + d)] += w * z[(size_t)(k * D + d)];
+      }
+  } else {
+    for (int64_t r0 = 0; r0 < M; r0 += block) {
+      const int64_t b = std::min(block, M - r0);
+      sim(r0, b);
+      CHECK(comix_supcon_cuda_gemm_rows(c.N, c.V, c.D, S.p, ld, r0, b, 1, ws.p, wsb, nullptr) == COMIX_OK,
+            "gemm_rows");
+      CUDA_OK(cudaMemcpy(hs.data(), S.p, (size_t)(b * ld) * 4, cudaMemcpyDeviceToHost));
+      for (int64_t i = 0; i < b; ++i)
+        for (int64_t k = 0; k < M; ++k) {
+          const double pv = hs[(size_t)(i * ld + k)];
+          if (pv == 0.0) continue;
+          for (int64_t d = 0; d < D; ++d) {
+            dz[(size_t)((r0 + i) * D + d)] += pv * z[(size_t)(k * D + d)];  // P_blk Z
+            dz[(size_t)(k * D + d)] += pv * z[(size_t)((r0 + i) * D + d)];  // P_blk^T Z_blk
+          }
+        }
+    }
+  }
+  std::vector<float> dzf(dz.begin(), dz.end());
+  CUDA_OK(cudaMemcpy(ws.p + dzoff, dzf.data(), (size_t)n * 4, cudaMemcpyHostToDevice));
+  const float poison = NAN;
+  CUDA_OK(cudaMemcpy(dloss.p, &poison, 4, cudaMemcpyHostToDevice));
+  CHECK(comix_supcon_cuda_gemm_finish(c.N, c.V, c.D, c.tau, c.tau_b, flags, gscale, dloss.p, dg.p, ws.p, wsb,
+                                      nullptr) == COMIX_OK, "gemm_finish");
+  CUDA_OK(cudaDeviceSynchronize());
+  const float loss = dloss.get()[0];
+  const std::vector<float> g = dg.get();
+  const double le = ref_loss != 0 ? std::fabs(loss - ref_loss) / std::fabs(ref_loss) : std::fabs((double)loss);
+  double worst = 0, mag = 0;
+  bool finite = true;
+  for (int64_t i = 0; i < n; ++i) {
+    finite &= std::isfinite(g[(size_t)i]);
+    worst = std::max(worst, std::fabs((double)g[(size_t)i] - (double)ref[(size_t)i]));
+    mag = std::max(mag, std::fabs((double)ref[(size_t)i]));
+  }
+  const double ge = mag > 0 ? worst / mag : worst;
+  std::printf("  %-26s gemm stages %s block %-5lld acc %d M=%-6lld loss %.8g (cpu %.8g) err %.2e grad err %.2e\n",
+              c.name, symmetric ? "sym " : "P+Pt", (long long)rows, accumulate, (long long)M, loss, ref_loss, le, ge);
+  CHECK(finite, "%s gemm stages: non-finite gradient element (unwritten?)", c.name);
+  CHECK(le <= c.tol, "%s gemm stages: loss rel err %.3e", c.name, le);
+  CHECK(ge <= c.tol, "%s gemm stages: grad rel err %.3e", c.name, ge);
 }
 
 static int count_kernel_launches(int64_t N, int64_t V, int64_t D) {
@@ -187,6 +296,13 @@ int main() {
     bool zero = dl.get()[0] == 0.0f;
     for (float v : dg.get()) zero &= v == 0.0f;
     CHECK(zero, "all masked path %d: loss or gradient not zero", path);
+  }
+  // GEMM path stages (host products): symmetric W, and P + P^T over row blocks (aligned and not)
+  for (const Case& c : cases) {
+    if (c.N * c.V > 700) continue;  // host products are O(M^2 D)
+    check_gemm_stages(c, c.N * c.V, true, false);
+    check_gemm_stages(c, 16, false, true);
+    check_gemm_stages(c, 7, false, false);
   }
   const int launches = count_kernel_launches(16, 2, 12);
   std::printf("  CoMix shape [16, 2, 12]: %d kernel launch(es)\n", launches);

@@ -40,7 +40,8 @@ extern "C" {
 #define COMIX_SUPCON_ACCUMULATE 4  /* grad += grad_scale * dL/dF instead of grad = ... */
 #define COMIX_SUPCON_TF32 8        /* CUDA tiled path, D >= 64: similarity tiles on TF32 tensor cores (inputs
                                       rounded to 10-bit mantissas, fp32 accumulation; tested to 2e-3 on the
-                                      loss, 2e-2 on the gradient); ignored on the CPU and elsewhere */
+                                      loss, 2e-2 on the gradient); ignored on the CPU and elsewhere (the
+                                      GEMM path's cuBLAS calls are the caller's: CudaOps uses it there) */
 
 /* CPU, float32 features; similarities in float32, every reduction (log-sum-exp, positive sums,
  * gradient over the M columns, the mean) accumulated in float64. *loss is written in float64.
@@ -59,7 +60,8 @@ int comix_supcon_f64_cpu(const double* features, int64_t N, int64_t V, int64_t D
  * NULL when that is 0). Paths: one single-block launch when the whole problem fits one block's
  * shared memory (CoMix's shapes: M = 32 rows of C <= 12 values); otherwise a tiled path
  * (row statistics, a one-block reduction, gradient; plus a normalisation launch with
- * COMIX_SUPCON_NORMALIZE) that never stores an M x M matrix in global memory. */
+ * COMIX_SUPCON_NORMALIZE) that never stores an M x M matrix in global memory. The JVM backend
+ * (CudaOps) prefers the GEMM path below, with its products in cuBLAS, from M = 1024 rows. */
 int64_t comix_supcon_cuda_workspace_bytes(int64_t N, int64_t V, int64_t D, int flags);
 int comix_supcon_cuda(const float* features, int64_t N, int64_t V, int64_t D, const int64_t* labels,
                       const uint8_t* mask, float temperature, float base_temperature, int flags, float grad_scale,
@@ -70,6 +72,38 @@ int comix_supcon_cuda_path(const float* features, int64_t N, int64_t V, int64_t 
                            const uint8_t* mask, float temperature, float base_temperature, int flags,
                            float grad_scale, float* loss, float* grad, void* workspace, int64_t workspace_bytes,
                            void* stream, int path);
+
+/* ---- GEMM path, in stages: the caller runs the three products in cuBLAS (dev.comix.runtime.CudaOps
+ * does, for large M; there are no cuBLAS headers or libraries behind this library). All stages take
+ * the workspace of comix_supcon_cuda_workspace_bytes and run asynchronously on stream, in this order:
+ *
+ *   gemm_prep                      rows gathered to Z = workspace + offset(part 0): [M, D] row-major
+ *                                  floats, row r = v*N + n, L2-normalised with NORMALIZE, zero rows for
+ *                                  masked samples; dZ = workspace + offset(part 1): [M, D], zeroed.
+ *   for each block of rows [r0, r0 + b):
+ *     (caller) S_blk = Z_blk Z^T / temperature      b x M floats, row stride ldS >= M
+ *     gemm_rows(write_p = 1)       row statistics into the workspace, then S_blk overwritten by P_blk:
+ *                                  P_ak = valid_a (exp(s_ak - lse_a) - [label_k = label_a] / |P(a)|)
+ *                                  for active k != a, else 0 (valid_a: active, |P(a)| > 0)
+ *     (caller) dZ_blk += P_blk Z;  dZ += P_blk^T Z_blk
+ *   gemm_finish                    loss; grad = (accumulate ? grad : 0) + grad_scale * dL/dfeatures
+ *                                  from dL/dz = (tau / tau_b) / (A tau) * dZ (and the normalisation
+ *                                  backward), i.e. dZ = (P + P^T) Z.
+ * When the whole of S is stored (b = M), the gradient can take one product instead of two:
+ *   S = Z Z^T / tau; gemm_rows(0, M, write_p = 0); gemm_sym (S overwritten by W = P + P^T, computed
+ *   elementwise from both rows' statistics); (caller) dZ = W Z; gemm_finish.
+ * COMIX_SUPCON_TF32 is the caller's business here (its GEMM compute type). */
+int64_t comix_supcon_cuda_workspace_offset(int64_t N, int64_t V, int64_t D, int flags, int part);
+int comix_supcon_cuda_gemm_prep(const float* features, int64_t N, int64_t V, int64_t D, const int64_t* labels,
+                                const uint8_t* mask, int flags, void* workspace, int64_t workspace_bytes,
+                                void* stream);
+int comix_supcon_cuda_gemm_rows(int64_t N, int64_t V, int64_t D, float* S, int64_t ldS, int64_t r0, int64_t rows,
+                                int write_p, void* workspace, int64_t workspace_bytes, void* stream);
+int comix_supcon_cuda_gemm_sym(int64_t N, int64_t V, int64_t D, float* S, int64_t ldS, void* workspace,
+                               int64_t workspace_bytes, void* stream);
+int comix_supcon_cuda_gemm_finish(int64_t N, int64_t V, int64_t D, float temperature, float base_temperature,
+                                  int flags, float grad_scale, float* loss, float* grad, void* workspace,
+                                  int64_t workspace_bytes, void* stream);
 
 #ifdef __cplusplus
 }

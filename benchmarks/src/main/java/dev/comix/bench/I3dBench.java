@@ -2,6 +2,10 @@ package dev.comix.bench;
 
 import dev.comix.nn.Floats;
 import dev.comix.nn.InceptionI3d;
+import dev.comix.nn.gpu.ConvPrecision;
+import dev.comix.nn.gpu.GpuContext;
+import dev.comix.runtime.DType;
+import dev.comix.runtime.Device;
 import dev.comix.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,6 +36,12 @@ import org.openjdk.jmh.annotations.*;
  * number with hooks on the PyTorch model). FLOP = 2·MAC for the forward, 6·MAC for forward +
  * backward (forward, backward-data, backward-weights; Conv3d_1a's backward-data is counted too, as
  * the model returns dL/dx).
+ *
+ * <p>{@code device=cuda}: the same model on the GPU (cuDNN convolutions, comix kernels, NDHWC),
+ * {@code precision} F32 (no tensor cores), TF32 (PyTorch's default for cuDNN convolutions) or BF16
+ * (bf16 activations, fp32 parameters and statistics); each call ends with a stream
+ * synchronisation. The line then also gives the allocator's peak device bytes. Inputs of more than
+ * 32 clips are the first 32 repeated on the device.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -45,6 +55,14 @@ public class I3dBench {
 
   @Param({"eval", "train"})
   public String mode;
+
+  @Param({"cpu"})
+  public String device;
+
+  @Param({"TF32"})
+  public String precision;
+
+  GpuContext gpu;
 
   static final int T = 8, S = 224;
 
@@ -88,9 +106,28 @@ public class I3dBench {
   @Setup(Level.Trial)
   public void setup() {
     model = new InceptionI3d(1.0);
-    x = Conv3dBench.random(20211206L + batch, batch, T, S, S, 3);
-    gy = Conv3dBench.random(7L + batch, batch, 1024);
     nanos.clear();
+    if (!device.equals("cuda")) {
+      x = Conv3dBench.random(20211206L + batch, batch, T, S, S, 3);
+      gy = Conv3dBench.random(7L + batch, batch, 1024);
+      return;
+    }
+    gpu = GpuContext.of(Device.parse(device));
+    gpu.setPrecision(ConvPrecision.valueOf(precision));
+    int first = Math.min(batch, 32);
+    try (Tensor h = Conv3dBench.random(20211206L + batch, first, T, S, S, 3); Tensor d = gpu.upload(h)) {
+      x = gpu.alloc(d.dtype(), batch, T, S, S, 3);
+      for (int b = 0; b < batch; b += first) {
+        int n = Math.min(first, batch - b);
+        try (Tensor dst = x.slice0(b, b + n); Tensor src = d.slice0(0, n)) {
+          gpu.ops().copy(src, dst);
+        }
+      }
+    }
+    try (Tensor h = Conv3dBench.random(7L + batch, batch, 1024)) {
+      gy = gpu.upload(h, DType.F32);
+    }
+    gpu.ops().synchronize();
   }
 
   @Benchmark
@@ -107,6 +144,7 @@ public class I3dBench {
     } else {
       throw new IllegalArgumentException("mode must be eval or train, got " + mode);
     }
+    if (gpu != null) gpu.ops().synchronize();
     nanos.add(System.nanoTime() - t0);
   }
 
@@ -119,11 +157,14 @@ public class I3dBench {
     double ms = med / 1e6;
     long macs = convMacsPerClip(T, S) * batch;
     double flop = macs * (mode.equals("eval") ? 2.0 : 6.0);
+    String dev = gpu == null ? "" : String.format(Locale.ROOT,
+        ", \"device\": \"%s\", \"precision\": \"%s\", \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f",
+        gpu.device(), precision, batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0);
     System.out.println(String.format(Locale.ROOT,
-        "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"ms_per_call\": %.1f, \"ms_per_clip\": %.1f,"
-            + " \"gflops\": %.1f, \"gmac_per_clip\": %.4f, \"all_ms\": %s}",
-        mode, batch, m.size(), ms, ms / batch, flop / med, convMacsPerClip(T, S) / 1e9,
-        nanos.stream().map(v -> String.format(Locale.ROOT, "%.1f", v / 1e6)).toList()));
+        "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"
+            + " \"gflops\": %.1f, \"gmac_per_clip\": %.4f%s, \"all_ms\": %s}",
+        mode, batch, m.size(), ms, ms / batch, flop / med, convMacsPerClip(T, S) / 1e9, dev,
+        nanos.stream().map(v -> String.format(Locale.ROOT, "%.2f", v / 1e6)).toList()));
     x.close();
     gy.close();
   }

@@ -1,6 +1,7 @@
 package dev.comix.bench;
 
 import dev.comix.runtime.Backends;
+import dev.comix.runtime.CudaOps;
 import dev.comix.runtime.DType;
 import dev.comix.runtime.Ops;
 import dev.comix.runtime.Tensor;
@@ -18,6 +19,7 @@ import org.openjdk.jmh.annotations.*;
  * <pre>
  * java -jar benchmarks/target/benchmarks.jar SupConBench -p device=cpu -p shape=16x2x12,4096x2x128
  * java -jar benchmarks/target/benchmarks.jar SupConBench -p device=cuda -p tf32=false,true
+ * java -jar benchmarks/target/benchmarks.jar SupConBench -p device=cuda -p path=tiled,gemm -p shape=4096x2x128
  * </pre>
  */
 @State(Scope.Benchmark)
@@ -37,7 +39,15 @@ public class SupConBench {
   @Param({"false"})
   public boolean tf32;
 
+  /**
+   * CUDA only: auto (the shipped choice), tiny, tiled, generic or gemm (cuBLAS products, fused
+   * statistics); see CudaOps.supConPath.
+   */
+  @Param({"auto"})
+  public String path;
+
   Ops ops;
+  int pathNumber;
   Tensor features, labels, loss, grad;
   float tau, tauB;
   int flags;
@@ -45,6 +55,9 @@ public class SupConBench {
   @Setup
   public void setup() {
     ops = Backends.open(device, 0);
+    pathNumber = CudaOps.supConPathNumber(path);
+    if (pathNumber != CudaOps.SUPCON_AUTO && !(ops instanceof CudaOps))
+      throw new IllegalArgumentException("path=" + path + " needs device=cuda");
     String[] p = shape.split("x");
     int n = Integer.parseInt(p[0]), v = Integer.parseInt(p[1]), d = Integer.parseInt(p[2]);
     Random r = new Random(0);
@@ -82,7 +95,8 @@ public class SupConBench {
 
   @Benchmark
   public void forwardBackward() {
-    ops.supCon(features, labels, null, tau, tauB, flags, 1f, loss, grad);
+    if (pathNumber == CudaOps.SUPCON_AUTO) ops.supCon(features, labels, null, tau, tauB, flags, 1f, loss, grad);
+    else ((CudaOps) ops).supConPath(features, labels, null, tau, tauB, flags, 1f, loss, grad, pathNumber);
     ops.synchronize();
   }
 

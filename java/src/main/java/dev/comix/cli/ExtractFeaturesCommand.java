@@ -3,7 +3,10 @@ package dev.comix.cli;
 import dev.comix.features.ClipSampling;
 import dev.comix.features.FeatureExtractor;
 import dev.comix.nn.InceptionI3d;
+import dev.comix.nn.gpu.ConvPrecision;
+import dev.comix.runtime.Backends;
 import dev.comix.runtime.ComixException;
+import dev.comix.runtime.Device;
 import dev.comix.video.BackgroundExtractor;
 import dev.comix.video.VideoInputs;
 import java.io.PrintWriter;
@@ -58,8 +61,14 @@ final class ExtractFeaturesCommand implements Callable<Integer> {
   int batch;
 
   @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV",
-      description = "Only cpu for now (the I3D runs on oneDNN). Default: ${DEFAULT-VALUE}.")
+      description = "cpu (oneDNN), cuda[:N] (cuDNN) or auto (CUDA when usable, else CPU; COMIX_DEVICE). "
+          + "Default: ${DEFAULT-VALUE}.")
   String device;
+
+  @Option(names = "--precision", defaultValue = "tf32", paramLabel = "P",
+      description = "GPU precision: f32, tf32 (PyTorch's default for cuDNN convolutions) or bf16. "
+          + "Default: ${DEFAULT-VALUE}.")
+  String precision;
 
   @Option(names = "--verbose", description = "Print stack traces of errors.")
   boolean verbose;
@@ -68,16 +77,22 @@ final class ExtractFeaturesCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    if (!device.equalsIgnoreCase("cpu"))
-      throw new ComixException("extract-features runs on the CPU only for now (--device cpu), got '" + device + "'");
+    Device dev = Backends.choose(device);
+    ConvPrecision prec;
+    try {
+      prec = ConvPrecision.valueOf(precision.trim().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new ComixException("--precision must be f32, tf32 or bf16, got '" + precision + "'");
+    }
     if (!(width > 0) || width > 4) throw new ComixException("--width must be in (0, 4], got " + width);
     InceptionI3d model = new InceptionI3d(width);
     model.loadWeights(weights);
     VideoInputs.Inputs inputs = VideoInputs.resolve(input, baseDir, output);
     ExtractBackgroundsCommand.prepareOutput(output);
-    FeatureExtractor ex = new FeatureExtractor(model, batch);
+    FeatureExtractor ex = new FeatureExtractor(model, batch, dev, prec);
     err.println("comix: " + inputs.description() + " -> " + output + ", I3D width " + width + " ("
-        + model.featureSize() + " features), " + ClipSampling.CLIPS + " clips x " + ClipSampling.CLIP_LENGTH + " frames");
+        + model.featureSize() + " features), " + ClipSampling.CLIPS + " clips x " + ClipSampling.CLIP_LENGTH + " frames, on "
+        + dev + (dev.isCuda() ? " (" + prec + ")" : ""));
     err.flush();
     int done = 0, skipped = 0, failed = inputs.problems().size();
     int total = inputs.jobs().size() + inputs.problems().size();

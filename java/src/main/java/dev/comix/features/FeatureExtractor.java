@@ -3,7 +3,10 @@ package dev.comix.features;
 import dev.comix.io.Npy;
 import dev.comix.nn.Floats;
 import dev.comix.nn.InceptionI3d;
+import dev.comix.nn.gpu.ConvPrecision;
+import dev.comix.nn.gpu.GpuContext;
 import dev.comix.runtime.ComixException;
+import dev.comix.runtime.Device;
 import dev.comix.runtime.Tensor;
 import dev.comix.video.BackgroundExtractor;
 import dev.comix.video.FrameSource;
@@ -26,6 +29,9 @@ import java.util.List;
  * (F = 1024 at width 1), atomically (temp file, rename). An existing output whose header reads as a
  * [16, F] float32 array is skipped, so a rerun after a kill resumes.
  *
+ * <p>On a CUDA device ({@code --device cuda}) the same model runs on cuDNN (NDHWC, TF32 by default
+ * as PyTorch's cuDNN convolutions, or f32 / bf16).
+ *
  * <p>Every frame of a video is held in memory (224·224·3 bytes each) because a video file's frame
  * count is only known after decoding it.
  */
@@ -36,11 +42,19 @@ public final class FeatureExtractor {
 
   private final InceptionI3d model;
   private final int batch;
+  private final GpuContext gpu; // null: CPU
 
   public FeatureExtractor(InceptionI3d model, int batch) {
+    this(model, batch, Device.CPU, ConvPrecision.F32);
+  }
+
+  /** On a CUDA device the model runs on cuDNN at {@code precision}; inputs go up and features come back per batch. */
+  public FeatureExtractor(InceptionI3d model, int batch, Device device, ConvPrecision precision) {
     if (batch < 1 || batch > ClipSampling.CLIPS) throw new ComixException("clips per forward must be 1..16, got " + batch);
     this.model = model;
     this.batch = batch;
+    this.gpu = device.isCuda() ? GpuContext.of(device) : null;
+    if (gpu != null) gpu.setPrecision(precision);
   }
 
   public Path outputFile(Path outputRoot, BackgroundExtractor.Job job) {
@@ -95,8 +109,16 @@ public final class FeatureExtractor {
           int off = (i * clipLen + j) * plane;
           for (int k = 0; k < plane; k++) x[off + k] = (rgb[k] & 0xff) * 2f / 255f - 1f;
         }
-      try (Tensor xt = Floats.of(x, b, clipLen, SIZE, SIZE, 3); Tensor y = model.forward(xt, false)) {
-        System.arraycopy(Floats.read(y), 0, out, c0 * fs, b * fs);
+      try (Tensor xt = Floats.of(x, b, clipLen, SIZE, SIZE, 3)) {
+        if (gpu == null) {
+          try (Tensor y = model.forward(xt, false)) {
+            System.arraycopy(Floats.read(y), 0, out, c0 * fs, b * fs);
+          }
+        } else {
+          try (Tensor xd = gpu.upload(xt); Tensor yd = model.forward(xd, false); Tensor y = gpu.toHostF32(yd)) {
+            System.arraycopy(Floats.read(y), 0, out, c0 * fs, b * fs);
+          }
+        }
       }
     }
     model.clearSaved();

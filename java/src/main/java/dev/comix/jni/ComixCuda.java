@@ -55,6 +55,27 @@ public final class ComixCuda {
       @Cast("float*") Pointer loss, @Cast("float*") Pointer grad, Pointer workspace, long workspaceBytes,
       Pointer stream, int path);
 
+  // GEMM path stages (the caller runs the cuBLAS products in between; see supcon.h)
+
+  public static native long comix_supcon_cuda_workspace_offset(long N, long V, long D, int flags, int part);
+
+  public static native int comix_supcon_cuda_gemm_prep(
+      @Cast("const float*") Pointer features, long N, long V, long D, @Cast("const int64_t*") Pointer labels,
+      @Cast("const uint8_t*") Pointer mask, int flags, Pointer workspace, long workspaceBytes, Pointer stream);
+
+  public static native int comix_supcon_cuda_gemm_rows(
+      long N, long V, long D, @Cast("float*") Pointer S, long ldS, long r0, long rows, int writeP, Pointer workspace,
+      long workspaceBytes, Pointer stream);
+
+  public static native int comix_supcon_cuda_gemm_sym(
+      long N, long V, long D, @Cast("float*") Pointer S, long ldS, Pointer workspace, long workspaceBytes,
+      Pointer stream);
+
+  public static native int comix_supcon_cuda_gemm_finish(
+      long N, long V, long D, float temperature, float baseTemperature, int flags, float gradScale,
+      @Cast("float*") Pointer loss, @Cast("float*") Pointer grad, Pointer workspace, long workspaceBytes,
+      Pointer stream);
+
   public static native int comix_softmax_cuda(
       @Cast("const float*") Pointer x, long rows, long C, @Cast("float*") Pointer out, Pointer stream);
 

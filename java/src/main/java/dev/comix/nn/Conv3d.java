@@ -1,9 +1,18 @@
 package dev.comix.nn;
 
+import dev.comix.jni.ComixCuda;
 import dev.comix.nn.cpu.DnnlConv3d;
+import dev.comix.nn.gpu.ConvLayout;
+import dev.comix.nn.gpu.ConvPrecision;
+import dev.comix.nn.gpu.CudnnConv3d;
+import dev.comix.nn.gpu.GpuContext;
+import dev.comix.runtime.ComixException;
 import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * 3-D convolution with TF-SAME padding (pytorch-i3d's Unit3D conv): any kernel and stride, with or
@@ -11,15 +20,34 @@ import java.util.List;
  * etc.; weight [Cout, Cin, kT, kH, kW] and bias [Cout] as PyTorch stores them. Runs on oneDNN
  * (forward, backward-data and backward-weights primitives cached per input shape), with the
  * asymmetric padding passed as padding_l / padding_r.
+ *
+ * <p>On a CUDA device (input on the GPU) it runs on cuDNN ({@link CudnnConv3d}, channels-last,
+ * the {@link GpuContext}'s precision): symmetric TF-SAME padding is cuDNN's own; an asymmetric one
+ * (a strided conv such as Conv3d_1a) is materialised by a zero-pad kernel first, and the input
+ * gradient cropped back. The weight is kept on the device in cuDNN's [Cout, kT, kH, kW, Cin]
+ * order (bf16 in BF16 precision), rebuilt when the parameter changes; its gradient is reordered
+ * back and accumulated into the parameter's F32 device gradient.
  */
 public final class Conv3d implements Layer {
   private final int cin, cout;
   private final int[] kernel, stride;
   private final Param weight, bias;
   private final DnnlConv3d dnnl;
-  private record Ctx(Tensor input, DnnlConv3d.Plan plan, long[] outShape) {}
+  /** input: the (retained) input, zero-padded on the GPU when the padding is asymmetric. */
+  private record Ctx(Tensor input, DnnlConv3d.Plan plan, long[] outShape, Gpu gpu) {}
 
-  private final Saved<Ctx> saved = new Saved<>();
+  /** What a GPU forward saved besides the input. */
+  private record Gpu(GpuContext g, CudnnConv3d conv, CudnnConv3d.Plan plan, long[] inShape, int[] front, int[] back,
+      boolean padded) {}
+
+  private record ConvKey(GpuContext g, ConvPrecision precision, int p0, int p1, int p2) {}
+
+  private final Saved<Ctx> saved = new Saved<>(c -> c.input().close());
+  private final Map<ConvKey, CudnnConv3d> gpuConvs = new HashMap<>();
+  private Tensor devWeight;
+  private GpuContext devWeightCtx;
+  private DType devWeightType;
+  private long devWeightVersion = -1;
 
   public Conv3d(int cin, int cout, int[] kernel, int[] stride, boolean withBias) {
     if (kernel.length != 3 || stride.length != 3) throw new IllegalArgumentException("kernel and stride need 3 entries");
@@ -71,30 +99,131 @@ public final class Conv3d implements Layer {
 
   @Override
   public Tensor forward(Tensor x, boolean training) {
+    if (x.device().isCuda()) return gpuForward(x, training);
     Floats.ndhwc(x, cin, "Conv3d");
     long[] s = x.shape();
     DnnlConv3d.Plan p = plan(s);
     long[] os = outShape(s);
     Tensor y = Tensor.host(DType.F32, os);
     dnnl.forward(p, x.data(), weight.value().data(), bias == null ? null : bias.value().data(), y.data());
-    saved.push(new Ctx(x, p, os), training);
+    saved.push(new Ctx(x.retain(), p, os, null), training);
     return y;
+  }
+
+  private CudnnConv3d gpuConv(GpuContext g, int[] pad) {
+    return gpuConvs.computeIfAbsent(new ConvKey(g, g.precision(), pad[0], pad[1], pad[2]),
+        k -> new CudnnConv3d(g.cudnn(), cin, cout, kernel, stride, pad, ConvLayout.NDHWC, k.precision()));
+  }
+
+  /** The weight in cuDNN's channels-last filter order and the activation type, current. */
+  private Tensor deviceWeight(GpuContext g, DType dt) {
+    Tensor master = weight.valueOn(g);
+    if (devWeight == null || devWeightCtx != g || devWeightType != dt || devWeightVersion != weight.deviceVersion()) {
+      if (devWeight != null) devWeight.close();
+      devWeight = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin);
+      g.check(ComixCuda.comix_nn_weight_to_krsc_cuda(master.data(), cout, cin, kernel[0], kernel[1], kernel[2],
+          devWeight.data(), GpuContext.code(dt), g.stream()), "Conv3d weight reorder");
+      devWeightCtx = g;
+      devWeightType = dt;
+      devWeightVersion = weight.deviceVersion();
+    }
+    return devWeight;
+  }
+
+  private Tensor gpuForward(Tensor x, boolean training) {
+    GpuContext g = GpuContext.of(x);
+    int[] s = Floats.ndhwcGpu(x, cin, "Conv3d", g);
+    DType dt = x.dtype();
+    int[] size = {s[1], s[2], s[3]};
+    int[] f = TfSame.front(size, kernel, stride), b = TfSame.back(size, kernel, stride);
+    boolean padded = !Arrays.equals(f, b);
+    Tensor xin;
+    if (padded) {
+      xin = g.alloc(dt, s[0], s[1] + f[0] + b[0], s[2] + f[1] + b[1], s[3] + f[2] + b[2], cin);
+      g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
+          xin.data(), g.stream()), "Conv3d pad");
+    } else {
+      xin = x.retain();
+    }
+    try {
+      CudnnConv3d conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f);
+      CudnnConv3d.Plan p = conv.plan(xin.dim(0), xin.dim(1), xin.dim(2), xin.dim(3));
+      long[] os = outShape(x.shape());
+      Tensor y = g.alloc(dt, os);
+      conv.forward(p, xin.data(), deviceWeight(g, dt).data(), y.data());
+      if (bias != null) {
+        if (dt == DType.BF16) {
+          y.close();
+          throw new ComixException("Conv3d with bias runs on the GPU in F32/TF32 only (the logits unit; I3D features do not use it)");
+        }
+        conv.addBias(p, bias.valueOn(g).data(), y.data());
+      }
+      saved.push(new Ctx(xin, null, os, new Gpu(g, conv, p, x.shape(), f, b, padded)), training);
+      xin = null;
+      return y;
+    } finally {
+      if (xin != null) xin.close();
+    }
+  }
+
+  private Tensor gpuBackward(Ctx c, Tensor gradOut) {
+    Gpu q = c.gpu();
+    GpuContext g = q.g();
+    Floats.sameShapeAndType(gradOut, c.outShape(), c.input(), "Conv3d");
+    DType dt = gradOut.dtype();
+    int code = GpuContext.code(dt);
+    Tensor w = deviceWeight(g, dt);
+    Tensor dxin = g.alloc(dt, c.input().shape());
+    Tensor dx = dxin;
+    try {
+      q.conv().backwardData(q.plan(), gradOut.data(), w.data(), dxin.data());
+      if (q.padded()) {
+        long[] is = q.inShape();
+        dx = g.alloc(dt, is);
+        g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], q.front(),
+            q.back(), dx.data(), g.stream()), "Conv3d crop");
+        dxin.close();
+      }
+      try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin)) {
+        q.conv().backwardFilter(q.plan(), c.input().data(), gradOut.data(), dwk.data(), false);
+        g.check(ComixCuda.comix_nn_weight_grad_from_krsc_cuda(dwk.data(), code, cout, cin, kernel[0], kernel[1],
+            kernel[2], weight.gradOn(g).data(), 1, g.stream()), "Conv3d weight gradient");
+      }
+      if (bias != null) {
+        long rows = gradOut.numel() / cout;
+        long wsBytes = ComixCuda.comix_nn_channel_sum_workspace(rows, cout);
+        try (Tensor ws = g.alloc(DType.U8, Math.max(1, wsBytes))) {
+          g.check(ComixCuda.comix_nn_channel_sum_cuda(gradOut.data(), code, rows, cout, bias.gradOn(g).data(), 1,
+              ws.data(), wsBytes, g.stream()), "Conv3d bias gradient");
+        }
+      }
+      return dx;
+    } catch (RuntimeException e) {
+      dx.close();
+      if (dx != dxin) dxin.close();
+      throw e;
+    }
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
     Ctx c = saved.pop("Conv3d");
-    Floats.requireF32(gradOut);
-    Floats.sameShape(gradOut, c.outShape(), "Conv3d");
-    Tensor dx = Tensor.host(DType.F32, c.input().shape());
-    dnnl.backwardData(c.plan(), gradOut.data(), weight.value().data(), dx.data());
-    try (Tensor dw = Tensor.host(DType.F32, weight.value().shape());
-        Tensor db = bias == null ? null : Tensor.host(DType.F32, cout)) {
-      dnnl.backwardWeights(c.plan(), c.input().data(), gradOut.data(), dw.data(), db == null ? null : db.data());
-      Floats.addInto(weight.grad(), Floats.read(dw));
-      if (bias != null) Floats.addInto(bias.grad(), Floats.read(db));
+    try {
+      if (c.gpu() != null) return gpuBackward(c, gradOut);
+      Floats.requireF32(gradOut);
+      Floats.sameShape(gradOut, c.outShape(), "Conv3d");
+      Tensor dx = Tensor.host(DType.F32, c.input().shape());
+      dnnl.backwardData(c.plan(), gradOut.data(), weight.value().data(), dx.data());
+      try (Tensor dw = Tensor.host(DType.F32, weight.value().shape());
+          Tensor db = bias == null ? null : Tensor.host(DType.F32, cout)) {
+        dnnl.backwardWeights(c.plan(), c.input().data(), gradOut.data(), dw.data(), db == null ? null : db.data());
+        Floats.addInto(weight.grad(), Floats.read(dw));
+        if (bias != null) Floats.addInto(bias.grad(), Floats.read(db));
+      }
+      return dx;
+    } finally {
+      saved.release(c);
     }
-    return dx;
   }
 
   @Override

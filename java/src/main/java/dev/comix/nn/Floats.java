@@ -67,6 +67,29 @@ public final class Floats {
     return s;
   }
 
+  /**
+   * Checks a 5-D NDHWC activation on a CUDA device (F32 or BF16, the context's activation type)
+   * and returns its shape as ints.
+   */
+  static int[] ndhwcGpu(Tensor t, int channels, String who, dev.comix.nn.gpu.GpuContext g) {
+    if (t.rank() != 5) throw new IllegalArgumentException(who + ": expected [N, D, H, W, C], got " + Arrays.toString(t.shape()));
+    if (t.dtype() != g.activationType())
+      throw new IllegalArgumentException(who + ": input is " + t.dtype() + " but GPU precision " + g.precision()
+          + " takes " + g.activationType() + " activations (GpuContext.upload converts)");
+    int[] s = new int[5];
+    for (int i = 0; i < 5; i++) s[i] = Math.toIntExact(t.dim(i));
+    if (channels >= 0 && s[4] != channels)
+      throw new IllegalArgumentException(who + ": expected " + channels + " channels (last dim), got " + Arrays.toString(t.shape()));
+    return s;
+  }
+
+  static void sameShapeAndType(Tensor a, long[] shape, Tensor like, String who) {
+    sameShape(a, shape, who);
+    if (a.dtype() != like.dtype() || !a.device().equals(like.device()))
+      throw new IllegalArgumentException(who + ": gradient is " + a.dtype() + " on " + a.device() + ", expected "
+          + like.dtype() + " on " + like.device());
+  }
+
   static void sameShape(Tensor a, long[] shape, String who) {
     if (!Arrays.equals(a.shape(), shape))
       throw new IllegalArgumentException(who + ": gradient shape " + Arrays.toString(a.shape()) + " != output " + Arrays.toString(shape));

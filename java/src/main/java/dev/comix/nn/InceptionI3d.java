@@ -2,7 +2,10 @@ package dev.comix.nn;
 
 import dev.comix.io.StateDict;
 import dev.comix.io.StateDicts;
+import dev.comix.jni.ComixCuda;
+import dev.comix.nn.gpu.GpuContext;
 import dev.comix.runtime.ComixException;
+import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -58,7 +61,8 @@ public final class InceptionI3d implements Layer {
   private final int features;
   private final ArrayDeque<HeadCtx> head = new ArrayDeque<>();
 
-  private record HeadCtx(AvgPool3d pool, long[] pooledShape) {}
+  /** all: on the GPU, the second average pool over every remaining position (null on the CPU). */
+  private record HeadCtx(AvgPool3d pool, long[] pooledShape, AvgPool3d all, DType dtype) {}
 
   /** The full-width model (1024 features). */
   public InceptionI3d() {
@@ -136,16 +140,68 @@ public final class InceptionI3d implements Layer {
    * it, do not close or keep it) as it is computed.
    */
   public Tensor forward(Tensor x, boolean training, BiConsumer<String, Tensor> tap) {
-    Floats.ndhwc(x, 3, "InceptionI3d");
+    if (x.device().isCuda()) Floats.ndhwcGpu(x, 3, "InceptionI3d", GpuContext.of(x));
+    else Floats.ndhwc(x, 3, "InceptionI3d");
     Tensor h = x;
     for (Map.Entry<String, Layer> e : blocks.entrySet()) {
-      h = e.getValue().forward(h, training);
+      Tensor next = e.getValue().forward(h, training);
+      if (h != x) h.close(); // retained by the layers that need it
+      h = next;
       if (tap != null) tap.accept(e.getKey(), h);
     }
-    return pooledFeatures(h, training);
+    try {
+      return pooledFeatures(h, training);
+    } finally {
+      if (h != x) h.close();
+    }
+  }
+
+  /** GPU head: the same average pool, then an average pool over all remaining positions; F32 [N, C] out. */
+  private Tensor gpuPooledFeatures(Tensor h, boolean training) {
+    GpuContext g = GpuContext.of(h);
+    int[] s = Floats.ndhwcGpu(h, features, "InceptionI3d head", g);
+    AvgPool3d pool = new AvgPool3d(new int[] {1, Math.min(7, s[2]), Math.min(7, s[3])}, new int[] {1, 1, 1});
+    Tensor p = pool.forward(h, training);
+    long[] ps = p.shape();
+    AvgPool3d all = new AvgPool3d(new int[] {(int) ps[1], (int) ps[2], (int) ps[3]}, new int[] {1, 1, 1});
+    Tensor q;
+    try {
+      q = all.forward(p, training);
+    } finally {
+      p.close();
+    }
+    try {
+      Tensor out = g.alloc(DType.F32, s[0], features);
+      g.check(ComixCuda.comix_nn_cast_cuda(q.data(), GpuContext.code(q), out.data(), 0, out.numel(), g.stream()),
+          "InceptionI3d head");
+      if (!training) dropHead();
+      head.push(new HeadCtx(pool, ps, all, h.dtype()));
+      return out;
+    } finally {
+      q.close();
+    }
+  }
+
+  private Tensor gpuHeadBackward(HeadCtx ctx, Tensor gradOut) {
+    GpuContext g = GpuContext.of(gradOut);
+    long n = ctx.pooledShape()[0];
+    if (!Arrays.equals(gradOut.shape(), new long[] {n, features}) || gradOut.dtype() != DType.F32)
+      throw new IllegalArgumentException("InceptionI3d: gradient " + gradOut + " != output F32 [" + n + ", " + features + "]");
+    Tensor gp;
+    try (Tensor g5 = g.alloc(ctx.dtype(), n, 1, 1, 1, features)) {
+      g.check(ComixCuda.comix_nn_cast_cuda(gradOut.data(), 0, g5.data(), GpuContext.code(ctx.dtype()), g5.numel(),
+          g.stream()), "InceptionI3d head backward");
+      gp = ctx.all().backward(g5);
+    }
+    try {
+      return ctx.pool().backward(gp);
+    } finally {
+      gp.close();
+    }
   }
 
   private Tensor pooledFeatures(Tensor h, boolean training) {
+    if (h.device().isCuda()) return gpuPooledFeatures(h, training);
     int[] s = Floats.ndhwc(h, features, "InceptionI3d head");
     AvgPool3d pool = new AvgPool3d(new int[] {1, Math.min(7, s[2]), Math.min(7, s[3])}, new int[] {1, 1, 1});
     Tensor p = pool.forward(h, training);
@@ -160,7 +216,7 @@ public final class InceptionI3d implements Layer {
     if (positions > 1) for (int i = 0; i < out.length; i++) out[i] /= positions;
     p.close();
     if (!training) dropHead();
-    head.push(new HeadCtx(pool, ps));
+    head.push(new HeadCtx(pool, ps, null, DType.F32));
     return Floats.of(out, n, c);
   }
 
@@ -168,6 +224,7 @@ public final class InceptionI3d implements Layer {
   public Tensor backward(Tensor gradOut) {
     HeadCtx ctx = head.poll();
     if (ctx == null) throw new IllegalStateException("InceptionI3d.backward without a saved forward");
+    if (ctx.all() != null) return blocksBackward(gpuHeadBackward(ctx, gradOut));
     long[] ps = ctx.pooledShape();
     int n = (int) ps[0], c = features, positions = Math.toIntExact(Tensor.numel(ps) / ((long) n * c));
     if (!Arrays.equals(gradOut.shape(), new long[] {n, c}))
@@ -180,6 +237,10 @@ public final class InceptionI3d implements Layer {
     Tensor gPool = Floats.of(gp, ps);
     Tensor gr = ctx.pool().backward(gPool);
     gPool.close();
+    return blocksBackward(gr);
+  }
+
+  private Tensor blocksBackward(Tensor gr) {
     List<Layer> ls = new ArrayList<>(blocks.values());
     for (int i = ls.size() - 1; i >= 0; i--) {
       Tensor next = ls.get(i).backward(gr);
@@ -196,7 +257,10 @@ public final class InceptionI3d implements Layer {
   }
 
   private void dropHead() {
-    for (HeadCtx h : head) h.pool().clearSaved();
+    for (HeadCtx h : head) {
+      h.pool().clearSaved();
+      if (h.all() != null) h.all().clearSaved();
+    }
     head.clear();
   }
 

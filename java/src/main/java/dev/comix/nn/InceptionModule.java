@@ -1,5 +1,8 @@
 package dev.comix.nn;
 
+import dev.comix.jni.ComixCuda;
+import dev.comix.nn.gpu.GpuContext;
+import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,6 +64,7 @@ public final class InceptionModule implements Layer {
 
   @Override
   public Tensor backward(Tensor gradOut) {
+    if (gradOut.device().isCuda()) return gpuBackward(gradOut);
     List<Tensor> gs = Channels.split(gradOut, outSizes);
     Tensor dx = null;
     float[] sum = null;
@@ -77,6 +81,37 @@ public final class InceptionModule implements Layer {
     }
     Floats.write(dx, sum);
     return dx;
+  }
+
+  /** The four input gradients summed on the device (in F32, then cast back for BF16). */
+  private Tensor gpuBackward(Tensor gradOut) {
+    GpuContext g = GpuContext.of(gradOut);
+    List<Tensor> gs = Channels.split(gradOut, outSizes);
+    Tensor acc = null;
+    try {
+      for (int i = 0; i < 4; i++) {
+        try (Tensor gi = gs.get(i); Tensor d = branches.get(i).backward(gi)) {
+          if (acc == null) {
+            if (d.dtype() == DType.F32) {
+              acc = d.retain();
+              continue;
+            }
+            acc = g.zeros(DType.F32, d.shape());
+          }
+          g.check(ComixCuda.comix_nn_axpy_cuda(1f, d.data(), GpuContext.code(d), acc.data(), d.numel(), g.stream()),
+              "InceptionModule gradient sum");
+        }
+      }
+      if (gradOut.dtype() == DType.F32) {
+        Tensor r = acc;
+        acc = null;
+        return r;
+      }
+      return g.cast(acc, gradOut.dtype());
+    } finally {
+      for (Tensor t : gs) t.close();
+      if (acc != null) acc.close();
+    }
   }
 
   @Override

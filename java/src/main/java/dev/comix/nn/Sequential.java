@@ -5,8 +5,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Layers run in order; intermediate activations are kept by the layers that saved them and
- * released when the next forward replaces them (they are not closed explicitly).
+ * Layers run in order. Intermediate activations and gradients are closed as soon as the next
+ * layer has consumed them; a layer that needs its input for the backward retains it
+ * ({@link dev.comix.runtime.Tensor#retain}) and closes it after the backward, so memory is given
+ * back deterministically (this is what keeps GPU memory bounded).
  */
 public class Sequential implements Layer {
   private final List<Layer> layers;
@@ -22,14 +24,22 @@ public class Sequential implements Layer {
   @Override
   public Tensor forward(Tensor x, boolean training) {
     Tensor h = x;
-    for (Layer l : layers) h = l.forward(h, training);
+    for (Layer l : layers) {
+      Tensor next = l.forward(h, training);
+      if (h != x) h.close(); // layers that need it for the backward retained it
+      h = next;
+    }
     return h;
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
     Tensor g = gradOut;
-    for (int i = layers.size() - 1; i >= 0; i--) g = layers.get(i).backward(g);
+    for (int i = layers.size() - 1; i >= 0; i--) {
+      Tensor next = layers.get(i).backward(g);
+      if (g != gradOut) g.close();
+      g = next;
+    }
     return g;
   }
 

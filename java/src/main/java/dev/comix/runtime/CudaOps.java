@@ -5,6 +5,7 @@ import static org.bytedeco.cuda.global.cudart.*;
 import dev.comix.jni.ComixCuda;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
+import java.util.Locale;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 
@@ -18,7 +19,30 @@ public final class CudaOps implements Ops {
   private final CUstream_st stream;
   private final CudaAllocator allocator = new CudaAllocator();
   private final String name;
+  private final java.util.List<Runnable> closeHooks = new java.util.ArrayList<>();
   private boolean closed;
+  private Cublas cublas;  // opened on the first SupCon call that takes the GEMM path
+
+  // ---- SupCon path selection (see supConPath) ----
+  /** SupCon paths: automatic, single block, tiled, generic reference (libcomix_cuda), cuBLAS GEMM. */
+  public static final int SUPCON_AUTO = 0, SUPCON_TINY = 1, SUPCON_TILED = 2, SUPCON_GENERIC = 3, SUPCON_GEMM = 4;
+  /**
+   * Rows M = N*V from which the automatic choice takes the GEMM path. Per similarity s_ak the
+   * GEMM path does 4D flops (6D with row blocks) at cuBLAS rates and moves ~20 bytes (S written,
+   * read by the statistics, read and written by the weights, read by W.Z): at D = 128 that is
+   * ~10 ps + ~5 ps per similarity on an H200, against the tiled kernel's measured 60-240 ps (its
+   * grid is only M/64 blocks); below ~1000 rows its ~6 launches (~30-40 us) are what counts.
+   */
+  static final long GEMM_MIN_ROWS = 1024;
+  /** Default bound on the similarity block S held in device memory by the GEMM path. */
+  static final long GEMM_S_BYTES_DEFAULT = 1L << 30;
+  private static final String PATH_ENV = System.getenv("COMIX_SUPCON_CUDA_PATH");
+  // Test knobs (package-private): GEMM row-block size (0: as many rows as gemmMaxSBytes allow),
+  // whether a whole stored S takes the one-product symmetric gradient, and the bound on S.
+  int gemmBlockRows = 0;
+  boolean gemmSymmetric = true;
+  long gemmMaxSBytes = envLong("COMIX_SUPCON_GEMM_S_BYTES", GEMM_S_BYTES_DEFAULT);
+  private boolean warnedNoCublas;
 
   CudaOps(int index) {
     this.device = Device.cuda(index);
@@ -33,7 +57,7 @@ public final class CudaOps implements Ops {
     }
   }
 
-  static void check(int status, String what) {
+  public static void check(int status, String what) {
     if (status == 0) return;
     String text = cudaGetErrorString(status).getString();
     cudaGetLastError();
@@ -141,10 +165,22 @@ public final class CudaOps implements Ops {
     check(cudaStreamSynchronize(stream), "CUDA stream");
   }
 
+  /**
+   * Runs {@code hook} when this backend closes, after the stream drained and before its memory and
+   * stream go (libraries bound to the stream, such as a cuDNN handle, release themselves there).
+   */
+  public synchronized void onClose(Runnable hook) {
+    if (closed) throw new ComixException("CUDA backend is closed");
+    closeHooks.add(hook);
+  }
+
   @Override
   public void close() {
     if (closed) return;
     cudaStreamSynchronize(stream);
+    for (int i = closeHooks.size() - 1; i >= 0; i--) closeHooks.get(i).run();
+    closeHooks.clear();
+    if (cublas != null) cublas.close();
     allocator.close();
     cudaStreamDestroy(stream);
     closed = true;
@@ -168,16 +204,35 @@ public final class CudaOps implements Ops {
   }
 
   /**
-   * {@link #supCon} on a chosen kernel path (0 automatic, 1 single block, 2 tiled, 3 generic
-   * reference), for tests and benchmarks. Device tensors are not scanned for NaN/Inf here.
+   * {@link #supCon} on a chosen path, for tests and benchmarks: {@link #SUPCON_AUTO},
+   * {@link #SUPCON_TINY} (single block), {@link #SUPCON_TILED}, {@link #SUPCON_GENERIC} (reference),
+   * {@link #SUPCON_GEMM} (products in cuBLAS, statistics in fused kernels). Automatic: the GEMM path
+   * for M = N*V >= {@value #GEMM_MIN_ROWS} where cuBLAS loads, else libcomix_cuda's own choice
+   * (one launch for small shapes such as CoMix's, else tiled). The environment variable
+   * COMIX_SUPCON_CUDA_PATH (auto, tiny, tiled, generic, gemm) overrides the automatic choice.
+   * Device tensors are not scanned for NaN/Inf here.
    */
   public void supConPath(Tensor features, Tensor labels, Tensor mask, float temperature, float baseTemperature,
                          int flags, float gradScale, Tensor loss, Tensor grad, int path) {
     String op = "supCon";
     long[] nvd = OpChecks.supCon(device, features, labels, mask, temperature, baseTemperature, flags, gradScale, loss,
         grad, false);
-    if (path < 0 || path > 3) throw new ComixException(op + ": unknown path " + path);
+    if (path < SUPCON_AUTO || path > SUPCON_GEMM) throw new ComixException(op + ": unknown path " + path);
     ensureCurrent();
+    if (path == SUPCON_AUTO && PATH_ENV != null) path = supConPathNumber(PATH_ENV);
+    if (path == SUPCON_AUTO && nvd[0] * nvd[1] >= GEMM_MIN_ROWS) {
+      String why = Cublas.unavailableReason();
+      if (why == null) path = SUPCON_GEMM;
+      else if (!warnedNoCublas) {
+        warnedNoCublas = true;
+        System.err.println("comix: SupCon runs on the tiled kernels: " + why);
+      }
+    }
+    if (path == SUPCON_GEMM) {
+      supConGemm(features, labels, mask, temperature, baseTemperature, flags, gradScale, loss, grad, nvd[0], nvd[1],
+          nvd[2]);
+      return;
+    }
     long wsBytes = ComixCuda.comix_supcon_cuda_workspace_bytes(nvd[0], nvd[1], nvd[2], flags);
     // The allocator reuses blocks only on this stream, so releasing right after the launch is safe.
     Pointer ws = allocator.allocate(wsBytes);
@@ -186,6 +241,125 @@ public final class CudaOps implements Ops {
           ptr(mask), temperature, baseTemperature, flags, gradScale, loss.data(), ptr(grad), ws, wsBytes, stream, path),
           op);
     } finally {
+      allocator.release(ws, wsBytes);
+    }
+  }
+
+  /** A SupCon path by name (auto, tiny, tiled, generic, gemm or cublas) or number (0-4). */
+  public static int supConPathNumber(String name) {
+    switch (name.trim().toLowerCase(Locale.ROOT)) {
+      case "auto": case "0": return SUPCON_AUTO;
+      case "tiny": case "single": case "1": return SUPCON_TINY;
+      case "tiled": case "2": return SUPCON_TILED;
+      case "generic": case "3": return SUPCON_GENERIC;
+      case "gemm": case "cublas": case "4": return SUPCON_GEMM;
+      default:
+        throw new ComixException("unknown SupCon path '" + name + "' (COMIX_SUPCON_CUDA_PATH or -p path): expected "
+            + "auto, tiny, tiled, generic or gemm");
+    }
+  }
+
+  private static long envLong(String name, long fallback) {
+    String v = System.getenv(name);
+    if (v == null || v.isBlank()) return fallback;
+    try {
+      long x = Long.parseLong(v.trim());
+      if (x > 0) return x;
+    } catch (NumberFormatException e) {
+      // fall through
+    }
+    throw new ComixException(name + "=" + v + ": expected a positive number of bytes");
+  }
+
+  /** The GEMM path's layout: S rows are ld floats apart; blocks of `rows` rows; symmetric: one block, W = P + P^T. */
+  record GemmPlan(long ld, long rows, boolean symmetric) {
+    long sBytes() {
+      return rows * ld * 4;
+    }
+  }
+
+  GemmPlan gemmPlan(long m) {
+    return gemmPlan(m, gemmBlockRows, gemmSymmetric, gemmMaxSBytes);
+  }
+
+  /** blockRows > 0 forces the block size; else as many rows as maxSBytes allow (multiples of 128 when split). */
+  static GemmPlan gemmPlan(long m, int blockRows, boolean symmetric, long maxSBytes) {
+    long ld = (m + 31) / 32 * 32;  // 128-byte aligned rows of S for cuBLAS and the float4 row kernels
+    long rows;
+    if (blockRows > 0) {
+      rows = Math.min(blockRows, m);
+    } else {
+      rows = Math.min(m, Math.max(1, maxSBytes / (ld * 4)));
+      if (rows < m && rows >= 128) rows = rows / 128 * 128;
+    }
+    return new GemmPlan(ld, rows, symmetric && rows == m);
+  }
+
+  private Cublas cublas() {
+    if (cublas == null) cublas = Cublas.open(stream, allocator);
+    return cublas;
+  }
+
+  /** A device address {@code bytes} past {@code base}. */
+  private static Pointer at(Pointer base, long bytes) {
+    return new BytePointer(base).getPointer(bytes);
+  }
+
+  /**
+   * The GEMM path (supcon.h, "GEMM path, in stages"). Matrices are column-major for cuBLAS: the
+   * gathered rows zn ([M, D] row-major) are X = D x M with column k = z_k; a row-major block of S
+   * (b rows of stride ld) is the column-major M x b matrix Sc with Sc(k, i) = s_{r0+i, k}.
+   * <pre>
+   *   Sc          = X^T X_blk / tau                  (M x b,  K = D)
+   *   dX_blk     += X Pc                             (D x b,  K = M)   i.e. dZ_blk += P_blk Z
+   *   dX         += X_blk Pc^T                       (D x M,  K = b)   i.e. dZ     += P_blk^T Z_blk
+   *   symmetric (b = M): dX = X W                    (D x M,  K = M)
+   * </pre>
+   */
+  private void supConGemm(Tensor features, Tensor labels, Tensor mask, float tau, float tauB, int flags,
+                          float gradScale, Tensor loss, Tensor grad, long n, long v, long d) {
+    String op = "supCon";
+    long m = n * v;
+    Cublas blas = cublas();
+    boolean tf32 = (flags & Ops.SUPCON_TF32) != 0;
+    long wsBytes = ComixCuda.comix_supcon_cuda_workspace_bytes(n, v, d, flags);
+    long zOff = ComixCuda.comix_supcon_cuda_workspace_offset(n, v, d, flags, 0);
+    long dzOff = ComixCuda.comix_supcon_cuda_workspace_offset(n, v, d, flags, 1);
+    if (wsBytes <= 0 || zOff < 0 || dzOff < 0) throw new ComixException(op + ": bad GEMM workspace layout");
+    GemmPlan plan = gemmPlan(m);
+    long ld = plan.ld();
+    Pointer ws = allocator.allocate(wsBytes);
+    Pointer s = null;
+    try {
+      s = allocator.allocate(plan.sBytes());
+      NativeStatus.check(ComixCuda.comix_supcon_cuda_gemm_prep(features.data(), n, v, d, ptr(labels), ptr(mask), flags,
+          ws, wsBytes, stream), op);
+      Pointer x = at(ws, zOff), dx = at(ws, dzOff);
+      float invTau = 1f / tau;
+      if (plan.symmetric()) {
+        blas.gemm(true, false, m, m, d, invTau, x, d, x, d, 0f, s, ld, tf32, op + " S = Z Z^T");
+        NativeStatus.check(ComixCuda.comix_supcon_cuda_gemm_rows(n, v, d, s, ld, 0, m, 0, ws, wsBytes, stream), op);
+        if (grad != null) {
+          NativeStatus.check(ComixCuda.comix_supcon_cuda_gemm_sym(n, v, d, s, ld, ws, wsBytes, stream), op);
+          blas.gemm(false, false, d, m, m, 1f, x, d, s, ld, 0f, dx, d, tf32, op + " dZ = W Z");
+        }
+      } else {
+        for (long r0 = 0; r0 < m; r0 += plan.rows()) {
+          long b = Math.min(plan.rows(), m - r0);
+          Pointer xb = at(x, r0 * d * 4);
+          blas.gemm(true, false, m, b, d, invTau, x, d, xb, d, 0f, s, ld, tf32, op + " S_blk = Z_blk Z^T");
+          NativeStatus.check(ComixCuda.comix_supcon_cuda_gemm_rows(n, v, d, s, ld, r0, b, grad != null ? 1 : 0, ws,
+              wsBytes, stream), op);
+          if (grad == null) continue;
+          blas.gemm(false, false, d, b, m, 1f, x, d, s, ld, 1f, at(dx, r0 * d * 4), d, tf32, op + " dZ_blk += P_blk Z");
+          blas.gemm(false, true, d, m, b, 1f, xb, d, s, ld, 1f, dx, d, tf32, op + " dZ += P_blk^T Z_blk");
+        }
+      }
+      NativeStatus.check(ComixCuda.comix_supcon_cuda_gemm_finish(n, v, d, tau, tauB, flags, gradScale, loss.data(),
+          ptr(grad), ws, wsBytes, stream), op);
+    } finally {
+      // stream order keeps the reuse of these blocks safe (the allocator hands them out on this stream only)
+      if (s != null) allocator.release(s, plan.sBytes());
       allocator.release(ws, wsBytes);
     }
   }

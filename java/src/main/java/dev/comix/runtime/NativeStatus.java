@@ -3,10 +3,10 @@ package dev.comix.runtime;
 import dev.comix.jni.ComixCpu;
 
 /** Turns a native status code into an exception naming the op. */
-final class NativeStatus {
+public final class NativeStatus {
   private NativeStatus() {}
 
-  static void check(int status, String op) {
+  public static void check(int status, String op) {
     if (status == 0) return;
     String text = ComixCpu.comix_error_string(status).getString();
     if (status == -2) throw new ComixException(op + ": out of memory (" + text + ")");

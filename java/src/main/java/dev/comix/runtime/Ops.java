@@ -68,8 +68,9 @@ public interface Ops extends AutoCloseable {
   /** {@link #supCon} flag: grad += gradScale * dL/dF instead of grad = gradScale * dL/dF. */
   int SUPCON_ACCUMULATE = 4;
   /**
-   * {@link #supCon} flag: on CUDA (tiled path, D >= 64) compute the similarity tiles on TF32 tensor
-   * cores: faster, tested to 2e-3 relative on the loss and 2e-2 on the gradient; ignored on the CPU.
+   * {@link #supCon} flag: on CUDA compute the products on TF32 tensor cores (tiled path, D >= 64:
+   * the similarity tiles; GEMM path: all three cuBLAS products, CUBLAS_COMPUTE_32F_FAST_TF32):
+   * faster, tested to 2e-3 relative on the loss and 2e-2 on the gradient; ignored on the CPU.
    */
   int SUPCON_TF32 = 8;
 

@@ -8,6 +8,12 @@ import org.bytedeco.javacpp.Pointer;
  * A dense, row-major block of elements on one device: shape, dtype, device and a JavaCPP
  * pointer (host memory or a CUDA device address). Close it to give the memory back; views
  * ({@link #view}, {@link #slice0}) share the storage and own nothing.
+ *
+ * <p>Ownership is reference counted: a new tensor holds one reference; {@link #retain} adds one
+ * (a layer that saves its input for the backward retains it and closes it when done), and
+ * {@link #close} drops one, giving the memory back when the last is dropped. Retaining a view
+ * retains the tensor that owns the storage. On the GPU this is what keeps memory bounded: nothing
+ * waits for the garbage collector.
  */
 public final class Tensor implements AutoCloseable {
   private final long[] shape;
@@ -15,9 +21,20 @@ public final class Tensor implements AutoCloseable {
   private final Device device;
   private final BytePointer data;
   private final Runnable release;
+  /** The tensor that owns the storage (this, for an owning tensor). */
+  private final Tensor base;
+  /** References to the storage (meaningful on the base only). */
+  private int refs = 1;
+  /** References this view holds on its base through {@link #retain}. */
+  private int held;
   private boolean closed;
 
   Tensor(DType dtype, Device device, BytePointer data, Runnable release, long... shape) {
+    this(dtype, device, data, release, null, shape);
+  }
+
+  private Tensor(DType dtype, Device device, BytePointer data, Runnable release, Tensor base, long... shape) {
+    this.base = base == null ? this : base;
     this.shape = shape.clone();
     this.dtype = dtype;
     this.device = device;
@@ -88,19 +105,45 @@ public final class Tensor implements AutoCloseable {
 
   /** The pointer to the first element (host or device address). */
   public BytePointer data() {
-    if (closed) throw new IllegalStateException("tensor is closed");
+    if (isClosed()) throw new IllegalStateException("tensor is closed");
     return data;
   }
 
-  public boolean isClosed() {
-    return closed;
+  public synchronized boolean isClosed() {
+    return closed || (base != this && base.isClosed());
+  }
+
+  /**
+   * Adds a reference to the storage (to the owning tensor for a view) and returns this tensor;
+   * each retain is matched by one {@link #close}.
+   */
+  public Tensor retain() {
+    if (isClosed()) throw new IllegalStateException("retain of a closed tensor");
+    if (base == this) {
+      synchronized (this) {
+        refs++;
+      }
+    } else {
+      base.retain();
+      synchronized (this) {
+        held++;
+      }
+    }
+    return this;
+  }
+
+  /** References held on the storage (1 for a tensor nobody retained). */
+  public int refCount() {
+    synchronized (base) {
+      return base.refs;
+    }
   }
 
   /** Same storage, another shape with the same element count. */
   public Tensor view(long... newShape) {
     if (numel(newShape) != numel())
       throw new IllegalArgumentException("cannot view " + Arrays.toString(shape) + " as " + Arrays.toString(newShape));
-    return new Tensor(dtype, device, data(), null, newShape);
+    return new Tensor(dtype, device, data(), null, base, newShape);
   }
 
   /** Rows [from, to) along the first dimension, sharing storage. */
@@ -111,7 +154,7 @@ public final class Tensor implements AutoCloseable {
     s[0] = to - from;
     long rowBytes = shape[0] == 0 ? 0 : byteSize() / shape[0];
     BytePointer p = new BytePointer(data()).position(data.position() + from * rowBytes);
-    return new Tensor(dtype, device, p, null, s);
+    return new Tensor(dtype, device, p, null, base, s);
   }
 
   /** Copies a host tensor's bytes out (for small tensors, tests and I/O). */
@@ -139,10 +182,25 @@ public final class Tensor implements AutoCloseable {
     return data();
   }
 
+  /** Drops one reference; the last one gives the storage back. Closing a closed tensor does nothing. */
   @Override
   public void close() {
-    if (closed) return;
-    closed = true;
+    if (base != this) {
+      boolean drop;
+      synchronized (this) {
+        if (closed) return;
+        drop = held > 0;
+        if (drop) held--;
+        else closed = true;
+      }
+      if (drop) base.close();
+      return;
+    }
+    synchronized (this) {
+      if (closed) return;
+      if (--refs > 0) return;
+      closed = true;
+    }
     if (release != null) release.run();
   }
 

@@ -1,0 +1,236 @@
+// Bit-sliced radix select for the temporal median: the per-lane logic of the CUDA kernel
+// median_bitslice (cuda-kernels/temporal_median.cu), written as __host__ __device__ functions so
+// the CPU test (native/tests/test_median_bitslice.cpp) runs exactly the arithmetic the GPU runs.
+//
+// Representation. 32 pixels of one frame (32 bytes) are transposed into 8 bit planes: plane b is
+// one 32-bit word whose bit plane_bit(p) is bit b of pixel p. Every logic instruction on plane
+// words then works on 32 pixels at once (the byte-SIMD search works on 4).
+//
+// Search. The k-th smallest value per pixel, bit by bit from the top: a frame is a candidate
+// while its value's higher bits equal the prefix found so far (mask m, one bit per pixel); in
+// pass b, count per pixel the candidates whose bit b is 0 (carry-save adders over bit-sliced
+// counters), sum the counts of the lanes that share the pixels, and decide bit b of the result
+// exactly as comix::select_step does. For even T the two middle ranks are searched together:
+// while both prefixes agree they share the count (their ranks differ by one); when they split
+// (count == r1 + 1), the lower one is the largest value of its bucket and the upper one the
+// smallest of its own; that one is found from an OR of its candidates (is any bit b zero?),
+// which costs one logic op per frame instead of a second counter.
+#ifndef COMIX_MEDIAN_BITSLICE_CUH
+#define COMIX_MEDIAN_BITSLICE_CUH
+#include <stdint.h>
+
+#include "comix_math.cuh"
+
+// Unrolling matters on the device only (register arrays must see constant indices); the host
+// compiler would warn about the pragma.
+#if defined(__CUDA_ARCH__)
+#define COMIX_BS_UNROLL _Pragma("unroll")
+#else
+#define COMIX_BS_UNROLL
+#endif
+#if defined(__CUDACC__)
+#define COMIX_BS_EXEC_CHECK _Pragma("nv_exec_check_disable")
+#else
+#define COMIX_BS_EXEC_CHECK
+#endif
+
+namespace comix {
+namespace bitslice {
+
+constexpr int kFrames = 40;    // frame slots per lane (register arrays of candidate masks)
+constexpr int kCountBits = 6;  // bits of a lane's own counter (kFrames < 64)
+
+// Frame slots per lane for T frames over SW lanes (slices), rounded up to whole blocks of 8 so
+// the counting loop needs no per-frame guard: the slots past T are zero rows in shared memory
+// with empty candidate masks. The tile has frame_slots * SW rows.
+COMIX_HD int frame_slots(int T, int SW) { return (T + 8 * SW - 1) / (8 * SW) * 8; }
+
+// Bit of pixel p (0..31) in a plane word, for the transposition below.
+COMIX_HD int plane_bit(int p) { return ((p >> 2) & 7) | ((p & 3) << 3); }
+
+// Swaps bit k of the in-word index with bit k of the word index for one word pair
+// (x: word-index bit k = 0, y: = 1; s = 2^k, m = in-word positions whose bit k is 0).
+COMIX_HD void swap_index_bit(uint32_t& x, uint32_t& y, int s, uint32_t m) {
+  const uint32_t xs = x >> s, ys = y << s;
+  x = (x & m) | (ys & ~m);
+  y = (xs & m) | (y & ~m);
+}
+
+// 32 bytes (w[i] holds pixels 4i..4i+3, little-endian) <-> 8 bit planes (w[b] = plane b).
+// Three index-bit swaps (bits-in-byte <-> word index); they commute and each is its own
+// inverse, so the same call transposes back. 12 x (2 shifts + 2 logic ops) = 48 ops / 32 bytes.
+COMIX_HD void transpose(uint32_t (&w)[8]) {
+  COMIX_BS_UNROLL
+  for (int i = 0; i < 8; i += 2) swap_index_bit(w[i], w[i + 1], 1, 0x55555555u);
+  swap_index_bit(w[0], w[2], 2, 0x33333333u);
+  swap_index_bit(w[1], w[3], 2, 0x33333333u);
+  swap_index_bit(w[4], w[6], 2, 0x33333333u);
+  swap_index_bit(w[5], w[7], 2, 0x33333333u);
+  COMIX_BS_UNROLL
+  for (int i = 0; i < 4; ++i) swap_index_bit(w[i], w[i + 4], 4, 0x0F0F0F0Fu);
+}
+
+// Shared-memory word of plane b of (frame t, group g) in a tile of GW groups: each (t, g) owns
+// 8 consecutive words (where its 32 raw bytes were staged), planes XOR-swizzled inside them so
+// that the 32 lanes of a warp hit 32 banks both when transposing and when counting.
+template <int GW>
+COMIX_HD int swizzle(int t) { return (t >> (GW == 4 ? 0 : GW == 2 ? 1 : 2)) & 7; }
+template <int GW>
+COMIX_HD int plane_word(int t, int g, int b) { return (t * GW + g) * 8 + (b ^ swizzle<GW>(t)); }
+// The same as a byte offset for all 8 planes of item = t*GW + g at once: the item's 32 bytes are
+// 32-byte aligned, so byte offset 4*plane_word(t, g, b) == item_key(item) ^ (4*b): one XOR per
+// store instead of the full index arithmetic.
+template <int GW>
+COMIX_HD uint32_t item_key(uint32_t item) { return item * 32u + 4u * (uint32_t)swizzle<GW>((int)(item / GW)); }
+// Shared-memory word (of 8) where raw 16-byte chunk c of frame t's tile row goes: chunk c holds
+// bytes 16c..16c+15 of the row; group g owns chunks g and g + GW (pixels 0-15 and 16-31).
+template <int GW>
+COMIX_HD int raw_word(int t, int c) { return (t * GW + c % GW) * 8 + 4 * (c / GW); }
+
+// Full adder on 32 lanes: (hi, lo) = a + b + c. Each output is written as a function of the
+// three inputs alone, so ptxas makes each one LOP3.
+COMIX_HD uint32_t maj3(uint32_t a, uint32_t b, uint32_t c) { return (a & b) | (a & c) | (b & c); }
+COMIX_HD void csa(uint32_t& hi, uint32_t& lo, uint32_t a, uint32_t b, uint32_t c) {
+  hi = maj3(a, b, c);
+  lo = a ^ b ^ c;
+}
+
+// c += number of set bits among z[0..7], per lane (Harley-Seal: 7 full adders, then the
+// eights carried into the upper counter bits): ~19 logic ops per 8 inputs.
+COMIX_HD void count8(uint32_t (&c)[kCountBits], const uint32_t (&z)[8]) {
+  uint32_t twosA, twosB, foursA, foursB, eights;
+  csa(twosA, c[0], c[0], z[0], z[1]);
+  csa(twosB, c[0], c[0], z[2], z[3]);
+  csa(foursA, c[1], c[1], twosA, twosB);
+  csa(twosA, c[0], c[0], z[4], z[5]);
+  csa(twosB, c[0], c[0], z[6], z[7]);
+  csa(foursB, c[1], c[1], twosA, twosB);
+  csa(eights, c[2], c[2], foursA, foursB);
+  COMIX_BS_UNROLL
+  for (int j = 3; j < kCountBits; ++j) {
+    const uint32_t carry = c[j] & eights;
+    c[j] ^= eights;
+    eights = carry;
+  }
+}
+
+// a[0..L] = a[0..L-1] + b[0..L-1] (ripple-carry, 2 logic ops per bit; a[L] receives the carry).
+COMIX_HD void add_grow(uint32_t* a, const uint32_t* b, int L) {
+  uint32_t carry = 0;
+  COMIX_BS_UNROLL
+  for (int j = 0; j < L; ++j) {
+    const uint32_t nc = maj3(a[j], b[j], carry);
+    a[j] = a[j] ^ b[j] ^ carry;
+    carry = nc;
+  }
+  a[L] = carry;
+}
+
+// One lane's pass b over its frame slots f < nf (a multiple of 8): (UPDATE) narrow the candidate masks with the
+// previous pass's decisions d1, d2 (plane b+1); count per pixel the search-1 candidates whose
+// bit b is 0 into cnt; (EVEN) OR the search-2 candidates whose bit b is 0 into o2.
+// plane(f, b) returns plane b of the lane's frame slot f.
+COMIX_BS_EXEC_CHECK
+template <bool EVEN, bool UPDATE, class Plane>
+COMIX_HD void lane_pass(uint32_t (&m1)[kFrames], uint32_t (&m2)[kFrames], int nf, int b, uint32_t d1, uint32_t d2,
+                        const Plane& plane, uint32_t (&cnt)[kCountBits], uint32_t& o2) {
+  COMIX_BS_UNROLL
+  for (int j = 0; j < kCountBits; ++j) cnt[j] = 0;
+  o2 = 0;
+  COMIX_BS_UNROLL
+  for (int blk = 0; blk < kFrames / 8; ++blk) {
+    if (8 * blk < nf) {
+      uint32_t z[8];
+      COMIX_BS_UNROLL
+      for (int j = 0; j < 8; ++j) {
+        const int f = 8 * blk + j;
+        const uint32_t p = plane(f, b);
+        if (UPDATE) {
+          const uint32_t q = plane(f, b + 1);
+          m1[f] &= ~(q ^ d1);
+          if (EVEN) m2[f] &= ~(q ^ d2);
+        }
+        z[j] = m1[f] & ~p;
+        if (EVEN) o2 |= m2[f] & ~p;
+      }
+      count8(cnt, z);
+    }
+  }
+}
+
+// Per-pixel search state of a 32-pixel group, bit-sliced (NB bits per number).
+template <int NB>
+struct State {
+  uint32_t r1[NB];  // remaining rank of search 1 (lower middle value) among its candidates
+  uint32_t r2[NB];  // the same for search 2 while it has not split from search 1
+  uint32_t d1[8];   // decided bits, a shift register: d1[0] is the latest pass's (d1[b] = bit b at the end)
+  uint32_t d2[8];
+  uint32_t split;   // pixels whose two searches have split
+};
+
+template <int NB>
+COMIX_HD void init_state(State<NB>& st, int64_t T) {
+  const int64_t k1 = median_rank_lo(T), k2 = median_rank_hi(T);
+  for (int j = 0; j < NB; ++j) {
+    st.r1[j] = ((k1 >> j) & 1) ? 0xffffffffu : 0u;
+    st.r2[j] = ((k2 >> j) & 1) ? 0xffffffffu : 0u;
+  }
+  for (int j = 0; j < 8; ++j) st.d1[j] = st.d2[j] = 0;
+  st.split = 0;
+}
+
+// where c <= r (per lane): r -= c; returns that mask (select_step's "below <= k").
+template <int NB>
+COMIX_HD uint32_t sub_if_le(uint32_t (&r)[NB], const uint32_t* c) {
+  uint32_t d[NB], borrow = 0;
+  COMIX_BS_UNROLL
+  for (int j = 0; j < NB; ++j) {
+    d[j] = r[j] ^ c[j] ^ borrow;
+    borrow = maj3(~r[j], c[j], borrow);  // r - c - borrow < 0
+  }
+  const uint32_t le = ~borrow;
+  COMIX_BS_UNROLL
+  for (int j = 0; j < NB; ++j) r[j] = (le & d[j]) | (~le & r[j]);
+  return le;
+}
+
+// Bit b's decision from the group's total count (NB bits) and, for even T, the OR o2.
+template <int NB, bool EVEN>
+COMIX_HD void decide(State<NB>& st, const uint32_t* cnt, uint32_t o2) {
+  const uint32_t bit1 = sub_if_le<NB>(st.r1, cnt);
+  uint32_t bit2 = bit1;
+  if (EVEN) {
+    const uint32_t le2 = sub_if_le<NB>(st.r2, cnt);
+    bit2 = (st.split & ~o2) | (~st.split & le2);  // split: the smallest candidate's bit
+    st.split |= bit2 & ~bit1;
+  }
+  COMIX_BS_UNROLL
+  for (int j = 7; j > 0; --j) {
+    st.d1[j] = st.d1[j - 1];
+    st.d2[j] = st.d2[j - 1];
+  }
+  st.d1[0] = bit1;
+  st.d2[0] = bit2;
+}
+
+// The result planes after the 8 passes: v1, or (v1 + v2) >> 1 for even T (median_even).
+template <int NB, bool EVEN>
+COMIX_HD void result_planes(const State<NB>& st, uint32_t (&out)[8]) {
+  // after the 8 passes (bit 7 decided first, shifted in at d[0] each time) d[b] holds bit b
+  if (!EVEN) {
+    for (int b = 0; b < 8; ++b) out[b] = st.d1[b];
+    return;
+  }
+  uint32_t carry = 0;
+  COMIX_BS_UNROLL
+  for (int b = 0; b < 8; ++b) {
+    const uint32_t x = st.d1[b], y = st.d2[b];
+    if (b > 0) out[b - 1] = x ^ y ^ carry;  // bit 0 of the sum is dropped
+    carry = maj3(x, y, carry);
+  }
+  out[7] = carry;
+}
+
+}  // namespace bitslice
+}  // namespace comix
+#endif

@@ -1,0 +1,180 @@
+package dev.comix.nn.gpu;
+
+import static org.bytedeco.cuda.global.cudart.cudaMemcpy2DAsync;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToDevice;
+
+import dev.comix.jni.ComixCuda;
+import dev.comix.runtime.Backends;
+import dev.comix.runtime.ComixException;
+import dev.comix.runtime.CudaOps;
+import dev.comix.runtime.DType;
+import dev.comix.runtime.Device;
+import dev.comix.runtime.NativeStatus;
+import dev.comix.runtime.Ops;
+import dev.comix.runtime.Tensor;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * What the layers need to run on one CUDA device: its {@link CudaOps} (one stream, caching
+ * allocator), the cuDNN handle on that stream, and the precision of the GPU path.
+ *
+ * <p>Precision ({@link ConvPrecision}): F32 = fp32 everywhere, no tensor cores; TF32 = fp32
+ * activations, convolutions may use TF32 tensor cores (what PyTorch does by default for cuDNN
+ * convolutions); BF16 = bf16 activations and convolution data with fp32 accumulation, while
+ * parameters, their gradients and BN statistics stay fp32. The default is TF32, or
+ * {@code COMIX_GPU_PRECISION} (f32, tf32, bf16).
+ *
+ * <p>One context per device for the life of the process ({@link #of(Device)}); tensors given to
+ * layers on that device must come from {@link #ops()} (same stream, same allocator).
+ */
+public final class GpuContext {
+  private static final Map<Integer, GpuContext> CONTEXTS = new HashMap<>();
+
+  private final CudaOps ops;
+  private Cudnn cudnn;
+  private volatile ConvPrecision precision;
+
+  private GpuContext(CudaOps ops) {
+    this.ops = ops;
+    this.precision = defaultPrecision();
+  }
+
+  static ConvPrecision defaultPrecision() {
+    String s = System.getenv("COMIX_GPU_PRECISION");
+    if (s == null || s.isBlank()) return ConvPrecision.TF32;
+    try {
+      return ConvPrecision.valueOf(s.trim().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new ComixException("COMIX_GPU_PRECISION=" + s + ": expected f32, tf32 or bf16");
+    }
+  }
+
+  /** The context of CUDA device {@code device} (created on first use). */
+  public static synchronized GpuContext of(Device device) {
+    if (!device.isCuda()) throw new IllegalArgumentException("not a CUDA device: " + device);
+    GpuContext c = CONTEXTS.get(device.index());
+    if (c == null) {
+      Ops o = Backends.open(device, 0);
+      if (!(o instanceof CudaOps cuda)) throw new ComixException("no CUDA backend for " + device);
+      c = new GpuContext(cuda);
+      CONTEXTS.put(device.index(), c);
+    }
+    return c;
+  }
+
+  /** The context of the device a tensor lives on. */
+  public static GpuContext of(Tensor t) {
+    return of(t.device());
+  }
+
+  public CudaOps ops() {
+    return ops;
+  }
+
+  public Device device() {
+    return ops.device();
+  }
+
+  public Pointer stream() {
+    return ops.stream();
+  }
+
+  public synchronized Cudnn cudnn() {
+    if (cudnn == null) cudnn = Cudnn.of(ops);
+    return cudnn;
+  }
+
+  public ConvPrecision precision() {
+    return precision;
+  }
+
+  /** Sets the precision of later forwards; layers keep one cuDNN plan per precision. */
+  public void setPrecision(ConvPrecision p) {
+    precision = p;
+  }
+
+  /** Activation element type for the current precision (BF16 for BF16, else F32). */
+  public DType activationType() {
+    return precision == ConvPrecision.BF16 ? DType.BF16 : DType.F32;
+  }
+
+  /** The native dtype code (COMIX_DTYPE_F32 / COMIX_DTYPE_BF16) of an activation tensor. */
+  public static int code(DType t) {
+    return switch (t) {
+      case F32 -> 0;
+      case BF16 -> 1;
+      default -> throw new IllegalArgumentException("GPU layers take F32 or BF16 activations, got " + t);
+    };
+  }
+
+  public static int code(Tensor t) {
+    return code(t.dtype());
+  }
+
+  public Tensor alloc(DType dtype, long... shape) {
+    return ops.allocate(dtype, shape);
+  }
+
+  public Tensor zeros(DType dtype, long... shape) {
+    return ops.zeros(dtype, shape);
+  }
+
+  public void check(int status, String op) {
+    NativeStatus.check(status, op);
+  }
+
+  /** A host F32 tensor copied to the device as the current activation type. */
+  public Tensor upload(Tensor host) {
+    return upload(host, activationType());
+  }
+
+  /** A host F32 tensor copied to the device as {@code dtype} (F32 or BF16). */
+  public Tensor upload(Tensor host, DType dtype) {
+    if (host.device().isCuda() || host.dtype() != DType.F32)
+      throw new IllegalArgumentException("upload takes a host F32 tensor, got " + host);
+    Tensor f = ops.allocate(DType.F32, host.shape());
+    try {
+      ops.copy(host, f);
+      if (dtype == DType.F32) return f.retain();
+      return cast(f, dtype);
+    } finally {
+      f.close();
+    }
+  }
+
+  /** A device F32/BF16 tensor copied to a new host F32 tensor (waits for the stream). */
+  public Tensor toHostF32(Tensor dev) {
+    if (!dev.device().isCuda()) throw new IllegalArgumentException("toHostF32 takes a device tensor, got " + dev);
+    Tensor f = dev.dtype() == DType.F32 ? dev.retain() : cast(dev, DType.F32);
+    try {
+      Tensor h = Tensor.host(DType.F32, dev.shape());
+      ops.copy(f, h);
+      return h;
+    } finally {
+      f.close();
+    }
+  }
+
+  /** A new device tensor holding {@code src} converted to {@code dtype}. */
+  public Tensor cast(Tensor src, DType dtype) {
+    Tensor out = ops.allocate(dtype, src.shape());
+    if (src.numel() > 0)
+      check(ComixCuda.comix_nn_cast_cuda(src.data(), code(src), out.data(), code(dtype), src.numel(), stream()), "cast");
+    return out;
+  }
+
+  /**
+   * Copies a [rows, width] block of bytes with row pitches (the channel concat/split of NDHWC
+   * tensors).
+   */
+  public void copy2d(Pointer dst, long dstPitch, Pointer src, long srcPitch, long width, long rows) {
+    if (width == 0 || rows == 0) return;
+    CudaOps.check(cudaMemcpy2DAsync(dst, dstPitch, src, srcPitch, width, rows, cudaMemcpyDeviceToDevice,
+        new CUstream_st(stream())),
+        "cudaMemcpy2DAsync");
+  }
+}

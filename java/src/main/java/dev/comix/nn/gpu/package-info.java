@@ -1,0 +1,50 @@
+/**
+ * cuDNN-backed layers on raw device pointers: {@link dev.comix.nn.gpu.Cudnn} (one handle per
+ * {@link dev.comix.runtime.CudaOps}, bound to its stream) and {@link dev.comix.nn.gpu.CudnnConv3d}
+ * (3-D convolution forward, backward-data, backward-filter; bias for fp32 data).
+ *
+ * <h2>Loading</h2>
+ * The cuDNN bindings need libcudnn 9 (all its sub-libraries), libcublas/libcublasLt 13 and a
+ * driver. They are loaded the first time {@link dev.comix.nn.gpu.Cudnn#of} or
+ * {@link dev.comix.nn.gpu.Cudnn#version} is called, which only code holding a CUDA backend does;
+ * a CPU-only run never touches them. Where they are missing the call throws one
+ * {@link dev.comix.runtime.ComixException} line ("cuDNN 9 not found (…): put the PyTorch venv's
+ * nvidia/cudnn/lib and nvidia/cublas/lib folders on LD_LIBRARY_PATH"), every time.
+ *
+ * <h2>Precisions ({@link dev.comix.nn.gpu.ConvPrecision})</h2>
+ * <ul>
+ *   <li>{@code F32}: fp32 tensors, fp32 compute, {@code CUDNN_FMA_MATH}. No tensor cores and no
+ *       TF32: the algorithm search rejects any result that reports tensor-op math. Expect about
+ *       1e-6 relative error; the reference precision.</li>
+ *   <li>{@code TF32}: fp32 tensors, fp32 compute, {@code CUDNN_TENSOR_OP_MATH}: cuDNN may run
+ *       tensor-core kernels that round x and w (or dy) to TF32 (10-bit mantissa) and accumulate in
+ *       fp32; about 1e-3 relative error. Same memory traffic as F32.</li>
+ *   <li>{@code BF16}: every tensor (x, w, y, dx, dw) is bf16, the convolution's compute type is
+ *       fp32 ({@code CUDNN_DATA_FLOAT}), with tensor-op math; outputs are rounded to bf16 once, so
+ *       about 4e-3 relative error per element. Half the memory traffic. Bias is not offered here
+ *       (cuDNN's legacy bias calls would need an fp32 bias beside bf16 activations).</li>
+ * </ul>
+ *
+ * <h2>Layouts ({@link dev.comix.nn.gpu.ConvLayout})</h2>
+ * {@code NCDHW}: x [N, C, D, H, W], filters [Cout, Cin, kT, kH, kW]. {@code NDHWC}: x
+ * [N, D, H, W, C], filters [Cout, kT, kH, kW, Cin]. Descriptors always give cuDNN the dimensions in
+ * N, C, D, H, W order with explicit strides for the layout; filters use CUDNN_TENSOR_NCHW or
+ * CUDNN_TENSOR_NHWC. Tensor-core kernels generally want NDHWC with C a multiple of 8.
+ *
+ * <h2>Plans and the algorithm cache</h2>
+ * {@link dev.comix.nn.gpu.CudnnConv3d#plan} builds the tensor descriptors for one input shape
+ * (checking cuDNN's output size against the formula) and caches the plan per (N, D, H, W): the
+ * same shape returns the same object. Each plan remembers one algorithm per pass, chosen the first
+ * time that pass runs: by default by timing every candidate once with
+ * cudnnFind{Forward,BackwardData,BackwardFilter}AlgorithmEx on scratch buffers of the plan's sizes
+ * (plain cudaMalloc, freed at once) and a workspace of up to min(1 GiB, free memory / 4); the
+ * fastest result with success status, a math type allowed by the precision and a workspace within
+ * the limit wins. {@code COMIX_CUDNN_FIND=heuristic} (or {@code -Dcomix.cudnn.find=heuristic})
+ * takes cuDNN's heuristic ranking (cudnnGet…Algorithm_v7) instead: no timing, but no guarantee of
+ * the fastest. The first call of each pass per shape therefore costs a search (milliseconds to a
+ * second); later calls only set the math type, take a workspace from the backend's caching
+ * allocator, launch, and give the workspace back (safe: the allocator reuses blocks only on the
+ * same stream). {@link dev.comix.nn.gpu.CudnnConv3d#describe} names the chosen algorithms, their
+ * math type and workspace bytes.
+ */
+package dev.comix.nn.gpu;

@@ -1,0 +1,257 @@
+// CPU check of the bit-sliced median kernel's logic (cuda-kernels/median_bitslice.cuh): the
+// kernel's per-lane steps run here unchanged (transposition, carry-save counting, ripple adds,
+// the lane pass, the decisions) inside a simulation of one warp per tile (shared-memory layout
+// with the same swizzle, the shuffle butterfly as pairwise adds with the same xor partners), and
+// the result is compared with a sorting oracle for T = 1 ... 700 and up to 1280, odd and even,
+// on uniform, few-level (ties), constant, 0/255 and video-like frames, full and partial tiles.
+// Also: the building blocks against plain integer arithmetic, and the bank-conflict claims.
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "median_bitslice.cuh"
+#include "test_util.h"
+
+namespace bs = comix::bitslice;
+
+static uint32_t lane_bits(const uint32_t* w, int nb, int p) {
+  uint32_t v = 0;
+  for (int j = 0; j < nb; ++j) v |= ((w[j] >> p) & 1u) << j;
+  return v;
+}
+
+static void check_blocks() {
+  // transposition: plane b bit plane_bit(p) == bit b of byte p; and it is an involution
+  for (int it = 0; it < 1000; ++it) {
+    uint32_t w[8], orig[8];
+    for (auto& x : w) x = (uint32_t)rng()();
+    std::memcpy(orig, w, sizeof w);
+    bs::transpose(w);
+    int bad = 0;
+    for (int p = 0; p < 32; ++p)
+      for (int b = 0; b < 8; ++b) {
+        const uint32_t byte = (orig[p / 4] >> (8 * (p % 4))) & 0xffu;
+        bad += ((w[b] >> bs::plane_bit(p)) & 1u) != ((byte >> b) & 1u);
+      }
+    CHECK(bad == 0, "transpose: %d wrong bits", bad);
+    bs::transpose(w);
+    CHECK(std::memcmp(w, orig, sizeof w) == 0, "transpose is not its own inverse");
+  }
+  // plane_bit is a permutation
+  uint32_t seen = 0;
+  for (int p = 0; p < 32; ++p) seen |= 1u << bs::plane_bit(p);
+  CHECK(seen == 0xffffffffu, "plane_bit not a permutation");
+  // count8 over several blocks == popcount per lane
+  for (int it = 0; it < 200; ++it) {
+    uint32_t c[bs::kCountBits] = {};
+    int ref[32] = {};
+    const int blocks = 1 + (int)(rng()() % 7);  // up to 56 inputs < 64
+    for (int k = 0; k < blocks; ++k) {
+      uint32_t z[8];
+      for (auto& x : z) {
+        x = (uint32_t)rng()() & (uint32_t)rng()();  // biased: exercise carries
+        if (it % 5 == 0) x = 0xffffffffu;
+        for (int p = 0; p < 32; ++p) ref[p] += (x >> p) & 1u;
+      }
+      bs::count8(c, z);
+    }
+    int bad = 0;
+    for (int p = 0; p < 32; ++p) bad += (int)lane_bits(c, bs::kCountBits, p) != ref[p];
+    CHECK(bad == 0, "count8: %d lanes wrong", bad);
+  }
+  // add_grow and sub_if_le against integers
+  for (int it = 0; it < 2000; ++it) {
+    constexpr int L = 9;
+    uint32_t a[L + 1] = {}, b[L] = {}, r[L], c[L];
+    uint32_t ia[32], ib[32];
+    for (int p = 0; p < 32; ++p) {
+      ia[p] = (uint32_t)(rng()() % 512);
+      ib[p] = it % 7 == 0 ? ia[p] : (uint32_t)(rng()() % 512);
+      for (int j = 0; j < L; ++j) {
+        a[j] |= ((ia[p] >> j) & 1u) << p;
+        b[j] |= ((ib[p] >> j) & 1u) << p;
+      }
+    }
+    std::memcpy(r, a, sizeof r);
+    std::memcpy(c, b, sizeof c);
+    bs::add_grow(a, b, L);
+    uint32_t le = bs::sub_if_le<L>(r, c);
+    int bad = 0;
+    for (int p = 0; p < 32; ++p) {
+      bad += lane_bits(a, L + 1, p) != ia[p] + ib[p];
+      const bool l = ib[p] <= ia[p];
+      bad += (((le >> p) & 1u) != 0) != l;
+      bad += lane_bits(r, L, p) != (l ? ia[p] - ib[p] : ia[p]);
+    }
+    CHECK(bad == 0, "add_grow/sub_if_le: %d wrong", bad);
+  }
+}
+
+// Bank of every shared-memory word the 32 lanes touch in one instruction must differ.
+template <int GW>
+static void check_banks() {
+  constexpr int SW = 32 / GW;
+  for (int b = 0; b < 8; ++b) {
+    for (int f = 0; f < 3; ++f) {  // counting: lane (s, g) reads frame s + SW*f
+      uint32_t banks = 0;
+      for (int lane = 0; lane < 32; ++lane) {
+        const int g = lane % GW, s = lane / GW, t = s + SW * f;
+        const int word = bs::plane_word<GW>(t, g, b);
+        CHECK(word == (s * GW + g) * 8 + 256 * f + (b ^ bs::swizzle<GW>(s)), "plane address shortcut GW=%d", GW);
+        banks |= 1u << (word % 32);
+      }
+      CHECK(banks == 0xffffffffu, "count loads conflict: GW=%d b=%d", GW, b);
+    }
+    for (int i = 0; i < 3; ++i) {  // transposition: lane handles item 32*i + lane
+      uint32_t banks = 0;
+      for (int lane = 0; lane < 32; ++lane) {
+        const int item = 32 * i + lane, t = item / GW, g = item % GW;
+        banks |= 1u << (bs::plane_word<GW>(t, g, b) % 32);
+        CHECK((bs::item_key<GW>((uint32_t)item) ^ (4u * (uint32_t)b)) == 4u * (uint32_t)bs::plane_word<GW>(t, g, b),
+              "item_key GW=%d", GW);
+      }
+      CHECK(banks == 0xffffffffu, "transpose stores conflict: GW=%d b=%d", GW, b);
+    }
+  }
+}
+
+// One warp-tile of median_bitslice<GW, EVEN>, lane by lane.
+template <int GW, bool EVEN>
+static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, uint8_t* out) {
+  constexpr int SW = 32 / GW, E = 32 * GW;
+  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  const int nf = bs::frame_slots(T, SW), Tpad = nf * SW;
+  CHECK(nf % 8 == 0 && nf <= bs::kFrames && (nf - 8) * SW < T, "frame slots T=%d SW=%d: %d", T, SW, nf);
+  const int w = (int)(n - e0 < E ? n - e0 : E);
+  std::vector<uint32_t> tile((size_t)Tpad * GW * 8, 0xdeadbeefu);
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile.data());
+  for (int t = 0; t < Tpad; ++t)
+    for (int c = 0; c < E; ++c)
+      tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = t < T && c < w ? frames[(int64_t)t * n + e0 + c] : 0;
+  for (int item = 0; item < Tpad * GW; ++item) {
+    const int t = item / GW, g = item % GW;
+    uint32_t v[8];
+    std::memcpy(v, &tile[(size_t)item * 8], sizeof v);
+    bs::transpose(v);
+    for (int b = 0; b < 8; ++b) {
+      tile[(size_t)bs::plane_word<GW>(t, g, b)] = v[b];
+      CHECK((bs::item_key<GW>((uint32_t)item) ^ (4u * (uint32_t)b)) == 4u * (uint32_t)bs::plane_word<GW>(t, g, b),
+            "item_key GW=%d item=%d", GW, item);
+    }
+  }
+  for (int g = 0; g < GW; ++g) {
+    struct Masks { uint32_t m[bs::kFrames]; };
+    std::vector<Masks> m1(SW), m2(SW);
+    std::vector<bs::State<NB>> st(SW);
+    for (int s = 0; s < SW; ++s) {
+      for (int f = 0; f < bs::kFrames; ++f) m1[s].m[f] = m2[s].m[f] = s + SW * f < T ? 0xffffffffu : 0u;
+      bs::init_state<NB>(st[s], T);
+    }
+    for (int b = 7; b >= 0; --b) {
+      std::vector<std::array<uint32_t, NB + 1>> tot(SW);
+      std::vector<uint32_t> o2(SW);
+      for (int s = 0; s < SW; ++s) {
+        const uint32_t* mine = tile.data() + (s * GW + g) * 8;
+        const int swz = bs::swizzle<GW>(s);
+        auto plane = [&](int f, int pb) { return mine[256 * f + (pb ^ swz)]; };
+        uint32_t cnt[bs::kCountBits];
+        auto& a1 = m1[s].m;
+        auto& a2 = m2[s].m;
+        if (b == 7) bs::lane_pass<EVEN, false>(a1, a2, nf, b, 0u, 0u, plane, cnt, o2[s]);
+        else bs::lane_pass<EVEN, true>(a1, a2, nf, b, st[s].d1[0], st[s].d2[0], plane, cnt, o2[s]);
+        for (int j = 0; j < K; ++j) tot[s][j] = cnt[j];
+      }
+      for (int r = 0; r < LOG_SW; ++r) {  // __shfl_xor_sync(…, GW << r) == slice s ^ (1 << r)
+        auto old = tot;
+        auto oldo = o2;
+        for (int s = 0; s < SW; ++s) {
+          bs::add_grow(tot[s].data(), old[s ^ (1 << r)].data(), K + r);
+          if (EVEN) o2[s] |= oldo[s ^ (1 << r)];
+        }
+      }
+      for (int s = 0; s < SW; ++s) bs::decide<NB, EVEN>(st[s], tot[s].data(), o2[s]);
+    }
+    uint32_t res[8];
+    bs::result_planes<NB, EVEN>(st[0], res);
+    for (int s = 1; s < SW; ++s) {
+      uint32_t other[8];
+      bs::result_planes<NB, EVEN>(st[s], other);
+      CHECK(std::memcmp(res, other, sizeof res) == 0, "lanes of a group disagree");
+    }
+    bs::transpose(res);
+    for (int s = 0; s < 8; ++s) {
+      const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+      for (int j = 0; j < 4; ++j)
+        if (e0 + off + j < n) out[e0 + off + j] = (uint8_t)(res[s] >> (8 * j));
+    }
+  }
+}
+
+template <int GW>
+static void simulate(const uint8_t* frames, int T, int64_t n, uint8_t* out) {
+  for (int64_t e0 = 0; e0 < n; e0 += 32 * GW) {
+    if (T % 2 == 0) simulate_tile<GW, true>(frames, T, n, e0, out);
+    else simulate_tile<GW, false>(frames, T, n, e0, out);
+  }
+}
+
+static void check_median(int T, int64_t n, int pattern, bool narrow) {
+  std::vector<uint8_t> f((size_t)(T * n));
+  auto& g = rng();
+  switch (pattern) {
+    case 0: f = random_frames(T * n); break;
+    case 1: f = random_frames(T * n, 3); break;  // ties everywhere
+    case 2: {  // constant per pixel (all equal over time), incl. 0 and 255
+      for (int64_t i = 0; i < n; ++i) {
+        const uint8_t v = i % 3 == 0 ? 0 : i % 3 == 1 ? 255 : (uint8_t)g();
+        for (int t = 0; t < T; ++t) f[(size_t)(t * n + i)] = v;
+      }
+      break;
+    }
+    case 3:  // extremes only
+      for (auto& x : f) x = (g() & 1) ? 255 : 0;
+      break;
+    default: {  // video-like: background + small noise, clamped
+      for (int64_t i = 0; i < n; ++i) {
+        const int bg = (int)(g() % 256);
+        for (int t = 0; t < T; ++t)
+          f[(size_t)(t * n + i)] = (uint8_t)std::min(255, std::max(0, bg + (int)(g() % 9) - 4));
+      }
+    }
+  }
+  const auto ref = median_oracle(f, T, n);
+  std::vector<uint8_t> got((size_t)n, 0xAB);
+  const int F = bs::kFrames;
+  int gw = T <= 8 * F ? 4 : T <= 16 * F ? 2 : 1;  // as launch_bitslice chooses
+  if (narrow && gw > 1) gw /= 2;
+  if (gw == 4) simulate<4>(f.data(), T, n, got.data());
+  else if (gw == 2) simulate<2>(f.data(), T, n, got.data());
+  else simulate<1>(f.data(), T, n, got.data());
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) bad += got[(size_t)i] != ref[(size_t)i];
+  CHECK(bad == 0, "bitslice median T=%d n=%lld pattern=%d gw=%d: %lld mismatches", T, (long long)n, pattern, gw,
+        (long long)bad);
+}
+
+int main() {
+  check_blocks();
+  check_banks<4>();
+  check_banks<2>();
+  check_banks<1>();
+  int cases = 0;
+  for (int T = 1; T <= 700; ++T) {
+    // one full tile plus a partial one (16 and 4 bytes short of a second), rotating patterns
+    const int64_t n = T % 2 ? 128 + 112 : 128 + 60;
+    check_median(T, n, T % 5, (T / 2) % 2 == 1);
+    ++cases;
+  }
+  for (int T : {2, 3, 16, 72, 255, 256, 299, 300, 301, 319, 320, 321, 639, 640, 641, 1000, 1279, 1280})
+    for (int pattern = 0; pattern < 5; ++pattern)
+      for (bool narrow : {false, true}) {
+        check_median(T, 256, pattern, narrow);
+        ++cases;
+      }
+  std::printf("bitslice median: %d cases\n", cases);
+  return finish("median_bitslice");
+}
