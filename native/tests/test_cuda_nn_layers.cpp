@@ -626,6 +626,13 @@ void test_arguments() {
   expect(comix_nn_weight_grad_from_krsc_cuda(p, BF16, 1, 1, 1, 1, 1, nullptr, 0, nullptr), "from_krsc null grad");
   expect(comix_nn_dropout_forward_cuda(p, F32, 4, 1.5f, 1, 0, p, &b, nullptr), "dropout p>1");
   expect(comix_nn_dropout_backward_cuda(p, F32, 4, 0.5f, nullptr, p, nullptr), "dropout bwd null mask");
+  // misaligned for the element type (would fault on the device)
+  char* cp = reinterpret_cast<char*>(&f);
+  expect(comix_nn_relu_forward_cuda(cp + 2, F32, 4, p, nullptr), "relu f32 at a 2-byte offset");
+  expect(comix_nn_relu_forward_cuda(cp + 1, BF16, 4, p, nullptr), "relu bf16 at an odd address");
+  expect(comix_nn_axpy_cuda(1.0f, cp + 2, BF16, reinterpret_cast<float*>(cp + 2), 4, nullptr), "axpy y at a 2-byte offset");
+  expect(comix_nn_bn_forward_cuda(p, F32, 4, 4, reinterpret_cast<float*>(cp + 1), &f, 1e-3f, nullptr, nullptr, 0, p, nullptr),
+         "bn fwd mean misaligned");
   std::printf("argument validation: %d failure(s)\n", fails);
   g_failures += fails;
 }

@@ -9,8 +9,9 @@
  * - All pointers except the small host arrays of the pooling / padding shapes (kernel3,
  *   stride3, padFront3, front3, back3: 3 ints each, D/H/W order, host memory) are device
  *   pointers. Calls are asynchronous on `stream` (a cudaStream_t, NULL = legacy default stream).
- * - Every function returns COMIX_OK, COMIX_ERR_ARGUMENT (null pointer, non-positive size, bad
- *   dtype or out-of-range parameter; nothing is launched) or COMIX_ERR_CUDA (a launch failed).
+ * - Every function returns COMIX_OK, COMIX_ERR_ARGUMENT (null pointer, pointer not aligned to
+ *   its element size (activations 2 or 4 bytes, float arrays 4, workspaces 8), non-positive size,
+ *   bad dtype or out-of-range parameter; nothing is launched) or COMIX_ERR_CUDA (a launch failed).
  * - Sizes may exceed 2^31 elements (64-bit indexing throughout).
  * - Reductions are deterministic (fixed order, no atomics): same input, same bits.
  * - Vector loads (16 bytes f32, 8 bytes bf16) are used where C % 4 == 0 and the pointers are
