@@ -87,6 +87,10 @@ __device__ __forceinline__ void stmask(uint8_t* p, const uint8_t (&m)[V]) {
 bool aligned(const void* p, size_t bytes) { return p == nullptr || ((uintptr_t)p % bytes) == 0; }
 bool dtype_ok(int d) { return d == COMIX_DTYPE_F32 || d == COMIX_DTYPE_BF16; }
 size_t esize(int d) { return d == COMIX_DTYPE_F32 ? 4 : 2; }
+// Element alignment (a misaligned device access would fault and poison the context): activations
+// aligned to their element size, float32 arrays to 4 bytes. NULL passes (checked separately).
+bool el(const void* p, int d) { return aligned(p, esize(d)); }
+bool f4(const void* p) { return aligned(p, 4); }
 cudaStream_t S(void* s) { return static_cast<cudaStream_t>(s); }
 
 // ---- row-kernel geometry ----
@@ -636,7 +640,8 @@ int pool_launch(bool fwd, const T* src, T* dst, uint8_t* am, const uint8_t* amc,
 int pool_check(const void* a, const void* b, int dtype, int64_t N, int64_t D, int64_t H, int64_t W, int64_t C,
                const int* k3, const int* s3, const int* p3, int64_t OD, int64_t OH, int64_t OW, int mode,
                PoolGeom* g) {
-  if (!a || !b || !k3 || !s3 || !p3 || !dtype_ok(dtype) || (mode != 0 && mode != 1)) return COMIX_ERR_ARGUMENT;
+  if (!a || !b || !k3 || !s3 || !p3 || !dtype_ok(dtype) || (mode != 0 && mode != 1) || !el(a, dtype) || !el(b, dtype))
+    return COMIX_ERR_ARGUMENT;
   if (N < 1 || D < 1 || H < 1 || W < 1 || C < 1 || OD < 1 || OH < 1 || OW < 1) return COMIX_ERR_ARGUMENT;
   const int64_t in[3] = {D, H, W}, out[3] = {OD, OH, OW};
   for (int i = 0; i < 3; ++i) {
@@ -728,7 +733,7 @@ extern "C" size_t comix_nn_bn_stats_workspace(int64_t M, int64_t C) {
 extern "C" int comix_nn_bn_stats_cuda(const void* x, int dtype, int64_t M, int64_t C, float* mean, float* var,
                                       void* ws, size_t wsBytes, void* stream) {
   if (!x || !mean || !var || !ws || !dtype_ok(dtype) || M < 1 || C < 1 || wsBytes < part_bytes(M, C) ||
-      !aligned(ws, 8))
+      !aligned(ws, 8) || !el(x, dtype) || !f4(mean) || !f4(var))
     return COMIX_ERR_ARGUMENT;
   double* part = static_cast<double*>(ws);
   if (dtype == COMIX_DTYPE_F32)
@@ -741,7 +746,8 @@ extern "C" int comix_nn_bn_stats_cuda(const void* x, int dtype, int64_t M, int64
 extern "C" int comix_nn_bn_forward_cuda(const void* x, int dtype, int64_t M, int64_t C, const float* mean,
                                         const float* var, float eps, const float* gamma, const float* beta, int relu,
                                         void* y, void* stream) {
-  if (!x || !y || !mean || !var || !dtype_ok(dtype) || M < 1 || C < 1 || !(eps >= 0.0f) || !isfinite(eps))
+  if (!x || !y || !mean || !var || !dtype_ok(dtype) || M < 1 || C < 1 || !(eps >= 0.0f) || !isfinite(eps) ||
+      !el(x, dtype) || !el(y, dtype) || !f4(mean) || !f4(var) || !f4(gamma) || !f4(beta))
     return COMIX_ERR_ARGUMENT;
   if (dtype == COMIX_DTYPE_F32)
     return bn_forward<float>(static_cast<const float*>(x), M, C, mean, var, eps, gamma, beta, relu,
@@ -752,7 +758,8 @@ extern "C" int comix_nn_bn_forward_cuda(const void* x, int dtype, int64_t M, int
 
 extern "C" int comix_nn_bn_running_update_cuda(float* runMean, float* runVar, const float* mean, const float* var,
                                                int64_t C, double momentum, int64_t M, void* stream) {
-  if (!runMean || !runVar || !mean || !var || C < 1 || M < 1 || !(momentum >= 0.0 && momentum <= 1.0))
+  if (!runMean || !runVar || !mean || !var || C < 1 || M < 1 || !(momentum >= 0.0 && momentum <= 1.0) ||
+      !f4(runMean) || !f4(runVar) || !f4(mean) || !f4(var))
     return COMIX_ERR_ARGUMENT;
   const double unbias = M > 1 ? (double)M / (double)(M - 1) : 1.0;
   bn_running_kernel<<<comix_grid_for(C, kThreads), kThreads, 0, S(stream)>>>(runMean, runVar, mean, var, C, momentum,
@@ -770,7 +777,9 @@ extern "C" int comix_nn_bn_backward_cuda(const void* x, const void* y, const voi
                                          int training, void* dx, float* dgamma, float* dbeta, void* ws,
                                          size_t wsBytes, void* stream) {
   if (!x || !dy || !mean || !var || !ws || !dtype_ok(dtype) || M < 1 || C < 1 || !(eps >= 0.0f) || !isfinite(eps) ||
-      wsBytes < comix_nn_bn_backward_workspace(M, C) || !aligned(ws, 8) || (y != nullptr && dx == y))
+      wsBytes < comix_nn_bn_backward_workspace(M, C) || !aligned(ws, 8) || (y != nullptr && dx == y) ||
+      !el(x, dtype) || !el(y, dtype) || !el(dy, dtype) || !el(dx, dtype) || !f4(mean) || !f4(var) || !f4(gamma) ||
+      !f4(dgamma) || !f4(dbeta))
     return COMIX_ERR_ARGUMENT;
   if (dtype == COMIX_DTYPE_F32)
     return bn_backward<float>(static_cast<const float*>(x), static_cast<const float*>(y),
@@ -782,7 +791,7 @@ extern "C" int comix_nn_bn_backward_cuda(const void* x, const void* y, const voi
 }
 
 extern "C" int comix_nn_relu_forward_cuda(const void* x, int dtype, int64_t n, void* y, void* stream) {
-  if (!x || !y || !dtype_ok(dtype) || n < 1) return COMIX_ERR_ARGUMENT;
+  if (!x || !y || !dtype_ok(dtype) || n < 1 || !el(x, dtype) || !el(y, dtype)) return COMIX_ERR_ARGUMENT;
   const size_t a = 4 * esize(dtype);
   const bool vec = aligned(x, a) && aligned(y, a);
   if (dtype == COMIX_DTYPE_F32)
@@ -792,7 +801,8 @@ extern "C" int comix_nn_relu_forward_cuda(const void* x, int dtype, int64_t n, v
 
 extern "C" int comix_nn_relu_backward_cuda(const void* y, const void* dy, int dtype, int64_t n, void* dx,
                                            void* stream) {
-  if (!y || !dy || !dx || !dtype_ok(dtype) || n < 1) return COMIX_ERR_ARGUMENT;
+  if (!y || !dy || !dx || !dtype_ok(dtype) || n < 1 || !el(y, dtype) || !el(dy, dtype) || !el(dx, dtype))
+    return COMIX_ERR_ARGUMENT;
   const size_t a = 4 * esize(dtype);
   const bool vec = aligned(y, a) && aligned(dy, a) && aligned(dx, a);
   if (dtype == COMIX_DTYPE_F32)
@@ -835,7 +845,9 @@ extern "C" int comix_nn_pool3d_backward_cuda(const void* dy, int dtype, int64_t 
 
 static int pad_check(const void* a, const void* b, int dtype, int64_t N, int64_t D, int64_t H, int64_t W, int64_t C,
                      const int* f, const int* bk) {
-  if (!a || !b || !f || !bk || !dtype_ok(dtype) || N < 1 || D < 1 || H < 1 || W < 1 || C < 1) return COMIX_ERR_ARGUMENT;
+  if (!a || !b || !f || !bk || !dtype_ok(dtype) || N < 1 || D < 1 || H < 1 || W < 1 || C < 1 || !el(a, dtype) ||
+      !el(b, dtype))
+    return COMIX_ERR_ARGUMENT;
   for (int i = 0; i < 3; ++i)
     if (f[i] < 0 || bk[i] < 0) return COMIX_ERR_ARGUMENT;
   return COMIX_OK;
@@ -864,7 +876,8 @@ extern "C" int comix_nn_crop5d_cuda(const void* dyPadded, int dtype, int64_t N, 
 }
 
 extern "C" int comix_nn_cast_cuda(const void* src, int srcDtype, void* dst, int dstDtype, int64_t n, void* stream) {
-  if (!src || !dst || !dtype_ok(srcDtype) || !dtype_ok(dstDtype) || n < 1) return COMIX_ERR_ARGUMENT;
+  if (!src || !dst || !dtype_ok(srcDtype) || !dtype_ok(dstDtype) || n < 1 || !el(src, srcDtype) || !el(dst, dstDtype))
+    return COMIX_ERR_ARGUMENT;
   if (srcDtype == dstDtype) {
     if (src != dst) COMIX_CUDA_TRY(cudaMemcpyAsync(dst, src, (size_t)n * esize(srcDtype), cudaMemcpyDeviceToDevice,
                                                    S(stream)));
@@ -879,7 +892,7 @@ extern "C" int comix_nn_cast_cuda(const void* src, int srcDtype, void* dst, int 
 }
 
 extern "C" int comix_nn_axpy_cuda(float a, const void* x, int dtype, float* y, int64_t n, void* stream) {
-  if (!x || !y || !dtype_ok(dtype) || n < 1) return COMIX_ERR_ARGUMENT;
+  if (!x || !y || !dtype_ok(dtype) || n < 1 || !el(x, dtype) || !f4(y)) return COMIX_ERR_ARGUMENT;
   const bool vec = aligned(x, 4 * esize(dtype)) && aligned(y, 16);
   if (dtype == COMIX_DTYPE_F32)
     return launch_ew(Axpy<float>{a, static_cast<const float*>(x), y}, n, vec, S(stream));
@@ -892,7 +905,8 @@ extern "C" size_t comix_nn_channel_sum_workspace(int64_t M, int64_t C) {
 
 extern "C" int comix_nn_channel_sum_cuda(const void* dy, int dtype, int64_t M, int64_t C, float* out, int accumulate,
                                          void* ws, size_t wsBytes, void* stream) {
-  if (!dy || !out || !ws || !dtype_ok(dtype) || M < 1 || C < 1 || wsBytes < part_bytes(M, C) || !aligned(ws, 8))
+  if (!dy || !out || !ws || !dtype_ok(dtype) || M < 1 || C < 1 || wsBytes < part_bytes(M, C) || !aligned(ws, 8) ||
+      !el(dy, dtype) || !f4(out))
     return COMIX_ERR_ARGUMENT;
   double* part = static_cast<double*>(ws);
   if (dtype == COMIX_DTYPE_F32)
@@ -904,7 +918,8 @@ extern "C" int comix_nn_channel_sum_cuda(const void* dy, int dtype, int64_t M, i
 
 extern "C" int comix_nn_weight_to_krsc_cuda(const float* w, int64_t Cout, int64_t Cin, int64_t kT, int64_t kH,
                                             int64_t kW, void* out, int dtype, void* stream) {
-  if (!w || !out || !dtype_ok(dtype) || Cout < 1 || Cin < 1 || kT < 1 || kH < 1 || kW < 1) return COMIX_ERR_ARGUMENT;
+  if (!w || !out || !dtype_ok(dtype) || Cout < 1 || Cin < 1 || kT < 1 || kH < 1 || kW < 1 || !f4(w) || !el(out, dtype))
+    return COMIX_ERR_ARGUMENT;
   const int64_t Sz = kT * kH * kW, total = Cout * Cin * Sz;
   const int blocks = comix_grid_for(total, kThreads);
   if (dtype == COMIX_DTYPE_F32)
@@ -918,7 +933,9 @@ extern "C" int comix_nn_weight_to_krsc_cuda(const float* w, int64_t Cout, int64_
 extern "C" int comix_nn_weight_grad_from_krsc_cuda(const void* g, int dtype, int64_t Cout, int64_t Cin, int64_t kT,
                                                    int64_t kH, int64_t kW, float* grad, int accumulate,
                                                    void* stream) {
-  if (!g || !grad || !dtype_ok(dtype) || Cout < 1 || Cin < 1 || kT < 1 || kH < 1 || kW < 1) return COMIX_ERR_ARGUMENT;
+  if (!g || !grad || !dtype_ok(dtype) || Cout < 1 || Cin < 1 || kT < 1 || kH < 1 || kW < 1 || !el(g, dtype) ||
+      !f4(grad))
+    return COMIX_ERR_ARGUMENT;
   const int64_t Sz = kT * kH * kW, total = Cout * Cin * Sz;
   const int blocks = comix_grid_for(total, kThreads);
   if (dtype == COMIX_DTYPE_F32)
@@ -933,7 +950,8 @@ extern "C" int comix_nn_weight_grad_from_krsc_cuda(const void* g, int dtype, int
 
 extern "C" int comix_nn_dropout_forward_cuda(const void* x, int dtype, int64_t n, float p, uint64_t seed,
                                              uint64_t offset, void* y, uint8_t* mask, void* stream) {
-  if (!x || !y || !dtype_ok(dtype) || n < 1 || !(p >= 0.0f && p <= 1.0f)) return COMIX_ERR_ARGUMENT;
+  if (!x || !y || !dtype_ok(dtype) || n < 1 || !(p >= 0.0f && p <= 1.0f) || !el(x, dtype) || !el(y, dtype))
+    return COMIX_ERR_ARGUMENT;
   const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   const size_t a = 4 * esize(dtype);
   const bool vec = aligned(x, a) && aligned(y, a) && aligned(mask, 4);
@@ -948,7 +966,9 @@ extern "C" int comix_nn_dropout_forward_cuda(const void* x, int dtype, int64_t n
 
 extern "C" int comix_nn_dropout_backward_cuda(const void* dy, int dtype, int64_t n, float p, const uint8_t* mask,
                                               void* dx, void* stream) {
-  if (!dy || !mask || !dx || !dtype_ok(dtype) || n < 1 || !(p >= 0.0f && p <= 1.0f)) return COMIX_ERR_ARGUMENT;
+  if (!dy || !mask || !dx || !dtype_ok(dtype) || n < 1 || !(p >= 0.0f && p <= 1.0f) || !el(dy, dtype) ||
+      !el(dx, dtype))
+    return COMIX_ERR_ARGUMENT;
   const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   const size_t a = 4 * esize(dtype);
   const bool vec = aligned(dy, a) && aligned(dx, a) && aligned(mask, 4);

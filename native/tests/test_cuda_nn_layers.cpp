@@ -3,7 +3,8 @@
 // unwritten element fails. Inputs are first rounded to the activation type, so the oracle sees
 // exactly what the GPU sees. Bounds: |gpu - ref| <= rtol*|ref| + atol, rtol 1e-4 / atol 1e-5
 // (times max(1, max|ref|)) for float32 outputs, rtol 1e-2 / atol 1e-3 (same scaling) for bf16
-// activation outputs; max pooling (forward value and argmax) and pad/crop/cast must be exact.
+// activation outputs; printed: worst error / bound (<= 1 passes). Max pooling (forward value and
+// argmax), pad/crop and casts must be exact.
 // Argument validation is checked first (it needs no device); then the test exits 77 (ctest:
 // skipped) when no GPU answers, saying why.
 #include <cuda_runtime.h>
@@ -101,7 +102,8 @@ const Tol kF32{1e-4, 1e-5}, kExact{0.0, 0.0};
 
 void compare(const std::string& what, const std::vector<float>& got, const std::vector<double>& ref, Tol t) {
   double mag = 1.0;
-  for (double r : ref) mag = std::max(mag, std::fabs(r));
+  for (double r : ref)
+    if (std::isfinite(r)) mag = std::max(mag, std::fabs(r));  // infinities (cast tests) must not scale atol
   const double atol = t.atol * mag;
   double worst = 0;
   int64_t bad = 0, first = -1;
@@ -109,13 +111,16 @@ void compare(const std::string& what, const std::vector<float>& got, const std::
   for (size_t i = 0; i < n; ++i) {
     const double e = std::fabs((double)got[i] - ref[i]);
     const bool ok = std::isfinite(got[i]) == std::isfinite(ref[i]) && (!std::isfinite(ref[i]) || e <= t.rtol * std::fabs(ref[i]) + atol);
-    if (std::isfinite(ref[i]) && std::isfinite(got[i])) worst = std::max(worst, e / (std::fabs(ref[i]) + atol + 1e-300));
+    if (std::isfinite(ref[i]) && std::isfinite(got[i])) {
+      const double allowed = t.rtol * std::fabs(ref[i]) + atol;
+      worst = std::max(worst, allowed > 0 ? e / allowed : (e > 0 ? INFINITY : 0.0));
+    }
     if (!ok) {
       if (first < 0) first = (int64_t)i;
       ++bad;
     }
   }
-  std::printf("  %-58s n=%-9zu worst rel %.2e%s\n", what.c_str(), n, worst, bad ? "  <-- FAIL" : "");
+  std::printf("  %-58s n=%-9zu worst err/bound %.2e%s\n", what.c_str(), n, worst, bad ? "  <-- FAIL" : "");
   CHECK(got.size() == ref.size(), "%s: size %zu vs %zu", what.c_str(), got.size(), ref.size());
   if (bad)
     CHECK(false, "%s: %lld bad elements, first %lld: got %.9g want %.9g", what.c_str(), (long long)bad, (long long)first,
@@ -621,14 +626,79 @@ void test_arguments() {
   expect(comix_nn_weight_grad_from_krsc_cuda(p, BF16, 1, 1, 1, 1, 1, nullptr, 0, nullptr), "from_krsc null grad");
   expect(comix_nn_dropout_forward_cuda(p, F32, 4, 1.5f, 1, 0, p, &b, nullptr), "dropout p>1");
   expect(comix_nn_dropout_backward_cuda(p, F32, 4, 0.5f, nullptr, p, nullptr), "dropout bwd null mask");
+  // misaligned for the element type (would fault on the device)
+  char* cp = reinterpret_cast<char*>(&f);
+  expect(comix_nn_relu_forward_cuda(cp + 2, F32, 4, p, nullptr), "relu f32 at a 2-byte offset");
+  expect(comix_nn_relu_forward_cuda(cp + 1, BF16, 4, p, nullptr), "relu bf16 at an odd address");
+  expect(comix_nn_axpy_cuda(1.0f, cp + 2, BF16, reinterpret_cast<float*>(cp + 2), 4, nullptr), "axpy y at a 2-byte offset");
+  expect(comix_nn_bn_forward_cuda(p, F32, 4, 4, reinterpret_cast<float*>(cp + 1), &f, 1e-3f, nullptr, nullptr, 0, p, nullptr),
+         "bn fwd mean misaligned");
   std::printf("argument validation: %d failure(s)\n", fails);
   g_failures += fails;
+}
+
+// The batch-norm backward formula the oracles above use, against central finite differences of
+// the training-mode forward (batch statistics recomputed from x) with a fused ReLU, in float64 on
+// the host: L = sum w * relu(bn(x)). Needs no device.
+void test_bn_formula_fd() {
+  const int64_t M = 6, C = 2;
+  const double eps = 1e-3;
+  std::normal_distribution<double> nd(0.0, 1.0);
+  std::vector<double> x((size_t)(M * C)), w(x.size()), gamma = {1.3, -0.7}, beta = {0.2, 0.1};
+  for (auto& v : x) v = nd(rng());
+  for (auto& v : w) v = nd(rng());
+  auto forward = [&](const std::vector<double>& in, std::vector<double>* y, std::vector<double>* mean,
+                     std::vector<double>* var) {
+    std::vector<double> m((size_t)C, 0.0), v((size_t)C, 0.0), out(in.size());
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t c = 0; c < C; ++c) m[(size_t)c] += in[(size_t)(r * C + c)] / (double)M;
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t c = 0; c < C; ++c) v[(size_t)c] += std::pow(in[(size_t)(r * C + c)] - m[(size_t)c], 2) / (double)M;
+    double L = 0;
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t c = 0; c < C; ++c) {
+        const size_t i = (size_t)(r * C + c);
+        const double yy = std::max(0.0, (in[i] - m[(size_t)c]) / std::sqrt(v[(size_t)c] + eps) * gamma[(size_t)c] + beta[(size_t)c]);
+        out[i] = yy;
+        L += w[i] * yy;
+      }
+    if (y) *y = out;
+    if (mean) *mean = m;
+    if (var) *var = v;
+    return L;
+  };
+  std::vector<double> y, mean, var;
+  forward(x, &y, &mean, &var);
+  std::vector<double> sg((size_t)C, 0.0), sgx((size_t)C, 0.0);
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const size_t i = (size_t)(r * C + c), cc = (size_t)c;
+      const double g = y[i] > 0 ? w[i] : 0.0, xh = (x[i] - mean[cc]) / std::sqrt(var[cc] + eps);
+      sg[cc] += g;
+      sgx[cc] += g * xh;
+    }
+  double worst = 0;
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const size_t i = (size_t)(r * C + c), cc = (size_t)c;
+      const double is = 1.0 / std::sqrt(var[cc] + eps), g = y[i] > 0 ? w[i] : 0.0, xh = (x[i] - mean[cc]) * is;
+      const double dx = gamma[cc] * is * (g - sg[cc] / (double)M - xh * sgx[cc] / (double)M);
+      std::vector<double> xp = x, xm = x;
+      const double h = 1e-6;
+      xp[i] += h;
+      xm[i] -= h;
+      const double fd = (forward(xp, nullptr, nullptr, nullptr) - forward(xm, nullptr, nullptr, nullptr)) / (2 * h);
+      worst = std::max(worst, std::fabs(fd - dx) / (std::fabs(fd) + 1e-3));
+    }
+  std::printf("bn backward formula vs finite differences (fused ReLU, training): worst rel %.2e\n", worst);
+  CHECK(worst < 1e-5, "bn backward formula disagrees with finite differences: %.3e", worst);
 }
 
 }  // namespace
 
 int main() {
   test_arguments();
+  test_bn_formula_fd();
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0) {

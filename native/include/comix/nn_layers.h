@@ -9,8 +9,9 @@
  * - All pointers except the small host arrays of the pooling / padding shapes (kernel3,
  *   stride3, padFront3, front3, back3: 3 ints each, D/H/W order, host memory) are device
  *   pointers. Calls are asynchronous on `stream` (a cudaStream_t, NULL = legacy default stream).
- * - Every function returns COMIX_OK, COMIX_ERR_ARGUMENT (null pointer, non-positive size, bad
- *   dtype or out-of-range parameter; nothing is launched) or COMIX_ERR_CUDA (a launch failed).
+ * - Every function returns COMIX_OK, COMIX_ERR_ARGUMENT (null pointer, pointer not aligned to
+ *   its element size (activations 2 or 4 bytes, float arrays 4, workspaces 8), non-positive size,
+ *   bad dtype or out-of-range parameter; nothing is launched) or COMIX_ERR_CUDA (a launch failed).
  * - Sizes may exceed 2^31 elements (64-bit indexing throughout).
  * - Reductions are deterministic (fixed order, no atomics): same input, same bits.
  * - Vector loads (16 bytes f32, 8 bytes bf16) are used where C % 4 == 0 and the pointers are
@@ -75,7 +76,8 @@ int comix_nn_relu_backward_cuda(const void* y, const void* dy, int dtype, int64_
  *   position is a padded zero.
  * mode 1 (average, nn.AvgPool3d without padding): padFront must be 0 and every window inside
  *   ((O-1)*stride + kernel <= size); y = window sum / (KD*KH*KW).
- * padFront3 in [0, kernel), OD/OH/OW >= 1; back padding is implied by the output size. */
+ * padFront3 in [0, kernel), OD/OH/OW >= 1; back padding is implied by the output size.
+ * Outputs must not overlap inputs (pooling, padding, cropping, weight reorders). */
 int comix_nn_pool3d_forward_cuda(const void* x, int dtype, int64_t N, int64_t D, int64_t H, int64_t W, int64_t C,
                                  const int* kernel3, const int* stride3, const int* padFront3, int64_t OD, int64_t OH,
                                  int64_t OW, int mode, void* y, uint8_t* argmax, void* stream);
