@@ -85,8 +85,17 @@ COMIX_HD uint32_t bitsel(uint32_t a, uint32_t b, uint32_t m) {
   return (a & m) | (b & ~m);
 #endif
 }
+// x >> s as the high word of x * 2^(32-s): on the device an IMAD.HI on the FMA pipe instead of
+// an SHF on the integer/logic pipe, which the counting passes keep busy.
+COMIX_HD uint32_t shr_fma(uint32_t x, int s) {
+#if defined(__CUDA_ARCH__)
+  return __umulhi(x, 1u << (32 - s));
+#else
+  return x >> s;
+#endif
+}
 COMIX_HD void swap_index_bit_sel(uint32_t& x, uint32_t& y, int s, uint32_t m) {
-  const uint32_t xs = x >> s, ys = y << s;
+  const uint32_t xs = shr_fma(x, s), ys = y << s;
   x = bitsel(x, ys, m);
   y = bitsel(xs, y, m);
 }

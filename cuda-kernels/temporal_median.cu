@@ -457,7 +457,8 @@ __device__ __forceinline__ void wait_groups(int pending) {
 //    8 frame slots, 16 chunks per lane per block at fixed row/byte strides (stage_row): ~5 per
 //    chunk. Rows past T and columns past n are left unwritten (their masks are zero).
 //  * transposition was ~107 per item (72 logic + per-plane XOR/IMAD address math + loop) x 40 =
-//    4.3 k: now bitsel-based (48 logic ops), the 8 store addresses per lane computed once
+//    4.3 k: now bitsel-based (24 LOP3 + 24 shifts, the right ones as IMAD.HI on the FMA pipe),
+//    the 8 store addresses per lane computed once
 //    (the swizzle of a lane's items is swizzle(s) for all of them), 8 items per block unrolled
 //    with immediate offsets: ~60 per item = 2.4 k.
 //  * each block is transposed as soon as its own group lands (5 groups instead of 4 batches).

@@ -47,6 +47,8 @@ static void check_blocks() {
     CHECK(std::memcmp(w, v, sizeof w) == 0, "transpose_sel differs from transpose");
     const uint32_t a = (uint32_t)rng()(), b = (uint32_t)rng()(), m = (uint32_t)rng()();
     CHECK(bs::bitsel(a, b, m) == ((a & m) | (b & ~m)), "bitsel");
+    // the device's shr_fma: x >> s as the high word of x * 2^(32-s) (__umulhi), s = 1, 2, 4
+    for (int sh : {1, 2, 4}) CHECK((uint32_t)(((uint64_t)a << (32 - sh)) >> 32) == (a >> sh), "shr_fma identity");
   }
   // plane_bit is a permutation
   uint32_t seen = 0;
