@@ -43,6 +43,8 @@ constexpr int kCountBits = 6;  // bits of a lane's own counter (kFrames < 64)
 // Frame slots per lane for T frames over SW lanes (slices), rounded up to whole blocks of 8 so
 // the counting loop needs no per-frame guard: the slots past T are zero rows in shared memory
 // with empty candidate masks. The tile has frame_slots * SW rows.
+// (Their plane words never reach a count: every use is ANDed with a zero mask, so version 12
+// leaves those rows unwritten; the CPU test poisons them.)
 COMIX_HD int frame_slots(int T, int SW) { return (T + 8 * SW - 1) / (8 * SW) * 8; }
 
 // Bit of pixel p (0..31) in a plane word, for the transposition below.
@@ -69,6 +71,56 @@ COMIX_HD void transpose(uint32_t (&w)[8]) {
   COMIX_BS_UNROLL
   for (int i = 0; i < 4; ++i) swap_index_bit(w[i], w[i + 4], 4, 0x0F0F0F0Fu);
 }
+
+// Version 12 (kernel median_bitslice2): the same transposition with each half-swap written as
+// one bit select, (a & m) | (b & ~m), which on the device is a single LOP3 (0xE4) by inline PTX:
+// 12 x (2 shifts + 2 LOP3) = 48 ops per 32 bytes. The compiler turned swap_index_bit into
+// 2 shifts + 4 LOP3 (an AND before the shift, then a select): 72 (SASS of the first H200 run).
+COMIX_HD uint32_t bitsel(uint32_t a, uint32_t b, uint32_t m) {
+#if defined(__CUDA_ARCH__)
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0xE4;" : "=r"(d) : "r"(a), "r"(b), "r"(m));
+  return d;
+#else
+  return (a & m) | (b & ~m);
+#endif
+}
+// x >> s as the high word of x * 2^(32-s): on the device an IMAD.HI on the FMA pipe instead of
+// an SHF on the integer/logic pipe, which the counting passes keep busy.
+COMIX_HD uint32_t shr_fma(uint32_t x, int s) {
+#if defined(__CUDA_ARCH__)
+  return __umulhi(x, 1u << (32 - s));
+#else
+  return x >> s;
+#endif
+}
+COMIX_HD void swap_index_bit_sel(uint32_t& x, uint32_t& y, int s, uint32_t m) {
+  const uint32_t xs = shr_fma(x, s), ys = y << s;
+  x = bitsel(x, ys, m);
+  y = bitsel(xs, y, m);
+}
+COMIX_HD void transpose_sel(uint32_t (&w)[8]) {
+  COMIX_BS_UNROLL
+  for (int i = 0; i < 8; i += 2) swap_index_bit_sel(w[i], w[i + 1], 1, 0x55555555u);
+  swap_index_bit_sel(w[0], w[2], 2, 0x33333333u);
+  swap_index_bit_sel(w[1], w[3], 2, 0x33333333u);
+  swap_index_bit_sel(w[4], w[6], 2, 0x33333333u);
+  swap_index_bit_sel(w[5], w[7], 2, 0x33333333u);
+  COMIX_BS_UNROLL
+  for (int i = 0; i < 4; ++i) swap_index_bit_sel(w[i], w[i + 4], 4, 0x0F0F0F0Fu);
+}
+
+// Version 12 staging order: the tile's rows are staged in blocks of 8 frame slots (block j holds
+// frames 8*j*SW ... 8*(j+1)*SW - 1, which are exactly slots 8j..8j+7 of every lane), one
+// cp.async group per block, so block j can be transposed as soon as group j lands. Within a
+// block the 8*SW*2*GW = 512 16-byte chunks go 16 per lane: lane L's k-th chunk is chunk
+// stage_chunk(L) of row stage_row(j, L, k); consecutive k are RPI rows and 512 bytes of shared
+// memory apart, so the loop is a pointer increment (no division per chunk).
+template <int GW>
+COMIX_HD int stage_chunk(int lane) { return lane % (2 * GW); }
+template <int GW>
+COMIX_HD int stage_row(int j, int lane, int k) { return 8 * j * (32 / GW) + lane / (2 * GW) + k * (16 / GW); }
+constexpr int kStageChunksPerLane = 16;  // per block of 8 slots
 
 // Shared-memory word of plane b of (frame t, group g) in a tile of GW groups: each (t, g) owns
 // 8 consecutive words (where its 32 raw bytes were staged), planes XOR-swizzled inside them so

@@ -34,7 +34,9 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //         counted two at a time with HSET2/HADD2 on the FP pipes; counts exact up to 2048 rows.
 //  kHist: not a bitwise search at all: the two-level nibble histogram of median_hist2.
 //  kBitslice: not this kernel either: median_bitslice below (bit planes, 32 pixels per op).
-enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4 };
+//  kBitslice2: median_bitslice2, version 12 of the same (fewer instructions around the search).
+//  kBitslice2Pf: the same plus an L2 prefetch of the tile that starts when this one ends.
+enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice2Pf = 6 };
 
 __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   // A plain register reinterpretation: building a __half2_raw from the two 16-bit halves made
@@ -434,6 +436,156 @@ median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* _
   }
 }
 
+// cp.async groups complete in order: block j has landed when at most `pending` newer groups are
+// still in flight (wait_prior needs a compile-time count; at most kFrames/8 - 1 = 4 here).
+__device__ __forceinline__ void wait_groups(int pending) {
+  switch (pending) {
+    case 0: __pipeline_wait_prior(0); break;
+    case 1: __pipeline_wait_prior(1); break;
+    case 2: __pipeline_wait_prior(2); break;
+    case 3: __pipeline_wait_prior(3); break;
+    default: __pipeline_wait_prior(4); break;
+  }
+}
+
+// Version 12 of the bit-sliced kernel (modes kBitslice2; variants 5 and 21): median_bitslice's
+// search unchanged, with the instructions around it cut after reading the SASS of the first H200
+// run (1.150 ms at 1080p x 300, ~11.6 k warp instructions per tile at ~47% issue efficiency with
+// 5 warps per SM). Per lane and tile at T = 300 (GW = 4):
+//  * staging was ~34 instructions per 16-byte chunk (signed q / 2GW, q % 2GW, a 64-bit t*n
+//    multiply, the zero-fill branch) x 80 chunks = 2.7 k: now one cp.async group per block of
+//    8 frame slots, 16 chunks per lane per block at fixed row/byte strides (stage_row): ~5 per
+//    chunk. Rows past T and columns past n are left unwritten (their masks are zero).
+//  * transposition was ~107 per item (72 logic + per-plane XOR/IMAD address math + loop) x 40 =
+//    4.3 k: now bitsel-based (24 LOP3 + 24 shifts, the right ones as IMAD.HI on the FMA pipe),
+//    the 8 store addresses per lane computed once
+//    (the swizzle of a lane's items is swizzle(s) for all of them), 8 items per block unrolled
+//    with immediate offsets: ~60 per item = 2.4 k.
+//  * each block is transposed as soon as its own group lands (5 groups instead of 4 batches).
+// PF (variant 6): right after issuing its own loads, the warp asks L2 to fetch the rows of tile
+// blockIdx.x + pf_tiles (pf_tiles = the blocks resident on the whole GPU, so that tile starts
+// about when this one ends): one bulk prefetch per row (cp.async.bulk.prefetch.L2, sm_90), ~10
+// instructions per lane, no shared memory. The next warp's first cp.async group then waits
+// for L2 (~0.3 us) instead of DRAM under load (~1 us and more); what is in flight ahead is
+// ~26 MB at 1080p x 300 (660 tiles of 40 KB), inside the 50-60 MB L2.
+template <int GW, bool EVEN, bool PF>
+__global__ void __launch_bounds__(32)
+median_bitslice2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out, bool vec16,
+                 int pf_tiles) {
+  namespace bs = comix::bitslice;
+  constexpr int SW = 32 / GW, E = 32 * GW;
+  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  constexpr int RPI = 16 / GW;  // rows between a lane's consecutive chunks in a block
+  extern __shared__ __align__(32) uint32_t tile[];  // [Tpad][GW][8] words, the layout of median_bitslice
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
+  const int lane = threadIdx.x, g = lane % GW, s = lane / GW;
+  const int nf = bs::frame_slots(T, SW), nblk = nf / 8;
+  const int64_t e0 = (int64_t)blockIdx.x * E;
+  const int w = (int)(n - e0 < E ? n - e0 : E);
+  const uint8_t* base = frames + e0;
+
+  // ---- staging: one cp.async group per block of 8 frame slots ----
+  if (vec16) {
+    const int c = bs::stage_chunk<GW>(lane);
+    const bool col_ok = c < w / 16;
+    int t = bs::stage_row<GW>(0, lane, 0);
+    const uint8_t* src = base + (int64_t)t * n + 16 * c;
+    const int64_t step = (int64_t)RPI * n;
+    uint32_t* dst = tile + bs::raw_word<GW>(t, c);  // + 128 words per chunk step
+    for (int j = 0; j < nblk; ++j) {
+#pragma unroll
+      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
+        if (col_ok && t < T) __pipeline_memcpy_async(dst, src, 16);
+        t += RPI;
+        src += step;
+        dst += 128;
+      }
+      __pipeline_commit();
+    }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (PF && (int64_t)blockIdx.x + pf_tiles < (int64_t)gridDim.x) {
+      const int64_t e1 = e0 + (int64_t)pf_tiles * E;
+      const uint32_t bytes = (uint32_t)(n - e1 < E ? n - e1 : E);  // a multiple of 16 (vec16)
+      for (int t = lane; t < T; t += 32)
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(frames + e1 + (int64_t)t * n), "r"(bytes)
+                     : "memory");
+    }
+#endif
+  } else {
+    for (unsigned q = lane; q < (unsigned)(nf * SW * E); q += 32) {
+      const int t = (int)(q / E), c = (int)(q % E);
+      if (t < T && c < w) tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = base[(int64_t)t * n + c];
+    }
+  }
+
+  // ---- transposition, block by block as the groups land ----
+  // lane's slot f is item lane + 32 f at byte 32 * lane + 1024 f; its plane pb goes to word pb ^ swz
+  const int swz = bs::swizzle<GW>(s);
+  unsigned char* my8 = tile8 + 32 * lane;
+  uint32_t poff[8];
+#pragma unroll
+  for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
+  for (int j = 0; j < nblk; ++j) {
+    if (vec16) wait_groups(nblk - 1 - j);
+    __syncwarp();
+    unsigned char* blk = my8 + 8192 * j;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
+      const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
+      uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+      bs::transpose_sel(v);
+#pragma unroll
+      for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
+    }
+  }
+  __syncwarp();
+
+  // ---- 8 passes: as median_bitslice ----
+  uint32_t m1[bs::kFrames], m2[bs::kFrames];
+#pragma unroll
+  for (int f = 0; f < bs::kFrames; ++f) m1[f] = m2[f] = s + SW * f < T ? 0xffffffffu : 0u;
+  bs::State<NB> st;
+  bs::init_state<NB>(st, T);
+  const uint32_t* mine = tile + (s * GW + g) * 8;
+  auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
+  uint32_t cnt[bs::kCountBits], o2;
+  for (int b = 7; b >= 0; --b) {
+    if (b == 7) bs::lane_pass<EVEN, false>(m1, m2, nf, b, 0u, 0u, plane, cnt, o2);
+    else bs::lane_pass<EVEN, true>(m1, m2, nf, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    uint32_t tot[NB + 1];
+#pragma unroll
+    for (int j = 0; j < K; ++j) tot[j] = cnt[j];
+#pragma unroll
+    for (int r = 0; r < LOG_SW; ++r) {
+      uint32_t other[NB];
+#pragma unroll
+      for (int j = 0; j < K + r; ++j) other[j] = __shfl_xor_sync(0xffffffffu, tot[j], GW << r);
+      bs::add_grow(tot, other, K + r);
+      if (EVEN) o2 |= __shfl_xor_sync(0xffffffffu, o2, GW << r);
+    }
+    bs::decide<NB, EVEN>(st, tot, o2);
+  }
+
+  uint32_t res[8];
+  bs::result_planes<NB, EVEN>(st, res);
+  bs::transpose_sel(res);
+  if (s < 8) {
+    uint32_t word = res[0];
+#pragma unroll
+    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
+    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+    const int64_t i = e0 + off;
+    if (vec16 && i + 4 <= n) {
+      *reinterpret_cast<uint32_t*>(out + i) = word;
+    } else {
+      for (int j = 0; j < 4; ++j)
+        if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
+    }
+  }
+}
+
 __global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out) {
   const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -501,6 +653,11 @@ int g_wide_cols = 32;      // columns (packed words) per tile when T allows: 32 
 constexpr int64_t kAutoHistMaxT = 256;
 constexpr bool kAutoBitslice = true;
 constexpr int64_t kAutoBitsliceMinT = 32;
+// UNMEASURED (median version 12): kAutoBitsliceMode picks what the automatic choice runs wherever
+// it takes the bit-sliced kernel: kBitslice (variant 4, measured: 1.150 ms at 1080p x 300),
+// kBitslice2 (variant 5) or kBitslice2Pf (variant 6). Set it to the faster of 5 and 6 once the
+// gpu-check table shows it at or below variant 4 (prediction: RESULTS.md, "median: version 12").
+constexpr int kAutoBitsliceMode = kBitslice;
 
 template <int COLS, int MODE>
 int launch_staged_mode(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
@@ -522,6 +679,8 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
     case kVset + 8: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);
     case kHalf + 8: return launch_staged_mode<COLS, kHalf + 8>(frames, T, n, out, stream, smem);
     case kBitslice: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);  // T > kBitsliceMaxT
+    case kBitslice2: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);
+    case kBitslice2Pf: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);
     default: return launch_staged_mode<COLS, kHalf>(frames, T, n, out, stream, smem);  // kHist falls back here
   }
 }
@@ -529,10 +688,43 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
 // Bit-sliced kernel: frames per lane are bounded by kFrames, so T <= 32 lanes * kFrames.
 constexpr int64_t kBitsliceMaxT = 32 * comix::bitslice::kFrames;  // 1280
 
+// Blocks of `kernel` resident on the whole GPU at `smem` bytes each (the prefetch distance of
+// median_bitslice2<..., true>); remembered for the last kernel and smem asked.
+template <class Kernel>
+int resident_blocks(Kernel kernel, size_t smem) {
+  static Kernel last_kernel = nullptr;
+  static size_t last_smem = 0;
+  static int last = 0;
+  if (kernel != last_kernel || smem != last_smem) {
+    int dev = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32, smem) != cudaSuccess)
+      return 0;
+    last = sms * per_sm;
+    last_kernel = kernel;
+    last_smem = smem;
+  }
+  return last;
+}
+
+// v12: 0 = median_bitslice, 1 = median_bitslice2, 2 = median_bitslice2 with the L2 prefetch.
 template <int GW, bool EVEN>
-int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, int v12) {
   constexpr int SW = 32 / GW;
   const size_t smem = (size_t)comix::bitslice::frame_slots((int)T, SW) * SW * GW * 32;  // <= 40 KB
+  if (v12) {
+    auto kernel = v12 == 2 ? median_bitslice2<GW, EVEN, true> : median_bitslice2<GW, EVEN, false>;
+    COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+    const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
+                       (reinterpret_cast<uintptr_t>(out) % 4 == 0);
+    const int64_t tiles = (n + 32 * GW - 1) / (32 * GW);
+    if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
+    const int pf = v12 == 2 ? resident_blocks(kernel, smem) : 0;
+    kernel<<<(unsigned)tiles, 32, smem, stream>>>(frames, (int)T, n, out, vec16, pf > 0 ? pf : 0x7fffffff);
+    COMIX_CUDA_LAUNCHED();
+    return COMIX_OK;
+  }
   auto kernel = median_bitslice<GW, EVEN>;
   COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   // 5 tiles of 40 KB per SM at T = 300 need the largest shared-memory carveout
@@ -548,14 +740,18 @@ int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out,
 
 // Groups per warp-tile: 4 (8 slices of frames) while T fits 8 * kFrames, else 2, else 1;
 // `narrow` halves it (twice the warps per SM for the same shared memory, more butterfly work).
-int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, bool narrow) {
+// v12: median_bitslice2 (the same layout and search, fewer instructions around it).
+int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, bool narrow,
+                    int v12) {
   constexpr int64_t F = comix::bitslice::kFrames;
   int gw = T <= 8 * F ? 4 : T <= 16 * F ? 2 : 1;
   if (narrow && gw > 1) gw /= 2;
   const bool even = T % 2 == 0;
-  if (gw == 4) return even ? launch_bitslice_t<4, true>(frames, T, n, out, stream) : launch_bitslice_t<4, false>(frames, T, n, out, stream);
-  if (gw == 2) return even ? launch_bitslice_t<2, true>(frames, T, n, out, stream) : launch_bitslice_t<2, false>(frames, T, n, out, stream);
-  return even ? launch_bitslice_t<1, true>(frames, T, n, out, stream) : launch_bitslice_t<1, false>(frames, T, n, out, stream);
+  if (gw == 4)
+    return even ? launch_bitslice_t<4, true>(frames, T, n, out, stream, v12) : launch_bitslice_t<4, false>(frames, T, n, out, stream, v12);
+  if (gw == 2)
+    return even ? launch_bitslice_t<2, true>(frames, T, n, out, stream, v12) : launch_bitslice_t<2, false>(frames, T, n, out, stream, v12);
+  return even ? launch_bitslice_t<1, true>(frames, T, n, out, stream, v12) : launch_bitslice_t<1, false>(frames, T, n, out, stream, v12);
 }
 
 int max_optin_smem() {
@@ -572,12 +768,13 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   cudaStream_t stream = static_cast<cudaStream_t>(stream_);
   static const int smem_limit = max_optin_smem();
   if (g_auto) {
-    g_count_mode = kAutoBitslice && T >= kAutoBitsliceMinT && T <= kBitsliceMaxT ? kBitslice
+    g_count_mode = kAutoBitslice && T >= kAutoBitsliceMinT && T <= kBitsliceMaxT ? kAutoBitsliceMode
                    : T <= kAutoHistMaxT                                          ? kHist
                                                                                   : kVset + 8;
     g_wide_cols = 32;
   }
-  if (g_count_mode == kBitslice && T <= kBitsliceMaxT) return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16);
+  if ((g_count_mode == kBitslice || g_count_mode == kBitslice2 || g_count_mode == kBitslice2Pf) && T <= kBitsliceMaxT)
+    return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16, g_count_mode - kBitslice);
   if (g_count_mode == kHist && kHistFixedSmem + (size_t)T * 4 * kHistCols <= (size_t)smem_limit) {
     const size_t smem = kHistFixedSmem + (size_t)T * 4 * kHistCols;
     COMIX_CUDA_TRY(cudaFuncSetAttribute(median_hist2, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -603,7 +800,7 @@ extern "C" int comix_median_cuda_set_variant(int variant) {
     return COMIX_OK;
   }
   const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
-  if ((mode > kBitslice && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
+  if ((mode > kBitslice2Pf && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
   g_count_mode = mode;
   g_wide_cols = cols;
   g_auto = false;

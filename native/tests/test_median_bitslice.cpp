@@ -37,6 +37,19 @@ static void check_blocks() {
     bs::transpose(w);
     CHECK(std::memcmp(w, orig, sizeof w) == 0, "transpose is not its own inverse");
   }
+  // version 12: bitsel and transpose_sel compute exactly what swap_index_bit and transpose do
+  for (int it = 0; it < 1000; ++it) {
+    uint32_t w[8], v[8];
+    for (auto& x : w) x = (uint32_t)rng()();
+    std::memcpy(v, w, sizeof w);
+    bs::transpose(w);
+    bs::transpose_sel(v);
+    CHECK(std::memcmp(w, v, sizeof w) == 0, "transpose_sel differs from transpose");
+    const uint32_t a = (uint32_t)rng()(), b = (uint32_t)rng()(), m = (uint32_t)rng()();
+    CHECK(bs::bitsel(a, b, m) == ((a & m) | (b & ~m)), "bitsel");
+    // the device's shr_fma: x >> s as the high word of x * 2^(32-s) (__umulhi), s = 1, 2, 4
+    for (int sh : {1, 2, 4}) CHECK((uint32_t)(((uint64_t)a << (32 - sh)) >> 32) == (a >> sh), "shr_fma identity");
+  }
   // plane_bit is a permutation
   uint32_t seen = 0;
   for (int p = 0; p < 32; ++p) seen |= 1u << bs::plane_bit(p);
@@ -115,9 +128,34 @@ static void check_banks() {
   }
 }
 
-// One warp-tile of median_bitslice<GW, EVEN>, lane by lane.
+// Version 12's staging order (stage_row/stage_chunk): the 16 chunks per lane and block of 8 slots
+// cover each (row, chunk) of the block exactly once, at the fixed strides the kernel's pointer
+// increments assume (RPI rows, 128 words of shared memory per step).
+template <int GW>
+static void check_stage_order() {
+  constexpr int SW = 32 / GW, CPR = 2 * GW, RPI = 16 / GW;
+  for (int j = 0; j < bs::kFrames / 8; ++j) {
+    std::vector<int> hits(8 * SW * CPR, 0);
+    for (int lane = 0; lane < 32; ++lane) {
+      const int c = bs::stage_chunk<GW>(lane);
+      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
+        const int t = bs::stage_row<GW>(j, lane, k);
+        CHECK(t == bs::stage_row<GW>(j, lane, 0) + k * RPI, "stage_row stride GW=%d", GW);
+        CHECK(bs::raw_word<GW>(t, c) == bs::raw_word<GW>(bs::stage_row<GW>(0, lane, 0), c) + 128 * (k + 16 * j),
+              "raw_word stride GW=%d", GW);
+        CHECK(t >= 8 * j * SW && t < 8 * (j + 1) * SW, "stage_row out of block GW=%d", GW);
+        ++hits[(t - 8 * j * SW) * CPR + c];
+      }
+    }
+    for (int h : hits) CHECK(h == 1, "stage order GW=%d block %d: a chunk staged %d times", GW, j, h);
+  }
+}
+
+// One warp-tile of median_bitslice<GW, EVEN> (v12 = false) or median_bitslice2 (v12 = true:
+// staged rows past T and bytes past n are left unwritten, here poisoned with random bytes;
+// transposition by transpose_sel at the per-lane addresses the kernel uses), lane by lane.
 template <int GW, bool EVEN>
-static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, uint8_t* out) {
+static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, uint8_t* out, bool v12) {
   constexpr int SW = 32 / GW, E = 32 * GW;
   constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
   constexpr int K = bs::kCountBits, NB = K + LOG_SW;
@@ -128,8 +166,27 @@ static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, u
   unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile.data());
   for (int t = 0; t < Tpad; ++t)
     for (int c = 0; c < E; ++c)
-      tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = t < T && c < w ? frames[(int64_t)t * n + e0 + c] : 0;
-  for (int item = 0; item < Tpad * GW; ++item) {
+      tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] =
+          t < T && c < w ? frames[(int64_t)t * n + e0 + c] : v12 ? (uint8_t)rng()() : 0;
+  if (v12) {
+    // lane L transposes items L + 32 f (its own slots f), planes at byte 32 L + 1024 f + 4 (pb ^ swz)
+    for (int lane = 0; lane < 32; ++lane) {
+      const int swz = bs::swizzle<GW>(lane / GW);
+      for (int f = 0; f < nf; ++f) {
+        unsigned char* p = tile8 + 32 * lane + 1024 * f;
+        uint32_t v[8];
+        std::memcpy(v, p, sizeof v);
+        bs::transpose_sel(v);
+        for (int pb = 0; pb < 8; ++pb) {
+          const int item = lane + 32 * f;
+          CHECK(32 * lane + 1024 * f + 4 * (pb ^ swz) == 4 * bs::plane_word<GW>(item / GW, item % GW, pb),
+                "v12 plane address GW=%d", GW);
+          std::memcpy(p + 4 * (pb ^ swz), &v[pb], 4);
+        }
+      }
+    }
+  }
+  for (int item = 0; item < (v12 ? 0 : Tpad * GW); ++item) {
     const int t = item / GW, g = item % GW;
     uint32_t v[8];
     std::memcpy(v, &tile[(size_t)item * 8], sizeof v);
@@ -189,14 +246,14 @@ static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, u
 }
 
 template <int GW>
-static void simulate(const uint8_t* frames, int T, int64_t n, uint8_t* out) {
+static void simulate(const uint8_t* frames, int T, int64_t n, uint8_t* out, bool v12) {
   for (int64_t e0 = 0; e0 < n; e0 += 32 * GW) {
-    if (T % 2 == 0) simulate_tile<GW, true>(frames, T, n, e0, out);
-    else simulate_tile<GW, false>(frames, T, n, e0, out);
+    if (T % 2 == 0) simulate_tile<GW, true>(frames, T, n, e0, out, v12);
+    else simulate_tile<GW, false>(frames, T, n, e0, out, v12);
   }
 }
 
-static void check_median(int T, int64_t n, int pattern, bool narrow) {
+static void check_median(int T, int64_t n, int pattern, bool narrow, bool v12 = false) {
   std::vector<uint8_t> f((size_t)(T * n));
   auto& g = rng();
   switch (pattern) {
@@ -225,13 +282,13 @@ static void check_median(int T, int64_t n, int pattern, bool narrow) {
   const int F = bs::kFrames;
   int gw = T <= 8 * F ? 4 : T <= 16 * F ? 2 : 1;  // as launch_bitslice chooses
   if (narrow && gw > 1) gw /= 2;
-  if (gw == 4) simulate<4>(f.data(), T, n, got.data());
-  else if (gw == 2) simulate<2>(f.data(), T, n, got.data());
-  else simulate<1>(f.data(), T, n, got.data());
+  if (gw == 4) simulate<4>(f.data(), T, n, got.data(), v12);
+  else if (gw == 2) simulate<2>(f.data(), T, n, got.data(), v12);
+  else simulate<1>(f.data(), T, n, got.data(), v12);
   int64_t bad = 0;
   for (int64_t i = 0; i < n; ++i) bad += got[(size_t)i] != ref[(size_t)i];
-  CHECK(bad == 0, "bitslice median T=%d n=%lld pattern=%d gw=%d: %lld mismatches", T, (long long)n, pattern, gw,
-        (long long)bad);
+  CHECK(bad == 0, "bitslice median T=%d n=%lld pattern=%d gw=%d v12=%d: %lld mismatches", T, (long long)n, pattern, gw,
+        (int)v12, (long long)bad);
 }
 
 int main() {
@@ -239,19 +296,24 @@ int main() {
   check_banks<4>();
   check_banks<2>();
   check_banks<1>();
+  check_stage_order<4>();
+  check_stage_order<2>();
+  check_stage_order<1>();
   int cases = 0;
   for (int T = 1; T <= 700; ++T) {
     // one full tile plus a partial one (16 and 4 bytes short of a second), rotating patterns
     const int64_t n = T % 2 ? 128 + 112 : 128 + 60;
     check_median(T, n, T % 5, (T / 2) % 2 == 1);
-    ++cases;
+    check_median(T, n, (T + 2) % 5, (T / 2) % 2 == 0, true);  // version 12, the other width
+    cases += 2;
   }
   for (int T : {2, 3, 16, 72, 255, 256, 299, 300, 301, 319, 320, 321, 639, 640, 641, 1000, 1279, 1280})
     for (int pattern = 0; pattern < 5; ++pattern)
-      for (bool narrow : {false, true}) {
-        check_median(T, 256, pattern, narrow);
-        ++cases;
-      }
+      for (bool narrow : {false, true})
+        for (bool v12 : {false, true}) {
+          check_median(T, 256, pattern, narrow, v12);
+          ++cases;
+        }
   std::printf("bitslice median: %d cases\n", cases);
   return finish("median_bitslice");
 }
