@@ -62,6 +62,12 @@ public class I3dBench {
   @Param({"TF32"})
   public String precision;
 
+  /** cuda: per-op device time of the calls after the first (GpuProfile), printed as comix-i3d-profile lines. */
+  @Param({"false"})
+  public boolean profile;
+
+  long mallocsAfterWarmup = -1;
+
   GpuContext gpu;
 
   static final int T = 8, S = 224;
@@ -146,6 +152,10 @@ public class I3dBench {
     }
     if (gpu != null) gpu.ops().synchronize();
     nanos.add(System.nanoTime() - t0);
+    if (gpu != null && nanos.size() == 1) {
+      mallocsAfterWarmup = gpu.ops().allocator().mallocCount();
+      if (profile) gpu.setProfiling(true);
+    }
   }
 
   /** Prints the comix-i3d line: the median of the calls after the first (with -wi 1, the warm-up call). */
@@ -165,6 +175,18 @@ public class I3dBench {
             + " \"gflops\": %.1f, \"gmac_per_clip\": %.4f%s, \"all_ms\": %s}",
         mode, batch, m.size(), ms, ms / batch, flop / med, convMacsPerClip(T, S) / 1e9, dev,
         nanos.stream().map(v -> String.format(Locale.ROOT, "%.2f", v / 1e6)).toList()));
+    if (gpu != null) {
+      System.out.println(String.format(Locale.ROOT, "comix-i3d-mallocs {\"batch\": %d, \"precision\": \"%s\", "
+          + "\"cudaMalloc_calls_after_first_call\": %d, \"cached_gib\": %.2f}", batch, precision,
+          gpu.ops().allocator().mallocCount() - mallocsAfterWarmup, gpu.ops().allocator().cachedBytes() / 1073741824.0));
+      if (profile) {
+        double wall = 0;
+        for (int i = 1; i < nanos.size(); i++) wall += nanos.get(i) / 1e6;
+        System.out.println(String.format(Locale.ROOT, "comix-i3d-profile wall time of the profiled calls: %.3f ms", wall));
+        for (String line : gpu.profile().report(25)) System.out.println("comix-i3d-profile " + line);
+        gpu.setProfiling(false);
+      }
+    }
     x.close();
     gy.close();
   }

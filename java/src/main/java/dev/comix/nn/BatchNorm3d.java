@@ -3,6 +3,7 @@ package dev.comix.nn;
 import dev.comix.jni.ComixCuda;
 import dev.comix.nn.cpu.DnnlBatchNorm;
 import dev.comix.nn.gpu.GpuContext;
+import dev.comix.nn.gpu.GpuProfile;
 import dev.comix.runtime.ComixException;
 import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
@@ -110,7 +111,7 @@ public final class BatchNorm3d implements Layer {
     try {
       if (training) {
         long wsBytes = ComixCuda.comix_nn_bn_stats_workspace(M, channels);
-        try (Tensor ws = g.alloc(DType.U8, Math.max(1, wsBytes))) {
+        try (Tensor ws = g.alloc(DType.U8, Math.max(1, wsBytes)); GpuProfile.Span sp = g.span("bn stats")) {
           g.check(ComixCuda.comix_nn_bn_stats_cuda(x.data(), code, M, channels, mean.data(), var.data(), ws.data(),
               wsBytes, g.stream()), "BatchNorm3d statistics");
         }
@@ -122,8 +123,10 @@ public final class BatchNorm3d implements Layer {
         g.ops().copy(runVar.device(g), var);
       }
       y = g.alloc(x.dtype(), x.shape());
-      g.check(ComixCuda.comix_nn_bn_forward_cuda(x.data(), code, M, channels, mean.data(), var.data(), (float) eps,
-          weight.valueOn(g).data(), bias.valueOn(g).data(), relu ? 1 : 0, y.data(), g.stream()), "BatchNorm3d");
+      try (GpuProfile.Span sp = g.span(relu ? "bn+relu fwd" : "bn fwd")) {
+        g.check(ComixCuda.comix_nn_bn_forward_cuda(x.data(), code, M, channels, mean.data(), var.data(), (float) eps,
+            weight.valueOn(g).data(), bias.valueOn(g).data(), relu ? 1 : 0, y.data(), g.stream()), "BatchNorm3d");
+      }
       saved.push(new Ctx(x.retain(), mean, var, null, training, relu ? y.retain() : null), training);
       return y;
     } catch (RuntimeException e) {
@@ -141,7 +144,8 @@ public final class BatchNorm3d implements Layer {
     Tensor dx = g.alloc(gradOut.dtype(), gradOut.shape());
     try {
       long wsBytes = ComixCuda.comix_nn_bn_backward_workspace(M, channels);
-      try (Tensor ws = g.alloc(DType.U8, Math.max(1, wsBytes))) {
+      try (Tensor ws = g.alloc(DType.U8, Math.max(1, wsBytes));
+          GpuProfile.Span sp = g.span(c.output() != null ? "bn+relu bwd" : "bn bwd")) {
         g.check(ComixCuda.comix_nn_bn_backward_cuda(c.input().data(), c.output() == null ? null : c.output().data(),
             gradOut.data(), GpuContext.code(gradOut), M, channels, c.mean().data(), c.var().data(), (float) eps,
             weight.valueOn(g).data(), c.training() ? 1 : 0, dx.data(), weight.gradOn(g).data(), bias.gradOn(g).data(),

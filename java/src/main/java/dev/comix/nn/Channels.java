@@ -68,10 +68,12 @@ public final class Channels {
     os[r - 1] = total;
     Tensor out = g.alloc(first.dtype(), os);
     long off = 0;
-    for (Tensor t : parts) {
-      long c = t.dim(-1);
-      g.copy2d(at(out, off * es), total * es, t.data(), c * es, c * es, rows);
-      off += c;
+    try (var sp = g.span("concat")) {
+      for (Tensor t : parts) {
+        long c = t.dim(-1);
+        g.copy2d(at(out, off * es), total * es, t.data(), c * es, c * es, rows);
+        off += c;
+      }
     }
     return out;
   }
@@ -87,13 +89,15 @@ public final class Channels {
     long es = x.dtype().size();
     List<Tensor> out = new ArrayList<>(sizes.length);
     long off = 0;
-    for (int c : sizes) {
-      long[] s = shape.clone();
-      s[r - 1] = c;
-      Tensor p = g.alloc(x.dtype(), s);
-      out.add(p);
-      g.copy2d(p.data(), c * es, at(x, off * es), total * es, c * es, rows);
-      off += c;
+    try (var sp = g.span("split")) {
+      for (int c : sizes) {
+        long[] s = shape.clone();
+        s[r - 1] = c;
+        Tensor p = g.alloc(x.dtype(), s);
+        out.add(p);
+        g.copy2d(p.data(), c * es, at(x, off * es), total * es, c * es, rows);
+        off += c;
+      }
     }
     return List.copyOf(out);
   }

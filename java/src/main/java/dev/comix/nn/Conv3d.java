@@ -6,6 +6,7 @@ import dev.comix.nn.gpu.ConvLayout;
 import dev.comix.nn.gpu.ConvPrecision;
 import dev.comix.nn.gpu.CudnnConv3d;
 import dev.comix.nn.gpu.GpuContext;
+import dev.comix.nn.gpu.GpuProfile;
 import dev.comix.runtime.ComixException;
 import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
@@ -110,6 +111,12 @@ public final class Conv3d implements Layer {
     return y;
   }
 
+  /** "3x3x3/1 64->192 @ 8x4x56x56 TF32" for profiles. */
+  private String describe(long[] in, GpuContext g) {
+    return kernel[0] + "x" + kernel[1] + "x" + kernel[2] + "/" + stride[0] + stride[1] + stride[2] + " " + cin + "->" + cout
+        + " @ " + in[0] + "x" + in[1] + "x" + in[2] + "x" + in[3] + " " + g.precision();
+  }
+
   private CudnnConv3d gpuConv(GpuContext g, int[] pad) {
     return gpuConvs.computeIfAbsent(new ConvKey(g, g.precision(), pad[0], pad[1], pad[2]),
         k -> new CudnnConv3d(g.cudnn(), cin, cout, kernel, stride, pad, ConvLayout.NDHWC, k.precision()));
@@ -121,8 +128,10 @@ public final class Conv3d implements Layer {
     if (devWeight == null || devWeightCtx != g || devWeightType != dt || devWeightVersion != weight.deviceVersion()) {
       if (devWeight != null) devWeight.close();
       devWeight = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin);
+      GpuProfile.Span sp = g.span("conv weight reorder");
       g.check(ComixCuda.comix_nn_weight_to_krsc_cuda(master.data(), cout, cin, kernel[0], kernel[1], kernel[2],
           devWeight.data(), GpuContext.code(dt), g.stream()), "Conv3d weight reorder");
+      sp.close();
       devWeightCtx = g;
       devWeightType = dt;
       devWeightVersion = weight.deviceVersion();
@@ -140,8 +149,10 @@ public final class Conv3d implements Layer {
     Tensor xin;
     if (padded) {
       xin = g.alloc(dt, s[0], s[1] + f[0] + b[0], s[2] + f[1] + b[1], s[3] + f[2] + b[2], cin);
-      g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
+      try (GpuProfile.Span sp = g.span("conv pad")) {
+        g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
           xin.data(), g.stream()), "Conv3d pad");
+      }
     } else {
       xin = x.retain();
     }
@@ -152,7 +163,7 @@ public final class Conv3d implements Layer {
       int chunk = g.convChunk(n, Math.max(xin.numel(), Tensor.numel(os)) / Math.max(1, n));
       Tensor y = g.alloc(dt, os);
       Tensor w = deviceWeight(g, dt);
-      try {
+      try (GpuProfile.Span sp = g.span("conv fwd|" + describe(x.shape(), g))) {
         for (long b0 = 0; b0 < n; b0 += chunk) {
           long b1 = Math.min(n, b0 + chunk);
           CudnnConv3d.Plan p = conv.plan(b1 - b0, xin.dim(1), xin.dim(2), xin.dim(3));
@@ -188,19 +199,24 @@ public final class Conv3d implements Layer {
     try {
       long n = dxin.dim(0);
       long[] ps = c.input().shape();
-      for (long b0 = 0; b0 < n; b0 += q.chunk()) {
-        long b1 = Math.min(n, b0 + q.chunk());
-        CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
-        q.conv().backwardData(p, gradOut.slice0(b0, b1).data(), w.data(), dxin.slice0(b0, b1).data());
+      try (GpuProfile.Span sp = g.span("conv bwd-data|" + describe(q.inShape(), g))) {
+        for (long b0 = 0; b0 < n; b0 += q.chunk()) {
+          long b1 = Math.min(n, b0 + q.chunk());
+          CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+          q.conv().backwardData(p, gradOut.slice0(b0, b1).data(), w.data(), dxin.slice0(b0, b1).data());
+        }
       }
       if (q.padded()) {
         long[] is = q.inShape();
         dx = g.alloc(dt, is);
-        g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], q.front(),
+        try (GpuProfile.Span sp = g.span("conv crop")) {
+          g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], q.front(),
             q.back(), dx.data(), g.stream()), "Conv3d crop");
+        }
         dxin.close();
       }
-      try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin)) {
+      try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin);
+          GpuProfile.Span sp = g.span("conv bwd-filter|" + describe(q.inShape(), g))) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
           CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);

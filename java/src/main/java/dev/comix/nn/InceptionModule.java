@@ -98,8 +98,10 @@ public final class InceptionModule implements Layer {
             }
             acc = g.zeros(DType.F32, d.shape());
           }
-          g.check(ComixCuda.comix_nn_axpy_cuda(1f, d.data(), GpuContext.code(d), acc.data(), d.numel(), g.stream()),
-              "InceptionModule gradient sum");
+          try (var sp = g.span("grad sum")) {
+            g.check(ComixCuda.comix_nn_axpy_cuda(1f, d.data(), GpuContext.code(d), acc.data(), d.numel(), g.stream()),
+                "InceptionModule gradient sum");
+          }
         }
       }
       if (gradOut.dtype() == DType.F32) {

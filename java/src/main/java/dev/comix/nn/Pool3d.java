@@ -3,6 +3,7 @@ package dev.comix.nn;
 import dev.comix.jni.ComixCuda;
 import dev.comix.nn.cpu.DnnlPool3d;
 import dev.comix.nn.gpu.GpuContext;
+import dev.comix.nn.gpu.GpuProfile;
 import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
 
@@ -63,7 +64,7 @@ abstract class Pool3d implements Layer {
     Tensor y = g.alloc(x.dtype(), os);
     Tensor argmax = max ? g.alloc(DType.U8, os) : null;
     int[] k = kernel, st = stride, f = front;
-    try {
+    try (GpuProfile.Span sp = g.span(name + " fwd|" + java.util.Arrays.toString(kernel) + " @ " + java.util.Arrays.toString(s))) {
       if (y.numel() > 0)
         g.check(ComixCuda.comix_nn_pool3d_forward_cuda(x.data(), GpuContext.code(x), s[0], s[1], s[2], s[3], s[4], k, st,
             f, o[0], o[1], o[2], max ? 0 : 1, y.data(), argmax == null ? null : argmax.data(), g.stream()), name);
@@ -84,7 +85,7 @@ abstract class Pool3d implements Layer {
     long[] is = c.inShape(), o = c.outShape();
     Tensor dx = g.alloc(gradOut.dtype(), is);
     int[] k = kernel, st = stride, f = c.front();
-    try {
+    try (GpuProfile.Span sp = g.span(name + " bwd|" + java.util.Arrays.toString(kernel) + " @ " + java.util.Arrays.toString(is))) {
       if (dx.numel() > 0)
         g.check(ComixCuda.comix_nn_pool3d_backward_cuda(gradOut.data(), GpuContext.code(gradOut), is[0], is[1], is[2],
             is[3], is[4], k, st, f, o[1], o[2], o[3], max ? 0 : 1, c.argmax() == null ? null : c.argmax().data(),

@@ -38,12 +38,28 @@ public final class GpuContext {
   private Cudnn cudnn;
   private volatile ConvPrecision precision;
   private volatile int microBatch;
+  private final GpuProfile profile;
 
   private GpuContext(CudaOps ops) {
     this.ops = ops;
     this.precision = defaultPrecision();
     String mb = System.getenv("COMIX_GPU_MICROBATCH");
     this.microBatch = mb == null || mb.isBlank() ? 0 : Integer.parseInt(mb.trim());
+    this.profile = new GpuProfile(ops, "1".equals(System.getenv("COMIX_GPU_PROFILE")));
+  }
+
+  /** Per-op device time of the layers ({@link GpuProfile}); off by default. */
+  public GpuProfile profile() {
+    return profile;
+  }
+
+  public void setProfiling(boolean on) {
+    profile.setOn(on);
+  }
+
+  /** A profiling span on this context's stream (a no-op unless profiling is on). */
+  public GpuProfile.Span span(String name) {
+    return profile.span(name);
   }
 
   static ConvPrecision defaultPrecision() {
@@ -190,7 +206,9 @@ public final class GpuContext {
   public Tensor cast(Tensor src, DType dtype) {
     Tensor out = ops.allocate(dtype, src.shape());
     if (src.numel() > 0)
-      check(ComixCuda.comix_nn_cast_cuda(src.data(), code(src), out.data(), code(dtype), src.numel(), stream()), "cast");
+      try (GpuProfile.Span sp = span("cast")) {
+        check(ComixCuda.comix_nn_cast_cuda(src.data(), code(src), out.data(), code(dtype), src.numel(), stream()), "cast");
+      }
     return out;
   }
 
