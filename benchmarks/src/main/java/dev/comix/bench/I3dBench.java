@@ -66,6 +66,10 @@ public class I3dBench {
   @Param({"false"})
   public boolean profile;
 
+  /** cuda: clips per cuDNN convolution call (0: the whole batch); BN statistics stay over the whole batch. */
+  @Param({"0"})
+  public int microBatch;
+
   long mallocsAfterWarmup = -1;
 
   GpuContext gpu;
@@ -120,6 +124,7 @@ public class I3dBench {
     }
     gpu = GpuContext.of(Device.parse(device));
     gpu.setPrecision(ConvPrecision.valueOf(precision));
+    gpu.setMicroBatch(microBatch);
     int first = Math.min(batch, 32);
     try (Tensor h = Conv3dBench.random(20211206L + batch, first, T, S, S, 3); Tensor d = gpu.upload(h)) {
       x = gpu.alloc(d.dtype(), batch, T, S, S, 3);
@@ -168,8 +173,8 @@ public class I3dBench {
     long macs = convMacsPerClip(T, S) * batch;
     double flop = macs * (mode.equals("eval") ? 2.0 : 6.0);
     String dev = gpu == null ? "" : String.format(Locale.ROOT,
-        ", \"device\": \"%s\", \"precision\": \"%s\", \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f",
-        gpu.device(), precision, batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0);
+        ", \"device\": \"%s\", \"precision\": \"%s\", \"micro_batch\": %d, \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f",
+        gpu.device(), precision, microBatch, batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0);
     System.out.println(String.format(Locale.ROOT,
         "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"
             + " \"gflops\": %.1f, \"gmac_per_clip\": %.4f%s, \"all_ms\": %s}",
