@@ -4,14 +4,13 @@ import static dev.comix.loss.TensorsForTests.*;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.comix.runtime.Backends;
 import dev.comix.runtime.ComixException;
 import dev.comix.runtime.CpuOps;
 import dev.comix.runtime.CudaOps;
 import dev.comix.runtime.DType;
-import dev.comix.runtime.Device;
 import dev.comix.runtime.Ops;
 import dev.comix.runtime.Tensor;
+import dev.comix.testing.TestBackends;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,14 +34,11 @@ class SupConCudaTest {
 
   @BeforeAll
   static void open() {
-    if (!Boolean.getBoolean("comix.test.gpu")) {
-      skipReason = "GPU tests are off (run with -Dcomix.test.gpu=true on a GPU machine)";
+    gpu = TestBackends.cudaOrNull(); // fails (never skips) when asked for on a machine without a usable GPU
+    if (gpu == null) {
+      skipReason = TestBackends.GPU_OFF;
       return;
     }
-    Backends.CudaStatus st = Backends.cuda();
-    // asked to run on a GPU and none answers: fail, never skip (no GPU test may skip there)
-    assertTrue(st.available(), "comix.test.gpu=true but CUDA is not usable: " + st.reason());
-    gpu = (CudaOps) Backends.open(Device.cuda(0), 0);
     cpu = new CpuOps();
     System.out.println("SupConCudaTest seed " + SEED + " on " + gpu.describe());
   }

@@ -3,6 +3,7 @@ package dev.comix.runtime;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.comix.testing.TestBackends;
 import java.util.Random;
 import org.bytedeco.javacpp.BytePointer;
 import org.junit.jupiter.api.AfterAll;
@@ -31,13 +32,11 @@ class SupConGemmTest {
 
   @BeforeAll
   static void open() {
-    if (!Boolean.getBoolean("comix.test.gpu")) {
-      skipReason = "GPU tests are off (run with -Dcomix.test.gpu=true on a GPU machine)";
+    gpu = TestBackends.cudaOrNull(); // fails (never skips) when asked for on a machine without a usable GPU
+    if (gpu == null) {
+      skipReason = TestBackends.GPU_OFF;
       return;
     }
-    Backends.CudaStatus st = Backends.cuda();
-    assertTrue(st.available(), "comix.test.gpu=true but CUDA is not usable: " + st.reason());
-    gpu = (CudaOps) Backends.open(Device.cuda(0), 0);
     cpu = new CpuOps();
     String why = Cublas.unavailableReason();
     assertNull(why, "comix.test.gpu=true but cuBLAS is not usable");

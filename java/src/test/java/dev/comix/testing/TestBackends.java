@@ -35,6 +35,21 @@ public final class TestBackends {
     return Backends.open(Device.CPU, 0);
   }
 
+  /** Why a GPU test is skipped off the GPU machine. */
+  public static final String GPU_OFF = "GPU tests are off (run with -Dcomix.test.gpu=true on a GPU machine)";
+
+  /**
+   * A CUDA backend on device 0 when GPU tests are asked for (-Dcomix.test.gpu=true), else null (the
+   * caller skips with {@link #GPU_OFF}). Asked for and not usable, it fails: on the GPU machine no
+   * GPU test may skip.
+   */
+  public static dev.comix.runtime.CudaOps cudaOrNull() {
+    if (!gpuRequested()) return null;
+    Backends.CudaStatus st = Backends.cuda();
+    if (!st.available()) fail("comix.test.gpu=true but CUDA is not usable: " + st.reason());
+    return (dev.comix.runtime.CudaOps) Backends.open(Device.cuda(0), 0);
+  }
+
   /** A fresh seed per run, printed so a failure can be replayed with -Dcomix.test.seed=N. */
   public static Random random(String what) {
     long seed = Long.getLong("comix.test.seed", System.nanoTime());
