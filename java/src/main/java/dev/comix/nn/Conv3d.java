@@ -276,6 +276,7 @@ public final class Conv3d implements Layer {
 
   /** src [N, D, H, W, C] into dst [N, C, D, H, W]. */
   private static void toNcdhw(GpuContext g, Tensor src, Tensor dst, String what) {
+    if (src.numel() == 0) return; // an empty batch
     long n = src.dim(0), c = src.dim(4);
     try (GpuProfile.Span sp = g.span("conv transpose|" + what)) {
       g.check(ComixCuda.comix_nn_ndhwc_to_ncdhw_cuda(src.data(), GpuContext.code(src), n, src.numel() / (n * c), c,
@@ -285,6 +286,7 @@ public final class Conv3d implements Layer {
 
   /** src [N, C, D, H, W] into dst [N, D, H, W, C]. */
   private static void toNdhwc(GpuContext g, Tensor src, Tensor dst, String what) {
+    if (src.numel() == 0) return; // an empty batch
     long n = src.dim(0), c = src.dim(1);
     try (GpuProfile.Span sp = g.span("conv transpose|" + what)) {
       g.check(ComixCuda.comix_nn_ncdhw_to_ndhwc_cuda(src.data(), GpuContext.code(src), n, src.numel() / (n * c), c,
