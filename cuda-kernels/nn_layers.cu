@@ -722,6 +722,140 @@ __global__ void from_krsc_kernel(const T* __restrict__ gk, float* __restrict__ g
   }
 }
 
+
+// ---- batched transposes in[N, R, K] -> out[N, K, R] (NDHWC <-> NCDHW with S = D*H*W) ----
+// Three shapes of the work, all moving each element once through shared memory so that both the
+// loads and the stores are contiguous runs:
+// - tiled: 32x32 tiles (padded to 33 columns against bank conflicts), blocks of 32x8 threads,
+//   four elements per thread; for R and K both above kThin;
+// - thin K (K <= kThin, e.g. C = 3 for NDHWC -> NCDHW): a block takes kSpan consecutive rows r
+//   with all their K values (one contiguous stretch of kSpan*K elements), then writes K runs of
+//   kSpan elements;
+// - thin R (R <= kThin, e.g. C = 3 for NCDHW -> NDHWC): a block takes kSpan consecutive columns k
+//   from each of the R rows, then writes one contiguous stretch of kSpan*R elements.
+// The shared-memory rows of the thin kernels have an odd pitch (the thin size, rounded up to
+// odd), so the strided side of the access touches 32 different banks. bf16 values travel as
+// 32-bit words in shared memory (the same bank pattern as f32). Tiles and row spans never cross
+// a sample: blocks along x walk the tiles of one sample, blocks along y the samples.
+constexpr int kTile = 32, kTileRows = 8, kThin = 16, kSpan = 256;
+
+template <class T>
+__device__ __forceinline__ uint32_t to_word(T v) {
+  if constexpr (std::is_same<T, float>::value) return __float_as_uint(v);
+  else return (uint32_t)v;
+}
+template <class T>
+__device__ __forceinline__ T from_word(uint32_t w) {
+  if constexpr (std::is_same<T, float>::value) return __uint_as_float(w);
+  else return (T)w;
+}
+
+template <class T>
+__global__ void __launch_bounds__(kTile * kTileRows) transpose_tiled_kernel(const T* __restrict__ in,
+                                                                            T* __restrict__ out, int64_t N, int64_t R,
+                                                                            int64_t K, int64_t tilesK, int64_t tiles) {
+  __shared__ uint32_t tile[kTile][kTile + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  for (int64_t n = blockIdx.y; n < N; n += gridDim.y) {
+    const T* src = in + n * R * K;
+    T* dst = out + n * R * K;
+    for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {
+      const int64_t r0 = (t / tilesK) * kTile, k0 = (t % tilesK) * kTile;
+      // load rows r0.. (threads along k: contiguous in the input)
+#pragma unroll
+      for (int j = 0; j < kTile; j += kTileRows) {
+        const int64_t r = r0 + ty + j, k = k0 + tx;
+        if (r < R && k < K) tile[ty + j][tx] = to_word(src[r * K + k]);
+      }
+      __syncthreads();
+      // store rows k0.. of the output (threads along r: contiguous in the output)
+#pragma unroll
+      for (int j = 0; j < kTile; j += kTileRows) {
+        const int64_t k = k0 + ty + j, r = r0 + tx;
+        if (k < K && r < R) dst[k * R + r] = from_word<T>(tile[tx][ty + j]);
+      }
+      __syncthreads();
+    }
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kSpan) transpose_thin_k_kernel(const T* __restrict__ in, T* __restrict__ out,
+                                                                 int64_t N, int64_t R, int K, int pitch,
+                                                                 int64_t spans) {
+  __shared__ uint32_t buf[kSpan * (kThin + 1)];
+  const int tid = threadIdx.x;
+  for (int64_t n = blockIdx.y; n < N; n += gridDim.y) {
+    const T* src = in + n * R * K;
+    T* dst = out + n * R * K;
+    for (int64_t sp = blockIdx.x; sp < spans; sp += gridDim.x) {
+      const int64_t r0 = sp * kSpan;
+      const int rows = (int)(R - r0 < kSpan ? R - r0 : kSpan);
+      const int count = rows * K;
+      for (int e = tid; e < count; e += kSpan) {  // contiguous input stretch [r0*K, (r0+rows)*K)
+        const int r = e / K, k = e - r * K;
+        buf[r * pitch + k] = to_word(src[r0 * K + e]);
+      }
+      __syncthreads();
+      if (tid < rows)
+        for (int k = 0; k < K; ++k) dst[(int64_t)k * R + r0 + tid] = from_word<T>(buf[tid * pitch + k]);
+      __syncthreads();
+    }
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kSpan) transpose_thin_r_kernel(const T* __restrict__ in, T* __restrict__ out,
+                                                                 int64_t N, int R, int64_t K, int pitch,
+                                                                 int64_t spans) {
+  __shared__ uint32_t buf[kSpan * (kThin + 1)];
+  const int tid = threadIdx.x;
+  for (int64_t n = blockIdx.y; n < N; n += gridDim.y) {
+    const T* src = in + n * R * K;
+    T* dst = out + n * R * K;
+    for (int64_t sp = blockIdx.x; sp < spans; sp += gridDim.x) {
+      const int64_t k0 = sp * kSpan;
+      const int cols = (int)(K - k0 < kSpan ? K - k0 : kSpan);
+      if (tid < cols)
+        for (int r = 0; r < R; ++r) buf[tid * pitch + r] = to_word(src[(int64_t)r * K + k0 + tid]);
+      __syncthreads();
+      const int count = cols * R;
+      for (int e = tid; e < count; e += kSpan) {  // contiguous output stretch [k0*R, (k0+cols)*R)
+        const int k = e / R, r = e - k * R;
+        dst[k0 * R + e] = from_word<T>(buf[k * pitch + r]);
+      }
+      __syncthreads();
+    }
+  }
+}
+
+// in [N, R, K] -> out [N, K, R]; R, K, N >= 1, no overlap.
+template <class T>
+int transpose_launch(const T* in, T* out, int64_t N, int64_t R, int64_t K, cudaStream_t s) {
+  if (R == 1 || K == 1) {  // the two layouts are the same bytes
+    COMIX_CUDA_TRY(cudaMemcpyAsync(out, in, (size_t)(N * R * K) * sizeof(T), cudaMemcpyDeviceToDevice, s));
+    return COMIX_OK;
+  }
+  const unsigned gy = (unsigned)(N < 65535 ? N : 65535);
+  if (K <= kThin || R <= kThin) {
+    const bool thinK = K <= R;  // both thin: either works; take the one with fewer, longer spans
+    const int64_t wide = thinK ? R : K;
+    const int thin = (int)(thinK ? K : R), pitch = thin | 1;
+    const int64_t spans = (wide + kSpan - 1) / kSpan;
+    const dim3 grid((unsigned)(spans < (1 << 30) ? spans : (1 << 30)), gy);
+    if (thinK)
+      transpose_thin_k_kernel<T><<<grid, kSpan, 0, s>>>(in, out, N, R, thin, pitch, spans);
+    else
+      transpose_thin_r_kernel<T><<<grid, kSpan, 0, s>>>(in, out, N, thin, K, pitch, spans);
+  } else {
+    const int64_t tilesK = (K + kTile - 1) / kTile, tiles = ((R + kTile - 1) / kTile) * tilesK;
+    const dim3 grid((unsigned)(tiles < (1 << 30) ? tiles : (1 << 30)), gy);
+    transpose_tiled_kernel<T><<<grid, dim3(kTile, kTileRows), 0, s>>>(in, out, N, R, K, tilesK, tiles);
+  }
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
 }  // namespace
 
 // ============================== C ABI ==============================
@@ -977,4 +1111,23 @@ extern "C" int comix_nn_dropout_backward_cuda(const void* dy, int dtype, int64_t
                      S(stream));
   return launch_ew(DropoutBwd<bf16bits>{static_cast<const bf16bits*>(dy), mask, static_cast<bf16bits*>(dx), scale}, n,
                    vec, S(stream));
+}
+
+// x [N, R, K] -> y [N, K, R]: the two layout conversions are the same transpose with R, K swapped.
+static int transpose_abi(const void* x, int dtype, int64_t N, int64_t R, int64_t K, void* y, void* stream) {
+  if (!x || !y || x == y || !dtype_ok(dtype) || N < 1 || R < 1 || K < 1 || !el(x, dtype) || !el(y, dtype))
+    return COMIX_ERR_ARGUMENT;
+  if (dtype == COMIX_DTYPE_F32)
+    return transpose_launch<float>(static_cast<const float*>(x), static_cast<float*>(y), N, R, K, S(stream));
+  return transpose_launch<bf16bits>(static_cast<const bf16bits*>(x), static_cast<bf16bits*>(y), N, R, K, S(stream));
+}
+
+extern "C" int comix_nn_ndhwc_to_ncdhw_cuda(const void* x, int dtype, int64_t N, int64_t spatial, int64_t C,
+                                            void* y, void* stream) {
+  return transpose_abi(x, dtype, N, spatial, C, y, stream);
+}
+
+extern "C" int comix_nn_ncdhw_to_ndhwc_cuda(const void* x, int dtype, int64_t N, int64_t spatial, int64_t C,
+                                            void* y, void* stream) {
+  return transpose_abi(x, dtype, N, C, spatial, y, stream);
 }

@@ -3,7 +3,8 @@
 // records what it prints. Inputs are random (never zeros); small problems rotate over several
 // input copies so repeated runs do not just measure L2.
 //   bench_cuda_kernels [--json FILE] [--nn]
-// --nn: only the nn layer kernels (batch norm, max pool over I3D activation shapes, f32 and bf16);
+// --nn: only the nn layer kernels (batch norm, max pool over I3D activation shapes, f32 and bf16;
+// NDHWC <-> NCDHW transposes over I3D conv inputs);
 // bytes counted are the minimum each kernel must move (see the comment at each emit).
 #include <cuda_runtime.h>
 
@@ -174,6 +175,47 @@ static void bench_nn(Emit& emit, double copy_rw) {
   }
 }
 
+// NDHWC <-> NCDHW transposes (Conv3d in cuDNN's NCDHW layout) on I3D conv shapes at batch 32:
+// the padded RGB input of Conv3d_1a (C = 3: the thin path), Conv3d_2c's input, a Mixed_4 and a
+// Mixed_5 input. Bytes: every element read once and written once (2 elements), against the copy.
+template <class Emit>
+static void bench_transpose(Emit& emit, double copy_rw) {
+  struct Shape { int64_t N, S, C; const char* name; };
+  const Shape shapes[] = {{32, 13LL * 229 * 229, 3, "32x13x229x229x3"}, {32, 4LL * 56 * 56, 64, "32x4x56x56x64"},
+                          {32, 2LL * 14 * 14, 512, "32x2x14x14x512"}, {32, 1LL * 7 * 7, 832, "32x1x7x7x832"}};
+  for (const Shape& sh : shapes) {
+    const int64_t n = sh.N * sh.S * sh.C;
+    float *x, *y;
+    uint16_t *xb, *yb;
+    CUDA_OK(cudaMalloc(&x, (size_t)n * 4));
+    CUDA_OK(cudaMalloc(&y, (size_t)n * 4));
+    CUDA_OK(cudaMalloc(&xb, (size_t)n * 2));
+    CUDA_OK(cudaMalloc(&yb, (size_t)n * 2));
+    fill_normal(x, n, 21);
+    if (comix_nn_cast_cuda(x, COMIX_DTYPE_F32, xb, COMIX_DTYPE_BF16, n, nullptr) != COMIX_OK) std::exit(2);
+    for (int dt : {COMIX_DTYPE_F32, COMIX_DTYPE_BF16}) {
+      const double es = dt == COMIX_DTYPE_F32 ? 4 : 2;
+      void* in = dt == COMIX_DTYPE_F32 ? (void*)x : (void*)xb;
+      void* out = dt == COMIX_DTYPE_F32 ? (void*)y : (void*)yb;
+      const char* d = dt == COMIX_DTYPE_F32 ? "f32" : "bf16";
+      double ms = time_ms([&](int) {
+        if (comix_nn_ndhwc_to_ncdhw_cuda(in, dt, sh.N, sh.S, sh.C, out, nullptr) != COMIX_OK) std::exit(2);
+      }, 20);
+      std::string k = std::string("ndhwc_to_ncdhw ") + d;
+      emit(k.c_str(), sh.name, ms, 2 * n * es, copy_rw);
+      ms = time_ms([&](int) {
+        if (comix_nn_ncdhw_to_ndhwc_cuda(in, dt, sh.N, sh.S, sh.C, out, nullptr) != COMIX_OK) std::exit(2);
+      }, 20);
+      k = std::string("ncdhw_to_ndhwc ") + d;
+      emit(k.c_str(), sh.name, ms, 2 * n * es, copy_rw);
+    }
+    CUDA_OK(cudaFree(x));
+    CUDA_OK(cudaFree(y));
+    CUDA_OK(cudaFree(xb));
+    CUDA_OK(cudaFree(yb));
+  }
+}
+
 // Names of the median variants in the timing table (comix_median_cuda_set_variant numbers).
 static const char* median_name(int variant) {
   switch (variant) {
@@ -230,6 +272,7 @@ int main(int argc, char** argv) {
 
   if (nn_only) {
     bench_nn(emit, copy_rw);
+    bench_transpose(emit, copy_rw);
   } else {
   struct Size { const char* name; int64_t n; };
   const Size sizes[] = {{"224x224x3", 224 * 224 * 3}, {"1920x1080x3", 1920LL * 1080 * 3}};

@@ -512,6 +512,29 @@ void test_weights(int64_t Co, int64_t Ci, int64_t kT, int64_t kH, int64_t kW, in
   }
 }
 
+// ---------------- NDHWC <-> NCDHW transposes ----------------
+
+// x [N, S, C] -> NCDHW [N, C, S] and back, both exact, outputs poisoned first.
+void test_transpose(int64_t N, int64_t S, int64_t C, int dt, size_t off = 0) {
+  const size_t n = (size_t)(N * S * C);
+  const auto x = normal(n, 0.0, 1.0, dt);
+  std::vector<double> rt(n);
+  for (int64_t b = 0; b < N; ++b)
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t c = 0; c < C; ++c) rt[(size_t)((b * C + c) * S + s)] = x[(size_t)((b * S + s) * C + c)];
+  Buf bx(x, dt, off), bt(n, dt, off), bb(n, dt, off);
+  const int st1 = comix_nn_ndhwc_to_ncdhw_cuda(bx.p(), dt, N, S, C, bt.p(), nullptr);
+  const int st2 = comix_nn_ncdhw_to_ndhwc_cuda(bt.p(), dt, N, S, C, bb.p(), nullptr);
+  CHECK(st1 == COMIX_OK && st2 == COMIX_OK, "transpose status %d / %d", st1, st2);
+  CUDA_OK(cudaDeviceSynchronize());
+  char name[160];
+  std::snprintf(name, sizeof name, "ndhwc_to_ncdhw %s N=%lld S=%lld C=%lld off=%zu", dname(dt), (long long)N,
+                (long long)S, (long long)C, off);
+  compare(name, bt.get(), rt, kExact);
+  std::snprintf(name, sizeof name, "ncdhw_to_ndhwc %s (round trip)", dname(dt));
+  compare(name, bb.get(), to_d(x), kExact);
+}
+
 // ---------------- dropout ----------------
 
 void test_dropout(int64_t n, float p, int dt, size_t off) {
@@ -624,6 +647,11 @@ void test_arguments() {
   expect(comix_nn_channel_sum_cuda(p, F32, 4, 4, &f, 0, p, 0, nullptr), "channel sum small ws");
   expect(comix_nn_weight_to_krsc_cuda(&f, 1, 0, 1, 1, 1, p, F32, nullptr), "to_krsc Cin=0");
   expect(comix_nn_weight_grad_from_krsc_cuda(p, BF16, 1, 1, 1, 1, 1, nullptr, 0, nullptr), "from_krsc null grad");
+  expect(comix_nn_ndhwc_to_ncdhw_cuda(p, F32, 1, 4, 4, p, nullptr), "to_ncdhw in place");
+  expect(comix_nn_ndhwc_to_ncdhw_cuda(p, F32, 0, 4, 4, &b, nullptr), "to_ncdhw N=0");
+  expect(comix_nn_ncdhw_to_ndhwc_cuda(p, 2, 1, 4, 4, &b, nullptr), "to_ndhwc bad dtype");
+  expect(comix_nn_ncdhw_to_ndhwc_cuda(nullptr, BF16, 1, 4, 4, p, nullptr), "to_ndhwc null x");
+  expect(comix_nn_ncdhw_to_ndhwc_cuda(p, F32, 1, 0, 4, &b, nullptr), "to_ndhwc S=0");
   expect(comix_nn_dropout_forward_cuda(p, F32, 4, 1.5f, 1, 0, p, &b, nullptr), "dropout p>1");
   expect(comix_nn_dropout_backward_cuda(p, F32, 4, 0.5f, nullptr, p, nullptr), "dropout bwd null mask");
   // misaligned for the element type (would fault on the device)
@@ -799,6 +827,21 @@ int main() {
     test_weights(64, 3, 7, 7, 7, dt);
     test_weights(16, 832, 1, 1, 1, dt);
   }
+  // transposes: the thin paths (C or S <= 16), the tiled path, the copy path (C or S == 1),
+  // partial tiles, an I3D-sized sample (832 x 112*112), and more samples than grid.y holds
+  for (int dt : {F32, BF16}) {
+    for (int64_t C : {1, 3, 17, 64, 832})
+      for (int64_t S : {1, 2, 5, 16, 17, 31, 33, 49, 100, 257, 1000, 12544}) {
+        if (C * S > 2000000) continue;
+        test_transpose(C * S > 200000 ? 1 : 3, S, C, dt);
+      }
+    test_transpose(1, 12544, 832, dt);
+    test_transpose(2, 12544, 64, dt, esz(dt));  // start not aligned beyond the element size
+    test_transpose(2, 3, 12544, dt);            // S thin, C wide
+    test_transpose(5, 16, 16, dt);              // both thin
+    test_transpose(70001, 2, 3, dt);            // N > 65535: the sample loop
+  }
+  test_transpose(70001, 17, 18, F32);
   test_huge();
   return finish("cuda_nn_layers");
 }

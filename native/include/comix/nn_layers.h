@@ -1,5 +1,6 @@
 /* GPU path of the I3D layers (batch norm, ReLU, 3-D pooling, padding, casts, dropout, weight
- * reorders for cuDNN channels-last filters). Implemented in cuda-kernels/nn_layers.cu.
+ * reorders for cuDNN channels-last filters, NDHWC <-> NCDHW transposes). Implemented in
+ * cuda-kernels/nn_layers.cu.
  *
  * Conventions.
  * - Activations are NDHWC (channels last): "rows" M = N*D*H*W, C innermost, element (r, c) at
@@ -117,6 +118,17 @@ int comix_nn_weight_to_krsc_cuda(const float* w, int64_t Cout, int64_t Cin, int6
 /* grad[co, ci, t, h, w] = (accumulate ? grad : 0) + g[co, t, h, w, ci]  (g in dtype). */
 int comix_nn_weight_grad_from_krsc_cuda(const void* g, int dtype, int64_t Cout, int64_t Cin, int64_t kT, int64_t kH,
                                         int64_t kW, float* grad, int accumulate, void* stream);
+
+/* ---- layout conversions for cuDNN's NCDHW convolutions ----
+ * With S = D*H*W spatial positions per sample:
+ *   comix_nn_ndhwc_to_ncdhw_cuda: y[n, c, s] = x[n, s, c]   (x [N, S, C], y [N, C, S])
+ *   comix_nn_ncdhw_to_ndhwc_cuda: y[n, s, c] = x[n, c, s]   (x [N, C, S], y [N, S, C])
+ * Exact for both dtypes (values are moved, never converted). N, S, C >= 1; x and y must not
+ * overlap (x == y is rejected). Each element is read once and written once: 32x32 tiles through
+ * shared memory, or whole rows when C or S is at most 16 (C = 3 of the RGB input); C == 1 or
+ * S == 1 is a plain device copy (the two layouts are then the same bytes). */
+int comix_nn_ndhwc_to_ncdhw_cuda(const void* x, int dtype, int64_t N, int64_t S, int64_t C, void* y, void* stream);
+int comix_nn_ncdhw_to_ndhwc_cuda(const void* x, int dtype, int64_t N, int64_t S, int64_t C, void* y, void* stream);
 
 /* ---- dropout (inverted) ----
  * Element i is kept iff u(seed, offset + i) >= p, with u the counter-based hash of

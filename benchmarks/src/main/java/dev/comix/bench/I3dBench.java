@@ -2,6 +2,7 @@ package dev.comix.bench;
 
 import dev.comix.nn.Floats;
 import dev.comix.nn.InceptionI3d;
+import dev.comix.nn.gpu.ConvLayout;
 import dev.comix.nn.gpu.ConvPrecision;
 import dev.comix.nn.gpu.GpuContext;
 import dev.comix.runtime.DType;
@@ -40,8 +41,9 @@ import org.openjdk.jmh.annotations.*;
  * <p>{@code device=cuda}: the same model on the GPU (cuDNN convolutions, comix kernels, NDHWC),
  * {@code precision} F32 (no tensor cores), TF32 (PyTorch's default for cuDNN convolutions) or BF16
  * (bf16 activations, fp32 parameters and statistics); each call ends with a stream
- * synchronisation. The line then also gives the allocator's peak device bytes. Inputs of more than
- * 32 clips are the first 32 repeated on the device.
+ * synchronisation. {@code convLayout} NCDHW runs the convolutions in cuDNN's NCDHW layout behind
+ * transposes (see {@link GpuContext#convLayout}). The line then also gives the allocator's peak
+ * device bytes. Inputs of more than 32 clips are the first 32 repeated on the device.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -69,6 +71,13 @@ public class I3dBench {
   /** cuda: clips per cuDNN convolution call (0: the whole batch); BN statistics stay over the whole batch. */
   @Param({"0"})
   public int microBatch;
+
+  /**
+   * cuda: the layout the convolutions give cuDNN ({@link GpuContext#setConvLayout}): NDHWC, or NCDHW
+   * behind NDHWC/NCDHW transposes (activations between layers stay NDHWC either way).
+   */
+  @Param({"NDHWC"})
+  public String convLayout;
 
   long mallocsAfterWarmup = -1;
 
@@ -125,6 +134,7 @@ public class I3dBench {
     gpu = GpuContext.of(Device.parse(device));
     gpu.setPrecision(ConvPrecision.valueOf(precision));
     gpu.setMicroBatch(microBatch);
+    gpu.setConvLayout(ConvLayout.valueOf(convLayout));
     int first = Math.min(batch, 32);
     try (Tensor h = Conv3dBench.random(20211206L + batch, first, T, S, S, 3); Tensor d = gpu.upload(h)) {
       x = gpu.alloc(d.dtype(), batch, T, S, S, 3);
@@ -173,16 +183,17 @@ public class I3dBench {
     long macs = convMacsPerClip(T, S) * batch;
     double flop = macs * (mode.equals("eval") ? 2.0 : 6.0);
     String dev = gpu == null ? "" : String.format(Locale.ROOT,
-        ", \"device\": \"%s\", \"precision\": \"%s\", \"micro_batch\": %d, \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f",
-        gpu.device(), precision, microBatch, batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0);
+        ", \"device\": \"%s\", \"precision\": \"%s\", \"conv_layout\": \"%s\", \"micro_batch\": %d, \"clips_per_s\": %.1f,"
+            + " \"peak_device_gib\": %.2f",
+        gpu.device(), precision, convLayout, microBatch, batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0);
     System.out.println(String.format(Locale.ROOT,
         "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"
             + " \"gflops\": %.1f, \"gmac_per_clip\": %.4f%s, \"all_ms\": %s}",
         mode, batch, m.size(), ms, ms / batch, flop / med, convMacsPerClip(T, S) / 1e9, dev,
         nanos.stream().map(v -> String.format(Locale.ROOT, "%.2f", v / 1e6)).toList()));
     if (gpu != null) {
-      System.out.println(String.format(Locale.ROOT, "comix-i3d-mallocs {\"batch\": %d, \"precision\": \"%s\", "
-          + "\"cudaMalloc_calls_after_first_call\": %d, \"cached_gib\": %.2f}", batch, precision,
+      System.out.println(String.format(Locale.ROOT, "comix-i3d-mallocs {\"batch\": %d, \"precision\": \"%s\", \"conv_layout\": \"%s\", "
+          + "\"cudaMalloc_calls_after_first_call\": %d, \"cached_gib\": %.2f}", batch, precision, convLayout,
           gpu.ops().allocator().mallocCount() - mallocsAfterWarmup, gpu.ops().allocator().cachedBytes() / 1073741824.0));
       if (profile) {
         double wall = 0;

@@ -163,6 +163,14 @@ public final class ComixCuda {
       @Cast("const void*") Pointer g, int dtype, long Cout, long Cin, long kT, long kH, long kW,
       @Cast("float*") Pointer grad, int accumulate, Pointer stream);
 
+  /** y [N, C, S] = x [N, S, C] transposed (S = D*H*W); x and y must not overlap. */
+  public static native int comix_nn_ndhwc_to_ncdhw_cuda(
+      @Cast("const void*") Pointer x, int dtype, long N, long S, long C, Pointer y, Pointer stream);
+
+  /** y [N, S, C] = x [N, C, S] transposed (S = D*H*W); x and y must not overlap. */
+  public static native int comix_nn_ncdhw_to_ndhwc_cuda(
+      @Cast("const void*") Pointer x, int dtype, long N, long S, long C, Pointer y, Pointer stream);
+
   public static native int comix_nn_dropout_forward_cuda(
       @Cast("const void*") Pointer x, int dtype, long n, float p, @Cast("uint64_t") long seed,
       @Cast("uint64_t") long offset, Pointer y, @Cast("uint8_t*") Pointer mask, Pointer stream);

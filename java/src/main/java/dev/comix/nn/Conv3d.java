@@ -27,7 +27,9 @@ import java.util.Map;
  * (a strided conv such as Conv3d_1a) is materialised by a zero-pad kernel first, and the input
  * gradient cropped back. The weight is kept on the device in cuDNN's [Cout, kT, kH, kW, Cin]
  * order (bf16 in BF16 precision), rebuilt when the parameter changes; its gradient is reordered
- * back and accumulated into the parameter's F32 device gradient.
+ * back and accumulated into the parameter's F32 device gradient. With the context's conv layout
+ * NCDHW ({@link GpuContext#setConvLayout}) cuDNN runs in NCDHW instead, between transposes of x,
+ * y, dy and dx, on the weight in its own PyTorch order.
  */
 public final class Conv3d implements Layer {
   private final int cin, cout;
@@ -41,7 +43,7 @@ public final class Conv3d implements Layer {
   private record Gpu(GpuContext g, CudnnConv3d conv, int chunk, long[] inShape, int[] front, int[] back,
       boolean padded) {}
 
-  private record ConvKey(GpuContext g, ConvPrecision precision, int p0, int p1, int p2) {}
+  private record ConvKey(GpuContext g, ConvPrecision precision, ConvLayout layout, int p0, int p1, int p2) {}
 
   private final Saved<Ctx> saved = new Saved<>(c -> c.input().close());
   private final Map<ConvKey, CudnnConv3d> gpuConvs = new HashMap<>();
@@ -49,6 +51,10 @@ public final class Conv3d implements Layer {
   private GpuContext devWeightCtx;
   private DType devWeightType;
   private long devWeightVersion = -1;
+  /** BF16 copy of the weight in PyTorch order for NCDHW convs (F32/TF32 use the parameter's own). */
+  private Tensor devWeightPt;
+  private GpuContext devWeightPtCtx;
+  private long devWeightPtVersion = -1;
 
   public Conv3d(int cin, int cout, int[] kernel, int[] stride, boolean withBias) {
     if (kernel.length != 3 || stride.length != 3) throw new IllegalArgumentException("kernel and stride need 3 entries");
@@ -118,8 +124,12 @@ public final class Conv3d implements Layer {
   }
 
   private CudnnConv3d gpuConv(GpuContext g, int[] pad) {
-    return gpuConvs.computeIfAbsent(new ConvKey(g, g.precision(), pad[0], pad[1], pad[2]),
-        k -> new CudnnConv3d(g.cudnn(), cin, cout, kernel, stride, pad, ConvLayout.NDHWC, k.precision()));
+    return gpuConv(g, pad, ConvLayout.NDHWC);
+  }
+
+  private CudnnConv3d gpuConv(GpuContext g, int[] pad, ConvLayout layout) {
+    return gpuConvs.computeIfAbsent(new ConvKey(g, g.precision(), layout, pad[0], pad[1], pad[2]),
+        k -> new CudnnConv3d(g.cudnn(), cin, cout, kernel, stride, pad, k.layout(), k.precision()));
   }
 
   /** The weight in cuDNN's channels-last filter order and the activation type, current. */
@@ -141,6 +151,7 @@ public final class Conv3d implements Layer {
 
   private Tensor gpuForward(Tensor x, boolean training) {
     GpuContext g = GpuContext.of(x);
+    if (g.convLayout() == ConvLayout.NCDHW) return gpuForwardNcdhw(g, x, training);
     int[] s = Floats.ndhwcGpu(x, cin, "Conv3d", g);
     DType dt = x.dtype();
     int[] size = {s[1], s[2], s[3]};
@@ -188,6 +199,7 @@ public final class Conv3d implements Layer {
   }
 
   private Tensor gpuBackward(Ctx c, Tensor gradOut) {
+    if (c.gpu().conv().layout() == ConvLayout.NCDHW) return gpuBackwardNcdhw(c, gradOut);
     Gpu q = c.gpu();
     GpuContext g = q.g();
     Floats.sameShapeAndType(gradOut, c.outShape(), c.input(), "Conv3d");
@@ -239,6 +251,184 @@ public final class Conv3d implements Layer {
       dx.close();
       if (dx != dxin) dxin.close();
       throw e;
+    }
+  }
+
+  // ---- the GPU path in cuDNN's NCDHW layout (GpuContext.convLayout() == NCDHW) ----
+
+  /**
+   * The weight for NCDHW convolutions: PyTorch's [Cout, Cin, kT, kH, kW] is cuDNN's NCDHW filter
+   * order, so F32/TF32 use the parameter's device value itself and BF16 a cast copy, rebuilt when
+   * the parameter changes.
+   */
+  private Tensor ncdhwWeight(GpuContext g, DType dt) {
+    Tensor master = weight.valueOn(g);
+    if (dt == DType.F32) return master;
+    if (devWeightPt == null || devWeightPtCtx != g || devWeightPtVersion != weight.deviceVersion()) {
+      if (devWeightPt != null) devWeightPt.close();
+      devWeightPt = null;
+      devWeightPt = g.cast(master, dt); // span "cast"
+      devWeightPtCtx = g;
+      devWeightPtVersion = weight.deviceVersion();
+    }
+    return devWeightPt;
+  }
+
+  /** src [N, D, H, W, C] into dst [N, C, D, H, W]. */
+  private static void toNcdhw(GpuContext g, Tensor src, Tensor dst, String what) {
+    if (src.numel() == 0) return; // an empty batch
+    long n = src.dim(0), c = src.dim(4);
+    try (GpuProfile.Span sp = g.span("conv transpose|" + what)) {
+      g.check(ComixCuda.comix_nn_ndhwc_to_ncdhw_cuda(src.data(), GpuContext.code(src), n, src.numel() / (n * c), c,
+          dst.data(), g.stream()), "Conv3d NDHWC -> NCDHW");
+    }
+  }
+
+  /** src [N, C, D, H, W] into dst [N, D, H, W, C]. */
+  private static void toNdhwc(GpuContext g, Tensor src, Tensor dst, String what) {
+    if (src.numel() == 0) return; // an empty batch
+    long n = src.dim(0), c = src.dim(1);
+    try (GpuProfile.Span sp = g.span("conv transpose|" + what)) {
+      g.check(ComixCuda.comix_nn_ncdhw_to_ndhwc_cuda(src.data(), GpuContext.code(src), n, src.numel() / (n * c), c,
+          dst.data(), g.stream()), "Conv3d NCDHW -> NDHWC");
+    }
+  }
+
+  /**
+   * Forward with cuDNN in NCDHW: the NDHWC input (zero-padded first when the padding is
+   * asymmetric) is transposed into an NCDHW temporary, cuDNN runs per micro-batch on its slices
+   * (an NCDHW sample is one contiguous block too) into an NCDHW output, which is transposed back
+   * to NDHWC. The backward keeps the NCDHW input only (not the NDHWC one), so it needs no
+   * transpose of x; that copy is memory the NDHWC path does not spend (there it retains x).
+   */
+  private Tensor gpuForwardNcdhw(GpuContext g, Tensor x, boolean training) {
+    int[] s = Floats.ndhwcGpu(x, cin, "Conv3d", g);
+    DType dt = x.dtype();
+    int[] size = {s[1], s[2], s[3]};
+    int[] f = TfSame.front(size, kernel, stride), b = TfSame.back(size, kernel, stride);
+    boolean padded = !Arrays.equals(f, b);
+    long n = s[0];
+    long[] ps = padded ? new long[] {n, s[1] + f[0] + b[0], s[2] + f[1] + b[1], s[3] + f[2] + b[2], cin} : x.shape();
+    long[] os = outShape(x.shape());
+    Tensor xc = null, yc = null, y = null;
+    try {
+      xc = g.alloc(dt, n, cin, ps[1], ps[2], ps[3]);
+      if (padded) {
+        try (Tensor xp = g.alloc(dt, ps)) {
+          try (GpuProfile.Span sp = g.span("conv pad")) {
+            g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
+                xp.data(), g.stream()), "Conv3d pad");
+          }
+          toNcdhw(g, xp, xc, "x " + describe(x.shape(), g));
+        }
+      } else {
+        toNcdhw(g, x, xc, "x " + describe(x.shape(), g));
+      }
+      CudnnConv3d conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f, ConvLayout.NCDHW);
+      int chunk = g.convChunk(n, Math.max(xc.numel(), Tensor.numel(os)) / Math.max(1, n));
+      yc = g.alloc(dt, n, cout, os[1], os[2], os[3]);
+      Tensor w = ncdhwWeight(g, dt);
+      try (GpuProfile.Span sp = g.span("conv fwd|" + describe(x.shape(), g) + " NCDHW")) {
+        for (long b0 = 0; b0 < n; b0 += chunk) {
+          long b1 = Math.min(n, b0 + chunk);
+          CudnnConv3d.Plan p = conv.plan(b1 - b0, ps[1], ps[2], ps[3]);
+          Tensor ys = yc.slice0(b0, b1);
+          conv.forward(p, xc.slice0(b0, b1).data(), w.data(), ys.data());
+          if (bias != null) {
+            if (dt == DType.BF16)
+              throw new ComixException("Conv3d with bias runs on the GPU in F32/TF32 only (the logits unit; I3D features do not use it)");
+            conv.addBias(p, bias.valueOn(g).data(), ys.data());
+          }
+        }
+      }
+      y = g.alloc(dt, os);
+      toNdhwc(g, yc, y, "y " + describe(x.shape(), g));
+      saved.push(new Ctx(xc, null, os, new Gpu(g, conv, chunk, x.shape(), f, b, padded)), training);
+      xc = null;
+      Tensor out = y;
+      y = null;
+      return out;
+    } finally {
+      if (xc != null) xc.close();
+      if (yc != null) yc.close();
+      if (y != null) y.close();
+    }
+  }
+
+  /**
+   * Backward of {@link #gpuForwardNcdhw}: dy transposed to NCDHW; backward-data into an NCDHW
+   * temporary, transposed to NDHWC (and cropped when the forward padded); backward-filter per
+   * micro-batch from the saved NCDHW input gives dW in PyTorch order, added into the F32 gradient
+   * (axpy, from f32 or bf16); the bias gradient sums dy as in the NDHWC path.
+   */
+  private Tensor gpuBackwardNcdhw(Ctx c, Tensor gradOut) {
+    Gpu q = c.gpu();
+    GpuContext g = q.g();
+    Floats.sameShapeAndType(gradOut, c.outShape(), c.input(), "Conv3d");
+    DType dt = gradOut.dtype();
+    int code = GpuContext.code(dt);
+    Tensor xc = c.input(); // [N, Cin, D', H', W'] (padded when the forward padded)
+    long n = xc.dim(0);
+    long[] os = c.outShape(), is = q.inShape();
+    long[] ps = {n, xc.dim(2), xc.dim(3), xc.dim(4), cin};
+    String what = describe(is, g);
+    Tensor w = ncdhwWeight(g, dt);
+    Tensor dyc = null, dxc = null, dxin = null, dx = null;
+    try {
+      dyc = g.alloc(dt, n, cout, os[1], os[2], os[3]);
+      toNcdhw(g, gradOut, dyc, "dy " + what);
+      dxc = g.alloc(dt, xc.shape());
+      try (GpuProfile.Span sp = g.span("conv bwd-data|" + what + " NCDHW")) {
+        for (long b0 = 0; b0 < n; b0 += q.chunk()) {
+          long b1 = Math.min(n, b0 + q.chunk());
+          CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+          q.conv().backwardData(p, dyc.slice0(b0, b1).data(), w.data(), dxc.slice0(b0, b1).data());
+        }
+      }
+      dxin = g.alloc(dt, ps);
+      toNdhwc(g, dxc, dxin, "dx " + what);
+      dxc.close();
+      dxc = null;
+      if (q.padded()) {
+        dx = g.alloc(dt, is);
+        try (GpuProfile.Span sp = g.span("conv crop")) {
+          g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], q.front(),
+              q.back(), dx.data(), g.stream()), "Conv3d crop");
+        }
+        dxin.close();
+      } else {
+        dx = dxin;
+      }
+      dxin = null;
+      // (the shape spelled out: weight.value() would mark the host copy newer and force an upload)
+      try (Tensor dw = g.alloc(dt, cout, cin, kernel[0], kernel[1], kernel[2]);
+          GpuProfile.Span sp = g.span("conv bwd-filter|" + what + " NCDHW")) {
+        Tensor grad = weight.gradOn(g);
+        for (long b0 = 0; b0 < n; b0 += q.chunk()) {
+          long b1 = Math.min(n, b0 + q.chunk());
+          CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+          // each micro-batch's filter gradient goes straight into the F32 gradient (no bf16 accumulation)
+          q.conv().backwardFilter(p, xc.slice0(b0, b1).data(), dyc.slice0(b0, b1).data(), dw.data(), false);
+          g.check(ComixCuda.comix_nn_axpy_cuda(1f, dw.data(), code, grad.data(), dw.numel(), g.stream()),
+              "Conv3d weight gradient");
+        }
+      }
+      if (bias != null) {
+        long rows = gradOut.numel() / cout;
+        long wsBytes = ComixCuda.comix_nn_channel_sum_workspace(rows, cout);
+        try (Tensor ws = g.alloc(DType.U8, Math.max(1, wsBytes))) {
+          g.check(ComixCuda.comix_nn_channel_sum_cuda(gradOut.data(), code, rows, cout, bias.gradOn(g).data(), 1,
+              ws.data(), wsBytes, g.stream()), "Conv3d bias gradient");
+        }
+      }
+      Tensor out = dx;
+      dx = null;
+      return out;
+    } finally {
+      if (dyc != null) dyc.close();
+      if (dxc != null) dxc.close();
+      if (dxin != null) dxin.close();
+      if (dx != null) dx.close();
     }
   }
 

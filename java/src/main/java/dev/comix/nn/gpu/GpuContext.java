@@ -38,11 +38,13 @@ public final class GpuContext {
   private Cudnn cudnn;
   private volatile ConvPrecision precision;
   private volatile int microBatch;
+  private volatile ConvLayout convLayout;
   private final GpuProfile profile;
 
   private GpuContext(CudaOps ops) {
     this.ops = ops;
     this.precision = defaultPrecision();
+    this.convLayout = defaultConvLayout();
     String mb = System.getenv("COMIX_GPU_MICROBATCH");
     this.microBatch = mb == null || mb.isBlank() ? 0 : Integer.parseInt(mb.trim());
     this.profile = new GpuProfile(ops, "1".equals(System.getenv("COMIX_GPU_PROFILE")));
@@ -69,6 +71,16 @@ public final class GpuContext {
       return ConvPrecision.valueOf(s.trim().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new ComixException("COMIX_GPU_PRECISION=" + s + ": expected f32, tf32 or bf16");
+    }
+  }
+
+  static ConvLayout defaultConvLayout() {
+    String s = System.getenv("COMIX_GPU_CONV_LAYOUT");
+    if (s == null || s.isBlank()) return ConvLayout.NDHWC;
+    try {
+      return ConvLayout.valueOf(s.trim().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new ComixException("COMIX_GPU_CONV_LAYOUT=" + s + ": expected ndhwc or ncdhw");
     }
   }
 
@@ -114,6 +126,23 @@ public final class GpuContext {
   /** Sets the precision of later forwards; layers keep one cuDNN plan per precision. */
   public void setPrecision(ConvPrecision p) {
     precision = p;
+  }
+
+  /**
+   * The layout the GPU convolutions hand to cuDNN. Activations between layers are NDHWC either
+   * way; with {@link ConvLayout#NCDHW} a Conv3d transposes its input to NCDHW, runs cuDNN there
+   * (filters in PyTorch's own order) and transposes the output back, for cuDNN's NCDHW kernels
+   * (its fast strict-fp32 3-D kernels exist for NCDHW only). Default NDHWC, or
+   * {@code COMIX_GPU_CONV_LAYOUT} (ndhwc, ncdhw).
+   */
+  public ConvLayout convLayout() {
+    return convLayout;
+  }
+
+  /** Sets the conv layout of later forwards; a forward's backward keeps the forward's layout. */
+  public void setConvLayout(ConvLayout layout) {
+    if (layout == null) throw new IllegalArgumentException("layout is required");
+    convLayout = layout;
   }
 
   /**
