@@ -2,6 +2,8 @@ package dev.comix.nn;
 
 import dev.comix.jni.ComixCuda;
 import dev.comix.nn.cpu.DnnlConv3d;
+import dev.comix.nn.gpu.Conv3dEngine;
+import dev.comix.nn.gpu.ConvApi;
 import dev.comix.nn.gpu.ConvLayout;
 import dev.comix.nn.gpu.ConvPrecision;
 import dev.comix.nn.gpu.CudnnConv3d;
@@ -37,13 +39,13 @@ public final class Conv3d implements Layer {
   private record Ctx(Tensor input, DnnlConv3d.Plan plan, long[] outShape, Gpu gpu) {}
 
   /** What a GPU forward saved besides the input. */
-  private record Gpu(GpuContext g, CudnnConv3d conv, int chunk, long[] inShape, int[] front, int[] back,
+  private record Gpu(GpuContext g, Conv3dEngine conv, int chunk, long[] inShape, int[] front, int[] back,
       boolean padded) {}
 
-  private record ConvKey(GpuContext g, ConvPrecision precision, int p0, int p1, int p2) {}
+  private record ConvKey(GpuContext g, ConvApi api, ConvPrecision precision, int p0, int p1, int p2) {}
 
   private final Saved<Ctx> saved = new Saved<>(c -> c.input().close());
-  private final Map<ConvKey, CudnnConv3d> gpuConvs = new HashMap<>();
+  private final Map<ConvKey, Conv3dEngine> gpuConvs = new HashMap<>();
   private Tensor devWeight;
   private GpuContext devWeightCtx;
   private DType devWeightType;
@@ -110,9 +112,9 @@ public final class Conv3d implements Layer {
     return y;
   }
 
-  private CudnnConv3d gpuConv(GpuContext g, int[] pad) {
-    return gpuConvs.computeIfAbsent(new ConvKey(g, g.precision(), pad[0], pad[1], pad[2]),
-        k -> new CudnnConv3d(g.cudnn(), cin, cout, kernel, stride, pad, ConvLayout.NDHWC, k.precision()));
+  private Conv3dEngine gpuConv(GpuContext g, int[] pad) {
+    return gpuConvs.computeIfAbsent(new ConvKey(g, g.convEngine(), g.precision(), pad[0], pad[1], pad[2]),
+        k -> Conv3dEngine.create(k.api(), g.cudnn(), cin, cout, kernel, stride, pad, ConvLayout.NDHWC, k.precision()));
   }
 
   /** The weight in cuDNN's channels-last filter order and the activation type, current. */
@@ -146,7 +148,7 @@ public final class Conv3d implements Layer {
       xin = x.retain();
     }
     try {
-      CudnnConv3d conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f);
+      Conv3dEngine conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f);
       long[] os = outShape(x.shape());
       long n = xin.dim(0);
       int chunk = g.convChunk(n, Math.max(xin.numel(), Tensor.numel(os)) / Math.max(1, n));
@@ -155,7 +157,7 @@ public final class Conv3d implements Layer {
       try {
         for (long b0 = 0; b0 < n; b0 += chunk) {
           long b1 = Math.min(n, b0 + chunk);
-          CudnnConv3d.Plan p = conv.plan(b1 - b0, xin.dim(1), xin.dim(2), xin.dim(3));
+          Conv3dEngine.Plan p = conv.plan(b1 - b0, xin.dim(1), xin.dim(2), xin.dim(3));
           Tensor ys = y.slice0(b0, b1);
           conv.forward(p, xin.slice0(b0, b1).data(), w.data(), ys.data());
           if (bias != null) {
@@ -190,7 +192,7 @@ public final class Conv3d implements Layer {
       long[] ps = c.input().shape();
       for (long b0 = 0; b0 < n; b0 += q.chunk()) {
         long b1 = Math.min(n, b0 + q.chunk());
-        CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+        Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
         q.conv().backwardData(p, gradOut.slice0(b0, b1).data(), w.data(), dxin.slice0(b0, b1).data());
       }
       if (q.padded()) {
@@ -203,7 +205,7 @@ public final class Conv3d implements Layer {
       try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin)) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
-          CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+          Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
           // each micro-batch's filter gradient goes straight into the F32 gradient (no bf16 accumulation)
           q.conv().backwardFilter(p, c.input().slice0(b0, b1).data(), gradOut.slice0(b0, b1).data(), dwk.data(), false);
           g.check(ComixCuda.comix_nn_weight_grad_from_krsc_cuda(dwk.data(), code, cout, cin, kernel[0], kernel[1],
