@@ -13,7 +13,6 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.PointerPointer;
 
 /**
  * One cuDNN backend descriptor ({@code cudnnBackendDescriptor_t}) with typed attribute setters and
@@ -71,27 +70,37 @@ final class BackendDescriptor implements AutoCloseable {
     }
   }
 
+  /**
+   * The address a JavaCPP pointer stands for (its address plus its position, in elements). Arrays
+   * of pointers (descriptors, handles, device pointers) are passed to cuDNN as arrays of these
+   * 64-bit values, so no JavaCPP conversion decides whether a position counts.
+   */
+  static long effectiveAddress(Pointer p) {
+    return p == null ? 0 : p.address() + p.position() * p.sizeof();
+  }
+
+  private BackendDescriptor setAddresses(int attr, int type, long[] addresses) {
+    try (LongPointer p = new LongPointer(addresses)) {
+      return set(attr, type, addresses.length, p);
+    }
+  }
+
   /** An array of descriptors (cuDNN takes an array of cudnnBackendDescriptor_t values). */
   BackendDescriptor setDescriptors(int attr, BackendDescriptor... ds) {
-    try (PointerPointer<?> p = new PointerPointer<>(ds.length)) {
-      for (int i = 0; i < ds.length; i++) p.put(i, ds[i].d);
-      return set(attr, CUDNN_TYPE_BACKEND_DESCRIPTOR, ds.length, p);
-    }
+    long[] a = new long[ds.length];
+    for (int i = 0; i < ds.length; i++) a[i] = ds[i].d.address();
+    return setAddresses(attr, CUDNN_TYPE_BACKEND_DESCRIPTOR, a);
   }
 
   BackendDescriptor setHandle(int attr, cudnnContext handle) {
-    try (PointerPointer<?> p = new PointerPointer<>(1)) {
-      p.put(0, handle);
-      return set(attr, CUDNN_TYPE_HANDLE, 1, p);
-    }
+    return setAddresses(attr, CUDNN_TYPE_HANDLE, new long[] {handle.address()});
   }
 
-  /** An array of device pointers (void*); JavaCPP positions are applied. */
+  /** An array of device pointers (void*), JavaCPP positions applied (a null or 0-address pointer passes NULL). */
   BackendDescriptor setPointers(int attr, Pointer... ptrs) {
-    try (PointerPointer<?> p = new PointerPointer<>(ptrs.length)) {
-      for (int i = 0; i < ptrs.length; i++) p.put(i, ptrs[i]);
-      return set(attr, CUDNN_TYPE_VOID_PTR, ptrs.length, p);
-    }
+    long[] a = new long[ptrs.length];
+    for (int i = 0; i < ptrs.length; i++) a[i] = effectiveAddress(ptrs[i]);
+    return setAddresses(attr, CUDNN_TYPE_VOID_PTR, a);
   }
 
   BackendDescriptor finish() {
@@ -138,8 +147,9 @@ final class BackendDescriptor implements AutoCloseable {
    * into descriptors the caller created) and returns how many it filled.
    */
   int getDescriptors(int attr, BackendDescriptor... into) {
-    try (LongPointer count = new LongPointer(1); PointerPointer<?> p = new PointerPointer<>(Math.max(1, into.length))) {
-      for (int i = 0; i < into.length; i++) p.put(i, into[i].d);
+    long[] a = new long[Math.max(1, into.length)];
+    for (int i = 0; i < into.length; i++) a[i] = into[i].d.address();
+    try (LongPointer count = new LongPointer(1); LongPointer p = new LongPointer(a)) {
       count.put(0);
       Cudnn.check(cudnnBackendGetAttribute(d, attr, CUDNN_TYPE_BACKEND_DESCRIPTOR, into.length, count, p),
           what("cudnnBackendGetAttribute", attr));

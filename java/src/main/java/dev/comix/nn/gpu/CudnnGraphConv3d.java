@@ -277,7 +277,7 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
   static int alignment(Pointer... ptrs) {
     long a = MAX_ALIGNMENT;
     for (Pointer p : ptrs) {
-      long addr = p.address() + p.position() * p.sizeof();
+      long addr = BackendDescriptor.effectiveAddress(p);
       a = Math.min(a, addr == 0 ? MAX_ALIGNMENT : Long.lowestOneBit(addr));
     }
     return (int) a;
