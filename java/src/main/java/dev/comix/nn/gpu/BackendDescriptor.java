@@ -164,8 +164,9 @@ final class BackendDescriptor implements AutoCloseable {
     cudnnBackendDestroyDescriptor(d);
   }
 
-  static void closeAll(Iterable<BackendDescriptor> ds) {
-    for (BackendDescriptor b : ds) if (b != null) b.close();
+  /** Destroys descriptors in the reverse of their order in {@code ds} (plans before what they were built from). */
+  static void closeAll(java.util.List<BackendDescriptor> ds) {
+    for (int i = ds.size() - 1; i >= 0; i--) if (ds.get(i) != null) ds.get(i).close();
   }
 
   // ---- names for messages -----------------------------------------------------------------------------
