@@ -349,6 +349,20 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
     }
   }
 
+  /**
+   * Whether runtime-compiled engines (behavior note RUNTIME_COMPILATION: NVRTC at finalization,
+   * which can take a good fraction of a second per plan) may be candidates:
+   * {@code comix.cudnn.graph.rtc} / {@code COMIX_CUDNN_GRAPH_RTC} = 0 or false forbids them;
+   * default allowed, as PyTorch does.
+   */
+  static boolean runtimeCompilationAllowed() {
+    String v = System.getProperty("comix.cudnn.graph.rtc");
+    if (v == null || v.isBlank()) v = System.getenv("COMIX_CUDNN_GRAPH_RTC");
+    if (v == null || v.isBlank()) return true;
+    String t = v.trim().toLowerCase(Locale.ROOT);
+    return !(t.equals("0") || t.equals("false") || t.equals("no") || t.equals("off"));
+  }
+
   // ---- plans ---------------------------------------------------------------------------------------------
 
   /** The plan for input [N, C, D, H, W] (in this layout's order); created once per shape and cached. */
@@ -576,6 +590,9 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
       return null;
     }
     String why = rejection(precision, notes);
+    if (why == null && !runtimeCompilationAllowed())
+      for (int b : behavior)
+        if (b == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) why = "runtime-compiled (COMIX_CUDNN_GRAPH_RTC=0)";
     if (why != null) {
       rejected.add("eng" + engine + " [" + numericalNotes(notes) + "]: " + why);
       return null;

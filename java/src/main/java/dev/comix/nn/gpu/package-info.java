@@ -30,7 +30,8 @@
  * Selection: {@link dev.comix.nn.gpu.Conv3dEngine#create}, or for the layers
  * {@link dev.comix.nn.gpu.GpuContext#setConvEngine} / {@code COMIX_CUDNN_API=legacy|graph}
  * (system property {@code comix.cudnn.api}); {@code COMIX_CUDNN_FIND=heuristic} skips the timing
- * in both, {@code COMIX_CUDNN_GRAPH_CANDIDATES} (default 8) caps the graph engine's timed plans.
+ * in both, {@code COMIX_CUDNN_GRAPH_CANDIDATES} (default 8) caps the graph engine's timed plans and
+ * {@code COMIX_CUDNN_GRAPH_RTC=0} keeps runtime-compiled (NVRTC) engines out of its search.
  *
  * <h2>Loading</h2>
  * The cuDNN bindings need libcudnn 9 (all its sub-libraries), libcublas/libcublasLt 13 and a

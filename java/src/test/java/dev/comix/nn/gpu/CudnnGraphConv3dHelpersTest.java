@@ -94,6 +94,18 @@ class CudnnGraphConv3dHelpersTest {
   }
 
   @Test
+  void runtimeCompilationSwitch() {
+    System.setProperty("comix.cudnn.graph.rtc", "0");
+    try {
+      assertFalse(CudnnGraphConv3d.runtimeCompilationAllowed());
+      System.setProperty("comix.cudnn.graph.rtc", "true");
+      assertTrue(CudnnGraphConv3d.runtimeCompilationAllowed());
+    } finally {
+      System.clearProperty("comix.cudnn.graph.rtc");
+    }
+  }
+
+  @Test
   void candidateLimit() {
     System.setProperty("comix.cudnn.graph.candidates", "3");
     try {
