@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Table of CudnnConvBench (JMH JSON) beside the PyTorch baseline (conv3d_baseline.py JSON lines) from the
-same run: per shape, batch, precision, layout and pass, both median times, both GFLOP/s (2 * MACs per pass,
+same run: per shape, batch, precision, layout, pass and cuDNN API (legacy or graph; comix only), both median times, both GFLOP/s (2 * MACs per pass,
 3 passes for fwdbwd) and torch_ms / comix_ms. Standard library only.
 
     python3 benchmarks/conv_summary.py JMH.json [TORCH.jsonl] [--csv out.csv]
@@ -47,14 +47,15 @@ def main():
         key = (p["shape"], batch, PREC[p["precision"]], LAYOUT[p["layout"]], pas)
         g = gflop(p["shape"], batch, pas)
         t = torch.get(key)
-        rows.append((p["device"], *key, ms, g / (ms / 1e3), t, g / (t / 1e3) if t else None, t / ms if t else None))
-    head = ("device", "shape", "batch", "prec", "layout", "pass", "comix_ms", "comix_GFLOP/s", "torch_ms",
+        rows.append((p["device"], p.get("api", "legacy"), *key, ms, g / (ms / 1e3), t, g / (t / 1e3) if t else None,
+                     t / ms if t else None))
+    head = ("device", "api", "shape", "batch", "prec", "layout", "pass", "comix_ms", "comix_GFLOP/s", "torch_ms",
             "torch_GFLOP/s", "torch/comix")
-    print("%-6s %-14s %5s %-5s %-13s %-6s %10s %13s %10s %13s %11s" % head)
+    print("%-6s %-6s %-14s %5s %-5s %-13s %-6s %10s %13s %10s %13s %11s" % head)
     for r in rows:
         f = lambda v, fmt: (fmt % v) if v is not None else "-"
-        print("%-6s %-14s %5d %-5s %-13s %-6s %10.3f %13.1f %10s %13s %11s" % (
-            *r[:8], f(r[8], "%.3f"), f(r[9], "%.1f"), f(r[10], "%.2fx")))
+        print("%-6s %-6s %-14s %5d %-5s %-13s %-6s %10.3f %13.1f %10s %13s %11s" % (
+            *r[:9], f(r[9], "%.3f"), f(r[10], "%.1f"), f(r[11], "%.2fx")))
     if a.csv:
         with open(a.csv, "w") as out:
             out.write(",".join(head) + "\n")

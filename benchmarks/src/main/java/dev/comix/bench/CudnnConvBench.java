@@ -2,10 +2,13 @@ package dev.comix.bench;
 
 import dev.comix.nn.Conv3d;
 import dev.comix.nn.Floats;
+import dev.comix.nn.gpu.Conv3dEngine;
+import dev.comix.nn.gpu.ConvApi;
 import dev.comix.nn.gpu.ConvLayout;
 import dev.comix.nn.gpu.ConvPrecision;
 import dev.comix.nn.gpu.Cudnn;
 import dev.comix.nn.gpu.CudnnConv3d;
+import dev.comix.nn.gpu.CudnnGraphConv3d;
 import dev.comix.runtime.Backends;
 import dev.comix.runtime.CudaOps;
 import dev.comix.runtime.DType;
@@ -18,8 +21,9 @@ import org.bytedeco.javacpp.BytePointer;
 import org.openjdk.jmh.annotations.*;
 
 /**
- * I3D's 3-D convolutions at their real shapes, on cuDNN ({@code device=cuda}: {@link CudnnConv3d}
- * in a {@link ConvPrecision} and {@link ConvLayout}) or on the CPU ({@code device=cpu}: the
+ * I3D's 3-D convolutions at their real shapes, on cuDNN ({@code device=cuda}: {@code api=legacy}
+ * {@link CudnnConv3d} or {@code api=graph} {@link CudnnGraphConv3d}, in a {@link ConvPrecision} and
+ * {@link ConvLayout}) or on the CPU ({@code device=cpu}: the
  * oneDNN {@link Conv3d}, F32 and NDHWC only). {@code fwd} is the forward alone; {@code fwdbwd} is
  * forward + backward-data + backward-filter. Each pass is 2·MACs FLOPs, so fwdbwd is 3× fwd:
  * <pre>
@@ -35,10 +39,11 @@ import org.openjdk.jmh.annotations.*;
  * branch 1b of Mixed_4b (COMIX-SPEC §1.1: 480 → [192, 96→208, 16→48, 64]).
  * <pre>
  * java -jar benchmarks/target/benchmarks.jar CudnnConvBench -p device=cuda -p precision=F32,TF32,BF16 \
- *     -p layout=NCDHW,NDHWC -p batch=8,32
+ *     -p layout=NCDHW,NDHWC -p batch=8,32 -p api=legacy,graph
  * java -jar benchmarks/target/benchmarks.jar CudnnConvBench -p shape=Mixed_4b_3x3 -p batch=8    # CPU, oneDNN
  * </pre>
- * The chosen cuDNN algorithms are printed at setup ({@link CudnnConv3d#describe}); GFLOP/s come
+ * The chosen cuDNN algorithms (legacy) or engines (graph) are printed at setup
+ * ({@link Conv3dEngine#describe}); GFLOP/s come
  * from benchmarks/conv_summary.py (FLOPs per pass are printed too).
  */
 @State(Scope.Benchmark)
@@ -63,6 +68,10 @@ public class CudnnConvBench {
   @Param({"8", "32"})
   public int batch;
 
+  /** cuDNN API of the GPU run: legacy ({@link CudnnConv3d}) or graph ({@link CudnnGraphConv3d}); ignored on the CPU. */
+  @Param({"legacy"})
+  public String api;
+
   /** One benchmarked conv: channels, cubic kernel k, stride, symmetric cuDNN pad, cuDNN input D/H/W, CPU input D/H/W. */
   record Spec(int cin, int cout, int k, int stride, int pad, int[] gpuIn, int[] cpuIn) {}
 
@@ -85,8 +94,8 @@ public class CudnnConvBench {
 
   Ops ops;
   // cuda
-  CudnnConv3d conv;
-  CudnnConv3d.Plan plan;
+  Conv3dEngine conv;
+  Conv3dEngine.Plan plan;
   Tensor x, w, y, dy, dx, dw;
   // cpu
   Conv3d cpuConv;
@@ -115,7 +124,7 @@ public class CudnnConvBench {
     DType dt = prec == ConvPrecision.BF16 ? DType.BF16 : DType.F32;
     CudaOps cuda = (CudaOps) ops;
     int[] k = {s.k(), s.k(), s.k()}, st = {s.stride(), s.stride(), s.stride()}, pd = {s.pad(), s.pad(), s.pad()};
-    conv = new CudnnConv3d(Cudnn.of(cuda), s.cin(), s.cout(), k, st, pd, lay, prec);
+    conv = Conv3dEngine.create(ConvApi.parse(api), Cudnn.of(cuda), s.cin(), s.cout(), k, st, pd, lay, prec);
     plan = conv.plan(batch, s.gpuIn()[0], s.gpuIn()[1], s.gpuIn()[2]);
     x = random(ops, dt, 2, plan.inputShape());
     w = random(ops, dt, 1, conv.filterShape());
@@ -123,13 +132,13 @@ public class CudnnConvBench {
     y = ops.allocate(dt, plan.outputShape());
     dx = ops.allocate(dt, plan.inputShape());
     dw = ops.allocate(dt, conv.filterShape());
-    // the first call of each pass runs the algorithm search (cached afterwards), outside the timing
+    // the first call of each pass runs the algorithm/engine search (cached afterwards), outside the timing
     conv.forward(plan, x.data(), w.data(), y.data());
     conv.backwardData(plan, dy.data(), w.data(), dx.data());
     conv.backwardFilter(plan, x.data(), dy.data(), dw.data(), false);
     ops.synchronize();
-    System.out.printf(Locale.ROOT, "%s batch %d cuda cuDNN %s: %.3f GFLOP per pass; %s; allocator peak %.0f MiB%n", shape,
-        batch, Cudnn.version(), gflop, conv.describe(plan), cuda.allocator().peakBytes() / 1048576.0);
+    System.out.printf(Locale.ROOT, "%s batch %d cuda cuDNN %s %s API: %.3f GFLOP per pass; %s; allocator peak %.0f MiB%n",
+        shape, batch, Cudnn.version(), conv.api().name().toLowerCase(Locale.ROOT), gflop, conv.describe(plan), cuda.allocator().peakBytes() / 1048576.0);
   }
 
   /** Uniform(-1, 1) values in {@code dt} on the backend's device, written in 1 Mi-element host chunks. */

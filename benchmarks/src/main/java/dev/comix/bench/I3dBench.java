@@ -2,6 +2,7 @@ package dev.comix.bench;
 
 import dev.comix.nn.Floats;
 import dev.comix.nn.InceptionI3d;
+import dev.comix.nn.gpu.ConvApi;
 import dev.comix.nn.gpu.ConvLayout;
 import dev.comix.nn.gpu.ConvPrecision;
 import dev.comix.nn.gpu.GpuContext;
@@ -42,8 +43,9 @@ import org.openjdk.jmh.annotations.*;
  * {@code precision} F32 (no tensor cores), TF32 (PyTorch's default for cuDNN convolutions) or BF16
  * (bf16 activations, fp32 parameters and statistics); each call ends with a stream
  * synchronisation. {@code convLayout} NCDHW runs the convolutions in cuDNN's NCDHW layout behind
- * transposes (see {@link GpuContext#convLayout}). The line then also gives the allocator's peak
- * device bytes. Inputs of more than 32 clips are the first 32 repeated on the device.
+ * transposes (see {@link GpuContext#convLayout}); {@code api} picks the cuDNN API of the
+ * convolutions (legacy, graph: see {@link GpuContext#setConvEngine}). The line then also gives the
+ * allocator's peak device bytes. Inputs of more than 32 clips are the first 32 repeated on the device.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -80,6 +82,10 @@ public class I3dBench {
   public String convLayout;
 
   long mallocsAfterWarmup = -1;
+
+  /** cuDNN API of the convolutions on the GPU: legacy (CudnnConv3d) or graph (CudnnGraphConv3d); ignored on the CPU. */
+  @Param({"legacy"})
+  public String api;
 
   GpuContext gpu;
 
@@ -135,6 +141,7 @@ public class I3dBench {
     gpu.setPrecision(ConvPrecision.valueOf(precision));
     gpu.setMicroBatch(microBatch);
     gpu.setConvLayout(ConvLayout.valueOf(convLayout));
+    gpu.setConvEngine(ConvApi.parse(api));
     int first = Math.min(batch, 32);
     try (Tensor h = Conv3dBench.random(20211206L + batch, first, T, S, S, 3); Tensor d = gpu.upload(h)) {
       x = gpu.alloc(d.dtype(), batch, T, S, S, 3);
@@ -183,9 +190,10 @@ public class I3dBench {
     long macs = convMacsPerClip(T, S) * batch;
     double flop = macs * (mode.equals("eval") ? 2.0 : 6.0);
     String dev = gpu == null ? "" : String.format(Locale.ROOT,
-        ", \"device\": \"%s\", \"precision\": \"%s\", \"conv_layout\": \"%s\", \"micro_batch\": %d, \"clips_per_s\": %.1f,"
-            + " \"peak_device_gib\": %.2f",
-        gpu.device(), precision, convLayout, microBatch, batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0);
+        ", \"device\": \"%s\", \"precision\": \"%s\", \"api\": \"%s\", \"conv_layout\": \"%s\", \"micro_batch\": %d,"
+            + " \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f",
+        gpu.device(), precision, gpu.convEngine().name().toLowerCase(Locale.ROOT), convLayout, microBatch,
+        batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0);
     System.out.println(String.format(Locale.ROOT,
         "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"
             + " \"gflops\": %.1f, \"gmac_per_clip\": %.4f%s, \"all_ms\": %s}",

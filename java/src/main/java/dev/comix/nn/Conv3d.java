@@ -2,9 +2,10 @@ package dev.comix.nn;
 
 import dev.comix.jni.ComixCuda;
 import dev.comix.nn.cpu.DnnlConv3d;
+import dev.comix.nn.gpu.Conv3dEngine;
+import dev.comix.nn.gpu.ConvApi;
 import dev.comix.nn.gpu.ConvLayout;
 import dev.comix.nn.gpu.ConvPrecision;
-import dev.comix.nn.gpu.CudnnConv3d;
 import dev.comix.nn.gpu.GpuContext;
 import dev.comix.nn.gpu.GpuProfile;
 import dev.comix.runtime.ComixException;
@@ -22,8 +23,8 @@ import java.util.Map;
  * (forward, backward-data and backward-weights primitives cached per input shape), with the
  * asymmetric padding passed as padding_l / padding_r.
  *
- * <p>On a CUDA device (input on the GPU) it runs on cuDNN ({@link CudnnConv3d}, channels-last,
- * the {@link GpuContext}'s precision): symmetric TF-SAME padding is cuDNN's own; an asymmetric one
+ * <p>On a CUDA device (input on the GPU) it runs on cuDNN ({@link Conv3dEngine}: the legacy or the
+ * graph API; channels-last, or NCDHW behind transposes; the {@link GpuContext}'s precision): symmetric TF-SAME padding is cuDNN's own; an asymmetric one
  * (a strided conv such as Conv3d_1a) is materialised by a zero-pad kernel first, and the input
  * gradient cropped back. The weight is kept on the device in cuDNN's [Cout, kT, kH, kW, Cin]
  * order (bf16 in BF16 precision), rebuilt when the parameter changes; its gradient is reordered
@@ -40,13 +41,13 @@ public final class Conv3d implements Layer {
   private record Ctx(Tensor input, DnnlConv3d.Plan plan, long[] outShape, Gpu gpu) {}
 
   /** What a GPU forward saved besides the input. */
-  private record Gpu(GpuContext g, CudnnConv3d conv, int chunk, long[] inShape, int[] front, int[] back,
+  private record Gpu(GpuContext g, Conv3dEngine conv, int chunk, long[] inShape, int[] front, int[] back,
       boolean padded) {}
 
-  private record ConvKey(GpuContext g, ConvPrecision precision, ConvLayout layout, int p0, int p1, int p2) {}
+  private record ConvKey(GpuContext g, ConvApi api, ConvPrecision precision, ConvLayout layout, int p0, int p1, int p2) {}
 
   private final Saved<Ctx> saved = new Saved<>(c -> c.input().close());
-  private final Map<ConvKey, CudnnConv3d> gpuConvs = new HashMap<>();
+  private final Map<ConvKey, Conv3dEngine> gpuConvs = new HashMap<>();
   private Tensor devWeight;
   private GpuContext devWeightCtx;
   private DType devWeightType;
@@ -123,13 +124,13 @@ public final class Conv3d implements Layer {
         + " @ " + in[0] + "x" + in[1] + "x" + in[2] + "x" + in[3] + " " + g.precision();
   }
 
-  private CudnnConv3d gpuConv(GpuContext g, int[] pad) {
+  private Conv3dEngine gpuConv(GpuContext g, int[] pad) {
     return gpuConv(g, pad, ConvLayout.NDHWC);
   }
 
-  private CudnnConv3d gpuConv(GpuContext g, int[] pad, ConvLayout layout) {
-    return gpuConvs.computeIfAbsent(new ConvKey(g, g.precision(), layout, pad[0], pad[1], pad[2]),
-        k -> new CudnnConv3d(g.cudnn(), cin, cout, kernel, stride, pad, k.layout(), k.precision()));
+  private Conv3dEngine gpuConv(GpuContext g, int[] pad, ConvLayout layout) {
+    return gpuConvs.computeIfAbsent(new ConvKey(g, g.convEngine(), g.precision(), layout, pad[0], pad[1], pad[2]),
+        k -> Conv3dEngine.create(k.api(), g.cudnn(), cin, cout, kernel, stride, pad, k.layout(), k.precision()));
   }
 
   /** The weight in cuDNN's channels-last filter order and the activation type, current. */
@@ -168,7 +169,7 @@ public final class Conv3d implements Layer {
       xin = x.retain();
     }
     try {
-      CudnnConv3d conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f);
+      Conv3dEngine conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f);
       long[] os = outShape(x.shape());
       long n = xin.dim(0);
       int chunk = g.convChunk(n, Math.max(xin.numel(), Tensor.numel(os)) / Math.max(1, n));
@@ -177,7 +178,7 @@ public final class Conv3d implements Layer {
       try (GpuProfile.Span sp = g.span("conv fwd|" + describe(x.shape(), g))) {
         for (long b0 = 0; b0 < n; b0 += chunk) {
           long b1 = Math.min(n, b0 + chunk);
-          CudnnConv3d.Plan p = conv.plan(b1 - b0, xin.dim(1), xin.dim(2), xin.dim(3));
+          Conv3dEngine.Plan p = conv.plan(b1 - b0, xin.dim(1), xin.dim(2), xin.dim(3));
           Tensor ys = y.slice0(b0, b1);
           conv.forward(p, xin.slice0(b0, b1).data(), w.data(), ys.data());
           if (bias != null) {
@@ -214,7 +215,7 @@ public final class Conv3d implements Layer {
       try (GpuProfile.Span sp = g.span("conv bwd-data|" + describe(q.inShape(), g))) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
-          CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+          Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
           q.conv().backwardData(p, gradOut.slice0(b0, b1).data(), w.data(), dxin.slice0(b0, b1).data());
         }
       }
@@ -231,7 +232,7 @@ public final class Conv3d implements Layer {
           GpuProfile.Span sp = g.span("conv bwd-filter|" + describe(q.inShape(), g))) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
-          CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+          Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
           // each micro-batch's filter gradient goes straight into the F32 gradient (no bf16 accumulation)
           q.conv().backwardFilter(p, c.input().slice0(b0, b1).data(), gradOut.slice0(b0, b1).data(), dwk.data(), false);
           g.check(ComixCuda.comix_nn_weight_grad_from_krsc_cuda(dwk.data(), code, cout, cin, kernel[0], kernel[1],
@@ -324,14 +325,14 @@ public final class Conv3d implements Layer {
       } else {
         toNcdhw(g, x, xc, "x " + describe(x.shape(), g));
       }
-      CudnnConv3d conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f, ConvLayout.NCDHW);
+      Conv3dEngine conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f, ConvLayout.NCDHW);
       int chunk = g.convChunk(n, Math.max(xc.numel(), Tensor.numel(os)) / Math.max(1, n));
       yc = g.alloc(dt, n, cout, os[1], os[2], os[3]);
       Tensor w = ncdhwWeight(g, dt);
       try (GpuProfile.Span sp = g.span("conv fwd|" + describe(x.shape(), g) + " NCDHW")) {
         for (long b0 = 0; b0 < n; b0 += chunk) {
           long b1 = Math.min(n, b0 + chunk);
-          CudnnConv3d.Plan p = conv.plan(b1 - b0, ps[1], ps[2], ps[3]);
+          Conv3dEngine.Plan p = conv.plan(b1 - b0, ps[1], ps[2], ps[3]);
           Tensor ys = yc.slice0(b0, b1);
           conv.forward(p, xc.slice0(b0, b1).data(), w.data(), ys.data());
           if (bias != null) {
@@ -381,7 +382,7 @@ public final class Conv3d implements Layer {
       try (GpuProfile.Span sp = g.span("conv bwd-data|" + what + " NCDHW")) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
-          CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+          Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
           q.conv().backwardData(p, dyc.slice0(b0, b1).data(), w.data(), dxc.slice0(b0, b1).data());
         }
       }
@@ -406,7 +407,7 @@ public final class Conv3d implements Layer {
         Tensor grad = weight.gradOn(g);
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
-          CudnnConv3d.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+          Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
           // each micro-batch's filter gradient goes straight into the F32 gradient (no bf16 accumulation)
           q.conv().backwardFilter(p, xc.slice0(b0, b1).data(), dyc.slice0(b0, b1).data(), dw.data(), false);
           g.check(ComixCuda.comix_nn_axpy_cuda(1f, dw.data(), code, grad.data(), dw.numel(), g.stream()),

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.comix.nn.gpu.ConvApi;
 import dev.comix.nn.gpu.ConvPrecision;
 import dev.comix.io.Npy;
 import dev.comix.nn.gpu.GpuContext;
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 class GpuLayersTest {
   @TempDir Path tmp;
   private GpuContext g;
+  private ConvApi api;
   private Random r;
 
   @BeforeEach
@@ -47,12 +49,16 @@ class GpuLayersTest {
     assertTrue(st.available(), "comix.test.gpu=true but CUDA is not usable: " + st.reason());
     g = GpuContext.of(Device.cuda(0));
     g.setPrecision(ConvPrecision.F32);
+    api = g.convEngine();
     r = TestBackends.random("GpuLayersTest");
   }
 
   @AfterEach
   void restore() {
-    if (g != null) g.setPrecision(ConvPrecision.F32);
+    if (g != null) {
+      g.setPrecision(ConvPrecision.F32);
+      g.setConvEngine(api);
+    }
   }
 
   static double relErr(float[] got, float[] want) {
@@ -135,6 +141,13 @@ class GpuLayersTest {
         if (withBias) closeD(what + " db", Floats.read(c.bias().grad()), b[2], 1e-4);
       }
     }
+  }
+
+  /** The same cases on cuDNN's graph API (CudnnGraphConv3d); micro-batch slices there are not all 16-byte aligned. */
+  @Test
+  void conv3dOnTheGraphEngineMatchesFloat64() {
+    g.setConvEngine(ConvApi.GRAPH);
+    conv3dMatchesFloat64IncludingAsymmetricPadding();
   }
 
   @Test

@@ -43,7 +43,7 @@ import org.bytedeco.javacpp.SizeTPointer;
  * {@code comix.cudnn.find=heuristic}) from cuDNN's heuristics (cudnnGet…Algorithm_v7) instead.
  * Not thread-safe beyond the per-call lock: calls share one convolution descriptor.
  */
-public final class CudnnConv3d implements AutoCloseable {
+public final class CudnnConv3d implements Conv3dEngine {
   /** The three passes, each with its own cached algorithm per plan. */
   public enum Pass { FORWARD, BACKWARD_DATA, BACKWARD_FILTER }
 
@@ -51,7 +51,7 @@ public final class CudnnConv3d implements AutoCloseable {
   public record Algo(int algo, int mathType, long workspaceBytes, float ms, boolean timed) {}
 
   /** Descriptors and cached algorithms for one input shape. Close the conv, not the plan. */
-  public static final class Plan {
+  public static final class Plan implements Conv3dEngine.Plan {
     final long n, d, h, w, od, oh, ow;
     final cudnnTensorStruct xDesc = new cudnnTensorStruct(), yDesc = new cudnnTensorStruct();
     final Algo[] algos = new Algo[3];
@@ -72,11 +72,13 @@ public final class CudnnConv3d implements AutoCloseable {
     }
 
     /** The input shape in the conv's layout order ([N,C,D,H,W] or [N,D,H,W,C]). */
+    @Override
     public long[] inputShape() {
       return shape(n, cin, d, h, w);
     }
 
     /** The output shape in the conv's layout order. */
+    @Override
     public long[] outputShape() {
       return shape(n, cout, od, oh, ow);
     }
@@ -148,46 +150,62 @@ public final class CudnnConv3d implements AutoCloseable {
     }
   }
 
+  @Override
+  public ConvApi api() {
+    return ConvApi.LEGACY;
+  }
+
+  @Override
   public int inChannels() {
     return cin;
   }
 
+  @Override
   public int outChannels() {
     return cout;
   }
 
+  @Override
   public int[] kernel() {
     return kernel.clone();
   }
 
+  @Override
   public int[] stride() {
     return stride.clone();
   }
 
+  @Override
   public int[] pad() {
     return pad.clone();
   }
 
+  @Override
   public ConvLayout layout() {
     return layout;
   }
 
+  @Override
   public ConvPrecision precision() {
     return precision;
   }
 
   /** Filter shape in this conv's layout order. */
+  @Override
   public long[] filterShape() {
     return layout == ConvLayout.NCDHW ? new long[] {cout, cin, kernel[0], kernel[1], kernel[2]}
         : new long[] {cout, kernel[0], kernel[1], kernel[2], cin};
   }
 
   /** Multiply-accumulates of one pass on a plan (fwd, bwd-data and bwd-filter each do this many; FLOPs = 2 · MACs). */
-  public long macs(Plan p) {
+  @Override
+  public long macs(Conv3dEngine.Plan plan) {
+    Plan p = own(plan);
     return p.n * cout * p.od * p.oh * p.ow * cin * (long) kernel[0] * kernel[1] * kernel[2];
   }
 
   /** How many algorithm searches (one per plan and pass) this conv has run so far. */
+  @Override
   public synchronized long searches() {
     return searches;
   }
@@ -216,6 +234,7 @@ public final class CudnnConv3d implements AutoCloseable {
   }
 
   /** The plan for input [N, C, D, H, W] (in this layout's order); created once per shape and cached. */
+  @Override
   public synchronized Plan plan(long n, long d, long h, long w) {
     ensureOpen();
     Key key = new Key(n, d, h, w);
@@ -307,7 +326,8 @@ public final class CudnnConv3d implements AutoCloseable {
     return a;
   }
 
-  private long workspaceLimit() {
+  /** The largest workspace a search may pick: min(1 GiB, free device memory / 4), 256 MiB if that cannot be asked. */
+  static long workspaceLimit() {
     try (SizeTPointer free = new SizeTPointer(1); SizeTPointer total = new SizeTPointer(1)) {
       int st = cudart.cudaMemGetInfo(free, total);
       if (st != 0) {
@@ -482,32 +502,42 @@ public final class CudnnConv3d implements AutoCloseable {
     }
   }
 
-  private void ready(Plan p, Pointer... ptrs) {
-    ensureOpen();
-    if (p == null || plans.get(new Key(p.n, p.d, p.h, p.w)) != p)
+  /** {@code plan} as this conv's own plan type, or a ComixException when it belongs to another conv. */
+  private Plan own(Conv3dEngine.Plan plan) {
+    if (!(plan instanceof Plan p) || plans.get(new Key(p.n, p.d, p.h, p.w)) != p)
       throw new ComixException("CudnnConv3d: the plan does not belong to this conv" + this);
+    return p;
+  }
+
+  private Plan ready(Conv3dEngine.Plan plan, Pointer... ptrs) {
+    ensureOpen();
+    Plan p = own(plan);
     for (Pointer q : ptrs) if (q == null || q.isNull()) throw new ComixException("CudnnConv3d: null device pointer" + this);
+    return p;
   }
 
   /** y = conv(x, w); y is overwritten. */
-  public synchronized void forward(Plan p, Pointer x, Pointer w, Pointer y) {
-    ready(p, x, w, y);
+  @Override
+  public synchronized void forward(Conv3dEngine.Plan plan, Pointer x, Pointer w, Pointer y) {
+    Plan p = ready(plan, x, w, y);
     Algo a = algo(p, Pass.FORWARD);
     execute(p, Pass.FORWARD, a, (ws, bytes) -> cudnnConvolutionForward(cudnn.handle(), cudnn.one, p.xDesc, x, wDesc, w,
         convDesc, a.algo(), ws, bytes, cudnn.zero, p.yDesc, y), "cudnnConvolutionForward");
   }
 
   /** dx = conv_transpose(dy, w); dx is overwritten. */
-  public synchronized void backwardData(Plan p, Pointer dy, Pointer w, Pointer dx) {
-    ready(p, dy, w, dx);
+  @Override
+  public synchronized void backwardData(Conv3dEngine.Plan plan, Pointer dy, Pointer w, Pointer dx) {
+    Plan p = ready(plan, dy, w, dx);
     Algo a = algo(p, Pass.BACKWARD_DATA);
     execute(p, Pass.BACKWARD_DATA, a, (ws, bytes) -> cudnnConvolutionBackwardData(cudnn.handle(), cudnn.one, wDesc, w,
         p.yDesc, dy, convDesc, a.algo(), ws, bytes, cudnn.zero, p.xDesc, dx), "cudnnConvolutionBackwardData");
   }
 
   /** dw = grad wrt the filter, or dw += it when {@code accumulate}. */
-  public synchronized void backwardFilter(Plan p, Pointer x, Pointer dy, Pointer dw, boolean accumulate) {
-    ready(p, x, dy, dw);
+  @Override
+  public synchronized void backwardFilter(Conv3dEngine.Plan plan, Pointer x, Pointer dy, Pointer dw, boolean accumulate) {
+    Plan p = ready(plan, x, dy, dw);
     Algo a = algo(p, Pass.BACKWARD_FILTER);
     execute(p, Pass.BACKWARD_FILTER, a, (ws, bytes) -> cudnnConvolutionBackwardFilter(cudnn.handle(), cudnn.one, p.xDesc,
         x, p.yDesc, dy, convDesc, a.algo(), ws, bytes, accumulate ? cudnn.one : cudnn.zero, wDesc, dw),
@@ -531,15 +561,17 @@ public final class CudnnConv3d implements AutoCloseable {
   }
 
   /** y[n, c, ...] += bias[c] (fp32 bias; F32 and TF32 precisions only). */
-  public synchronized void addBias(Plan p, Pointer biasF32, Pointer y) {
-    ready(p, biasF32, y);
+  @Override
+  public synchronized void addBias(Conv3dEngine.Plan plan, Pointer biasF32, Pointer y) {
+    Plan p = ready(plan, biasF32, y);
     Cudnn.check(cudnnAddTensor(cudnn.handle(), cudnn.one, biasDesc(), biasF32, cudnn.one, p.yDesc, y),
         "cudnnAddTensor(bias)" + this);
   }
 
   /** db[c] = sum of dy over N, D, H, W (or db += it when {@code accumulate}); F32 and TF32 precisions only. */
-  public synchronized void backwardBias(Plan p, Pointer dy, Pointer dbF32, boolean accumulate) {
-    ready(p, dy, dbF32);
+  @Override
+  public synchronized void backwardBias(Conv3dEngine.Plan plan, Pointer dy, Pointer dbF32, boolean accumulate) {
+    Plan p = ready(plan, dy, dbF32);
     Cudnn.check(cudnnConvolutionBackwardBias(cudnn.handle(), cudnn.one, p.yDesc, dy,
         accumulate ? cudnn.one : cudnn.zero, biasDesc(), dbF32), "cudnnConvolutionBackwardBias" + this);
   }
@@ -579,7 +611,9 @@ public final class CudnnConv3d implements AutoCloseable {
   }
 
   /** The chosen algorithms of a plan with their math type, workspace bytes and search time, for logs. */
-  public synchronized String describe(Plan p) {
+  @Override
+  public synchronized String describe(Conv3dEngine.Plan plan) {
+    Plan p = own(plan);
     StringBuilder sb = new StringBuilder();
     sb.append(shapeText(p)).append(' ').append(layout).append(' ').append(precision);
     for (Pass pass : Pass.values()) {

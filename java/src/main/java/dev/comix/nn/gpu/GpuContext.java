@@ -40,6 +40,7 @@ public final class GpuContext {
   private volatile int microBatch;
   private volatile ConvLayout convLayout;
   private final GpuProfile profile;
+  private volatile ConvApi convApi = ConvApi.fromEnvironment();
 
   private GpuContext(CudaOps ops) {
     this.ops = ops;
@@ -159,6 +160,16 @@ public final class GpuContext {
 
   public int microBatch() {
     return microBatch;
+  }
+
+  /** The cuDNN API of the convolution engines layers create from now on ({@code COMIX_CUDNN_API}, default legacy). */
+  public ConvApi convEngine() {
+    return convApi;
+  }
+
+  /** Selects the cuDNN API ({@link CudnnConv3d} or {@link CudnnGraphConv3d}) of later convolutions; layers keep one engine per API. */
+  public void setConvEngine(ConvApi api) {
+    convApi = java.util.Objects.requireNonNull(api, "api");
   }
 
   /** Clips per cuDNN call for n clips of at most {@code perClipElements} elements each (in or out). */

@@ -1,7 +1,37 @@
 /**
  * cuDNN-backed layers on raw device pointers: {@link dev.comix.nn.gpu.Cudnn} (one handle per
- * {@link dev.comix.runtime.CudaOps}, bound to its stream) and {@link dev.comix.nn.gpu.CudnnConv3d}
- * (3-D convolution forward, backward-data, backward-filter; bias for fp32 data).
+ * {@link dev.comix.runtime.CudaOps}, bound to its stream) and two 3-D convolution engines behind
+ * one interface, {@link dev.comix.nn.gpu.Conv3dEngine} (forward, backward-data, backward-filter;
+ * bias for fp32 data): {@link dev.comix.nn.gpu.CudnnConv3d} on cuDNN's legacy API and
+ * {@link dev.comix.nn.gpu.CudnnGraphConv3d} on its backend (graph) API.
+ *
+ * <h2>Two engines, and why</h2>
+ * <ul>
+ *   <li>{@link dev.comix.nn.gpu.CudnnConv3d} ({@link dev.comix.nn.gpu.ConvApi#LEGACY}, the default):
+ *       tensor/filter/convolution descriptors, an algorithm per pass from
+ *       cudnnFind{Forward,BackwardData,BackwardFilter}AlgorithmEx (or the _v7 heuristics), then
+ *       cudnnConvolutionForward / BackwardData / BackwardFilter. Measured correct on an H200
+ *       (cuDNN 9.19), but its kernels for 3-D NDHWC are slow there: the I3D training step ran at
+ *       0.4x (TF32) to 0.06x (F32) of PyTorch's clips/s.</li>
+ *   <li>{@link dev.comix.nn.gpu.CudnnGraphConv3d} ({@link dev.comix.nn.gpu.ConvApi#GRAPH}): the
+ *       path PyTorch 2 takes. Per pass one operation graph (one CONVOLUTION_FORWARD /
+ *       BACKWARD_DATA / BACKWARD_FILTER operation over three TENSOR descriptors and a CONVOLUTION
+ *       descriptor), engine configurations from ENGINEHEUR mode A (B, then FALLBACK, when A
+ *       yields nothing usable), engines whose numerical notes the precision forbids skipped, up to
+ *       8 finalizable EXECUTION_PLANs timed with CUDA events on scratch buffers and the fastest
+ *       kept (like {@code torch.backends.cudnn.benchmark}), then cudnnBackendExecute with a
+ *       VARIANT_PACK of the data pointers by unique id and a workspace from the backend's
+ *       allocator. It reaches the engines (including runtime-compiled ones) that the legacy API
+ *       does not offer. It can also take TF-SAME's asymmetric padding directly.
+ *       <b>Not yet run on a GPU</b> as of this writing: the GPU tests in CudnnConv3dTest cover it.</li>
+ * </ul>
+ * Both share the public shape: same constructor arguments, {@code plan(n, d, h, w)} cached per
+ * shape, kernel choice per plan and pass on first use, {@code describe(plan)}, {@code close()}.
+ * Selection: {@link dev.comix.nn.gpu.Conv3dEngine#create}, or for the layers
+ * {@link dev.comix.nn.gpu.GpuContext#setConvEngine} / {@code COMIX_CUDNN_API=legacy|graph}
+ * (system property {@code comix.cudnn.api}); {@code COMIX_CUDNN_FIND=heuristic} skips the timing
+ * in both, {@code COMIX_CUDNN_GRAPH_CANDIDATES} (default 8) caps the graph engine's timed plans and
+ * {@code COMIX_CUDNN_GRAPH_RTC=0} keeps runtime-compiled (NVRTC) engines out of its search.
  *
  * <h2>Loading</h2>
  * The cuDNN bindings need libcudnn 9 (all its sub-libraries), libcublas/libcublasLt 13 and a
@@ -14,8 +44,10 @@
  * <h2>Precisions ({@link dev.comix.nn.gpu.ConvPrecision})</h2>
  * <ul>
  *   <li>{@code F32}: fp32 tensors, fp32 compute, {@code CUDNN_FMA_MATH}. No tensor cores and no
- *       TF32: the algorithm search rejects any result that reports tensor-op math. Expect about
- *       1e-6 relative error; the reference precision.</li>
+ *       TF32: the algorithm search rejects any result that reports tensor-op math (the graph
+ *       engine: any engine with CUDNN_NUMERICAL_NOTE_TENSOR_CORE, which for fp32 data means TF32).
+ *       Expect about 1e-6 relative error; the reference precision. The graph engine rejects
+ *       engines noted DOWN_CONVERT_INPUTS or REDUCED_PRECISION_REDUCTION in every precision.</li>
  *   <li>{@code TF32}: fp32 tensors, fp32 compute, {@code CUDNN_TENSOR_OP_MATH}: cuDNN may run
  *       tensor-core kernels that round x and w (or dy) to TF32 (10-bit mantissa) and accumulate in
  *       fp32; about 1e-3 relative error. Same memory traffic as F32.</li>
@@ -31,7 +63,7 @@
  * N, C, D, H, W order with explicit strides for the layout; filters use CUDNN_TENSOR_NCHW or
  * CUDNN_TENSOR_NHWC. Tensor-core kernels generally want NDHWC with C a multiple of 8.
  *
- * <h2>Plans and the algorithm cache</h2>
+ * <h2>Plans and the algorithm cache (legacy engine; the graph engine's is in its class comment)</h2>
  * {@link dev.comix.nn.gpu.CudnnConv3d#plan} builds the tensor descriptors for one input shape
  * (checking cuDNN's output size against the formula) and caches the plan per (N, D, H, W): the
  * same shape returns the same object. Each plan remembers one algorithm per pass, chosen the first

@@ -22,11 +22,13 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@link CudnnConv3d} against the float64 {@link ConvReference} on fresh random inputs, for every
- * shape x layout x precision: forward, backward-data, backward-filter (overwrite and accumulate),
+ * Both convolution engines ({@link CudnnConv3d}, cuDNN's legacy API, and {@link CudnnGraphConv3d},
+ * its backend/graph API) against the float64 {@link ConvReference} on fresh random inputs, for every
+ * shape x layout x precision x API: forward, backward-data, backward-filter (overwrite and accumulate),
  * into outputs filled with NaN first; bias (fp32 data) against a plain sum. Error = max|got − ref|
  * / max|ref|, bounded by 1e-4 (F32), 5e-3 (TF32), 1e-2 (BF16, inputs rounded to bf16 first).
  * Runs only with -Dcomix.test.gpu=true where a CUDA device and cuDNN 9 answer.
@@ -77,7 +79,8 @@ class CudnnConv3dTest {
     List<Arguments> a = new ArrayList<>();
     for (Geometry g : GEOMETRIES)
       for (ConvLayout l : ConvLayout.values())
-        for (ConvPrecision pr : ConvPrecision.values()) a.add(Arguments.of(g, l, pr));
+        for (ConvPrecision pr : ConvPrecision.values())
+          for (ConvApi api : ConvApi.values()) a.add(Arguments.of(g, l, pr, api));
     return a.stream();
   }
 
@@ -183,10 +186,10 @@ class CudnnConv3dTest {
 
   // ---- tests -------------------------------------------------------------------------------------------
 
-  @ParameterizedTest(name = "{0} {1} {2}")
+  @ParameterizedTest(name = "{0} {1} {2} {3}")
   @MethodSource("cases")
-  void matchesFloat64Reference(Geometry g, ConvLayout layout, ConvPrecision prec) {
-    Random r = TestBackends.random("CudnnConv3dTest " + g + " " + layout + " " + prec);
+  void matchesFloat64Reference(Geometry g, ConvLayout layout, ConvPrecision prec, ConvApi api) {
+    Random r = TestBackends.random("CudnnConv3dTest " + g + " " + layout + " " + prec + " " + api);
     ConvReference ref = new ConvReference(g.n(), g.cin(), g.cout(), g.d(), g.h(), g.w(), g.k(), g.s(), g.p());
     int[] xDims = {g.n(), g.cin(), g.d(), g.h(), g.w()};
     int[] yDims = {g.n(), g.cout(), ref.od, ref.oh, ref.ow};
@@ -196,13 +199,15 @@ class CudnnConv3dTest {
     double[] y = new double[ref.ySize()], dx = new double[ref.xSize()], dw = new double[ref.wSize()];
     ref.run(x, w, dy, y, dx, dw);
     double tol = tolerance(prec);
-    try (CudnnConv3d conv = new CudnnConv3d(Cudnn.of(gpu), g.cin(), g.cout(), g.k(), g.s(), g.p(), layout, prec);
+    try (Conv3dEngine conv = Conv3dEngine.create(api, Cudnn.of(gpu), g.cin(), g.cout(), g.k(), g.s(), g.p(), layout,
+        prec);
          Tensor dX = upload(x, xDims, layout, prec); Tensor dW = upload(w, wDims, layout, prec);
          Tensor dDy = upload(dy, yDims, layout, prec);
          Tensor dY = upload(filled(ref.ySize(), Double.NaN), yDims, layout, prec);
          Tensor dDx = upload(filled(ref.xSize(), Double.NaN), xDims, layout, prec);
          Tensor dDw = upload(filled(ref.wSize(), Double.NaN), wDims, layout, prec)) {
-      CudnnConv3d.Plan plan = conv.plan(g.n(), g.d(), g.h(), g.w());
+      Conv3dEngine.Plan plan = conv.plan(g.n(), g.d(), g.h(), g.w());
+      assertEquals(api, conv.api());
       assertArrayEquals(storedShape(layout, yDims), plan.outputShape());
       assertArrayEquals(storedShape(layout, wDims), conv.filterShape());
 
@@ -213,7 +218,8 @@ class CudnnConv3dTest {
       double ey = relErr(download(dY, yDims, layout), y);
       double ex = relErr(download(dDx, xDims, layout), dx);
       double ew = relErr(download(dDw, wDims, layout), dw);
-      System.out.printf("%s %s %s: fwd %.2e bwd-data %.2e bwd-filter %.2e  [%s]%n", g, layout, prec, ey, ex, ew, algos);
+      System.out.printf("%s %s %s %s: fwd %.2e bwd-data %.2e bwd-filter %.2e  [%s]%n", g, layout, prec, api, ey, ex, ew,
+          algos);
       assertTrue(ey <= tol, "forward error " + ey + " > " + tol + " [" + algos + "]");
       // cuDNN 9.19 on an H200 measured 1.4e-2 for bf16 NCDHW backward-data (ALGO_0, its only choice for
       // 7x7x7/2 there); the layers run NDHWC, which holds 1e-2. NCDHW bf16 backward-data gets 2e-2.
@@ -246,7 +252,7 @@ class CudnnConv3dTest {
     return a;
   }
 
-  private void checkBias(CudnnConv3d conv, CudnnConv3d.Plan plan, Random r, double[] y, double[] dy, int[] yDims,
+  private void checkBias(Conv3dEngine conv, Conv3dEngine.Plan plan, Random r, double[] y, double[] dy, int[] yDims,
                          ConvLayout layout, ConvPrecision prec, Tensor dY, Tensor dDy, double tol) {
     int cout = yDims[1], per = yDims[2] * yDims[3] * yDims[4];
     double[] bias = random(r, cout, prec), db0 = random(r, cout, prec);
@@ -286,23 +292,30 @@ class CudnnConv3dTest {
     }
   }
 
-  @Test
-  void plansAndAlgorithmsAreCachedPerShape() {
-    try (CudnnConv3d conv = new CudnnConv3d(Cudnn.of(gpu), 16, 32, new int[] {3, 3, 3}, new int[] {1, 1, 1},
+  /** The choice an engine made for a pass on a plan (null before the pass ran). */
+  static Object chosen(Conv3dEngine.Plan p, CudnnConv3d.Pass pass) {
+    if (p instanceof CudnnConv3d.Plan l) return l.algo(pass);
+    return ((CudnnGraphConv3d.Plan) p).choice(pass);
+  }
+
+  @ParameterizedTest
+  @EnumSource(ConvApi.class)
+  void plansAndAlgorithmsAreCachedPerShape(ConvApi api) {
+    try (Conv3dEngine conv = Conv3dEngine.create(api, Cudnn.of(gpu), 16, 32, new int[] {3, 3, 3}, new int[] {1, 1, 1},
         new int[] {1, 1, 1}, ConvLayout.NDHWC, ConvPrecision.TF32)) {
       assertSame(Cudnn.of(gpu), Cudnn.of(gpu));
-      CudnnConv3d.Plan p = conv.plan(2, 4, 8, 8);
+      Conv3dEngine.Plan p = conv.plan(2, 4, 8, 8);
       assertSame(p, conv.plan(2, 4, 8, 8));
-      assertNull(p.algo(CudnnConv3d.Pass.FORWARD));
+      assertNull(chosen(p, CudnnConv3d.Pass.FORWARD));
       try (Tensor x = gpu.zeros(DType.F32, p.inputShape()); Tensor w = gpu.zeros(DType.F32, conv.filterShape());
            Tensor y = gpu.zeros(DType.F32, p.outputShape())) {
         conv.forward(p, x.data(), w.data(), y.data());
-        CudnnConv3d.Algo first = p.algo(CudnnConv3d.Pass.FORWARD);
+        Object first = chosen(p, CudnnConv3d.Pass.FORWARD);
         assertNotNull(first);
         assertEquals(1, conv.searches());
         conv.forward(p, x.data(), w.data(), y.data());
         assertEquals(1, conv.searches(), "a second forward on the same plan searched again");
-        assertSame(first, p.algo(CudnnConv3d.Pass.FORWARD));
+        assertSame(first, chosen(p, CudnnConv3d.Pass.FORWARD));
         conv.backwardData(p, y.data(), w.data(), x.data());
         conv.backwardFilter(p, x.data(), y.data(), w.data(), false);
         assertEquals(3, conv.searches());
@@ -312,35 +325,174 @@ class CudnnConv3dTest {
         gpu.synchronize();
         System.out.println("cached: " + conv.describe(p));
       }
-      CudnnConv3d.Plan q = conv.plan(1, 4, 8, 8);
+      Conv3dEngine.Plan q = conv.plan(1, 4, 8, 8);
       assertNotSame(p, q);
-      assertNull(q.algo(CudnnConv3d.Pass.FORWARD));
+      assertNull(chosen(q, CudnnConv3d.Pass.FORWARD));
     }
   }
 
-  @Test
-  void heuristicChoiceIsCorrectToo() {
+  @ParameterizedTest
+  @EnumSource(ConvApi.class)
+  void heuristicChoiceIsCorrectToo(ConvApi api) {
     System.setProperty("comix.cudnn.find", "heuristic");
     try {
-      matchesFloat64Reference(GEOMETRIES.get(2), ConvLayout.NDHWC, ConvPrecision.TF32);
-      matchesFloat64Reference(GEOMETRIES.get(3), ConvLayout.NCDHW, ConvPrecision.F32);
-      matchesFloat64Reference(GEOMETRIES.get(4), ConvLayout.NDHWC, ConvPrecision.BF16);
+      matchesFloat64Reference(GEOMETRIES.get(2), ConvLayout.NDHWC, ConvPrecision.TF32, api);
+      matchesFloat64Reference(GEOMETRIES.get(3), ConvLayout.NCDHW, ConvPrecision.F32, api);
+      matchesFloat64Reference(GEOMETRIES.get(4), ConvLayout.NDHWC, ConvPrecision.BF16, api);
     } finally {
       System.clearProperty("comix.cudnn.find");
     }
   }
 
-  @Test
-  void badArgumentsFailInJava() {
-    try (CudnnConv3d conv = new CudnnConv3d(Cudnn.of(gpu), 4, 4, new int[] {3, 3, 3}, new int[] {1, 1, 1},
+  @ParameterizedTest
+  @EnumSource(ConvApi.class)
+  void badArgumentsFailInJava(ConvApi api) {
+    ConvApi otherApi = api == ConvApi.LEGACY ? ConvApi.GRAPH : ConvApi.LEGACY;
+    try (Conv3dEngine conv = Conv3dEngine.create(api, Cudnn.of(gpu), 4, 4, new int[] {3, 3, 3}, new int[] {1, 1, 1},
         new int[] {0, 0, 0}, ConvLayout.NCDHW, ConvPrecision.F32);
-         CudnnConv3d other = new CudnnConv3d(Cudnn.of(gpu), 4, 4, new int[] {3, 3, 3}, new int[] {1, 1, 1},
-             new int[] {0, 0, 0}, ConvLayout.NCDHW, ConvPrecision.F32)) {
+         Conv3dEngine other = Conv3dEngine.create(api, Cudnn.of(gpu), 4, 4, new int[] {3, 3, 3}, new int[] {1, 1, 1},
+             new int[] {0, 0, 0}, ConvLayout.NCDHW, ConvPrecision.F32);
+         Conv3dEngine otherKind = Conv3dEngine.create(otherApi, Cudnn.of(gpu), 4, 4, new int[] {3, 3, 3},
+             new int[] {1, 1, 1}, new int[] {0, 0, 0}, ConvLayout.NCDHW, ConvPrecision.F32)) {
       assertThrows(ComixException.class, () -> conv.plan(1, 2, 8, 8)); // D smaller than the kernel
       assertThrows(ComixException.class, () -> conv.plan(0, 4, 8, 8));
-      CudnnConv3d.Plan foreign = other.plan(1, 4, 8, 8);
+      Conv3dEngine.Plan foreign = other.plan(1, 4, 8, 8);
+      Conv3dEngine.Plan alien = otherKind.plan(1, 4, 8, 8);
       try (Tensor t = gpu.zeros(DType.F32, 1024)) {
         assertThrows(ComixException.class, () -> conv.forward(foreign, t.data(), t.data(), t.data()));
+        assertThrows(ComixException.class, () -> conv.forward(alien, t.data(), t.data(), t.data()));
+      }
+    }
+  }
+
+  // ---- graph engine only -------------------------------------------------------------------------------
+
+  /** A device copy of {@code t} (which it closes) starting one element past an allocation (2 or 4 bytes off 16). */
+  static Tensor shifted(Tensor t, List<Tensor> keep) {
+    Tensor big = gpu.allocate(t.dtype(), t.numel() + 1);
+    keep.add(big);
+    Tensor s = big.slice0(1, t.numel() + 1);
+    keep.add(s);
+    Tensor v = s.view(t.shape());
+    keep.add(v);
+    try (Tensor flat = t.view(t.numel())) {
+      gpu.copy(flat, s);
+    } finally {
+      t.close();
+    }
+    return v;
+  }
+
+  /**
+   * Micro-batch slices need not be 16-byte aligned: the graph engine declares the alignment the
+   * pointers have (here 4 bytes for F32/TF32, 2 for BF16), searches a plan for it, and computes the
+   * same result.
+   */
+  @ParameterizedTest
+  @EnumSource(ConvPrecision.class)
+  void graphEngineRunsOnUnalignedPointers(ConvPrecision prec) {
+    Geometry g = GEOMETRIES.get(2);
+    ConvLayout layout = ConvLayout.NDHWC;
+    Random r = TestBackends.random("CudnnConv3dTest unaligned " + prec);
+    ConvReference ref = new ConvReference(g.n(), g.cin(), g.cout(), g.d(), g.h(), g.w(), g.k(), g.s(), g.p());
+    int[] xDims = {g.n(), g.cin(), g.d(), g.h(), g.w()};
+    int[] yDims = {g.n(), g.cout(), ref.od, ref.oh, ref.ow};
+    int[] wDims = {g.cout(), g.cin(), g.k()[0], g.k()[1], g.k()[2]};
+    double[] x = random(r, ref.xSize(), prec), w = random(r, ref.wSize(), prec), dy = random(r, ref.ySize(), prec);
+    double[] y = new double[ref.ySize()], dx = new double[ref.xSize()], dw = new double[ref.wSize()];
+    ref.run(x, w, dy, y, dx, dw);
+    double tol = tolerance(prec);
+    List<Tensor> keep = new ArrayList<>();
+    try (CudnnGraphConv3d conv = new CudnnGraphConv3d(Cudnn.of(gpu), g.cin(), g.cout(), g.k(), g.s(), g.p(), layout,
+        prec)) {
+      Tensor dX = shifted(upload(x, xDims, layout, prec), keep), dW = shifted(upload(w, wDims, layout, prec), keep);
+      Tensor dDy = shifted(upload(dy, yDims, layout, prec), keep);
+      Tensor dY = shifted(upload(filled(ref.ySize(), Double.NaN), yDims, layout, prec), keep);
+      Tensor dDx = shifted(upload(filled(ref.xSize(), Double.NaN), xDims, layout, prec), keep);
+      Tensor dDw = shifted(upload(filled(ref.wSize(), Double.NaN), wDims, layout, prec), keep);
+      int want = prec.elementSize();
+      assertEquals(want, CudnnGraphConv3d.alignment(dX.data(), dW.data(), dY.data()));
+      CudnnGraphConv3d.Plan plan = conv.plan(g.n(), g.d(), g.h(), g.w());
+      conv.forward(plan, dX.data(), dW.data(), dY.data());
+      conv.backwardData(plan, dDy.data(), dW.data(), dDx.data());
+      conv.backwardFilter(plan, dX.data(), dDy.data(), dDw.data(), false);
+      String algos = conv.describe(plan);
+      System.out.println("unaligned " + prec + ": " + algos);
+      for (CudnnConv3d.Pass pass : CudnnConv3d.Pass.values()) assertEquals(want, plan.choice(pass).alignment());
+      assertTrue(relErr(download(dY, yDims, layout), y) <= tol, "forward [" + algos + "]");
+      assertTrue(relErr(download(dDx, xDims, layout), dx) <= tol, "backward-data [" + algos + "]");
+      assertTrue(relErr(download(dDw, wDims, layout), dw) <= tol, "backward-filter [" + algos + "]");
+    } finally {
+      for (int i = keep.size() - 1; i >= 0; i--) keep.get(i).close();
+    }
+  }
+
+  /**
+   * TF-SAME's asymmetric padding (2 before, 3 after for a 7x7x7/2 conv on 8 frames) passed to the
+   * graph engine directly equals the reference on an explicitly zero-padded input with no padding.
+   */
+  @ParameterizedTest
+  @EnumSource(ConvPrecision.class)
+  void graphEngineTakesAsymmetricPadding(ConvPrecision prec) {
+    int n = 1, cin = 3, cout = 8, d = 8, h = 12, w = 10;
+    int[] k = {7, 7, 7}, s = {2, 2, 2}, pre = {2, 2, 2}, post = {3, 3, 3}, zero = {0, 0, 0};
+    ConvLayout layout = ConvLayout.NDHWC;
+    int pd = d + 5, ph = h + 5, pw = w + 5;
+    Random r = TestBackends.random("CudnnConv3dTest asymmetric " + prec);
+    ConvReference ref = new ConvReference(n, cin, cout, pd, ph, pw, k, s, zero);
+    double[] x = random(r, n * cin * d * h * w, prec), wt = random(r, ref.wSize(), prec);
+    double[] dy = random(r, ref.ySize(), prec);
+    double[] xp = new double[ref.xSize()];
+    for (int c = 0; c < cin; c++)
+      for (int t = 0; t < d; t++)
+        for (int i = 0; i < h; i++)
+          for (int j = 0; j < w; j++)
+            xp[(((c * pd) + t + 2) * ph + i + 2) * pw + j + 2] = x[((c * d + t) * h + i) * w + j];
+    double[] y = new double[ref.ySize()], dxp = new double[ref.xSize()], dw = new double[ref.wSize()];
+    ref.run(xp, wt, dy, y, dxp, dw);
+    double[] dx = new double[x.length];
+    for (int c = 0; c < cin; c++)
+      for (int t = 0; t < d; t++)
+        for (int i = 0; i < h; i++)
+          for (int j = 0; j < w; j++)
+            dx[((c * d + t) * h + i) * w + j] = dxp[(((c * pd) + t + 2) * ph + i + 2) * pw + j + 2];
+    int[] xDims = {n, cin, d, h, w}, yDims = {n, cout, ref.od, ref.oh, ref.ow}, wDims = {cout, cin, 7, 7, 7};
+    assertArrayEquals(new int[] {4, 6, 5}, new int[] {ref.od, ref.oh, ref.ow});
+    double tol = tolerance(prec);
+    try (CudnnGraphConv3d conv = new CudnnGraphConv3d(Cudnn.of(gpu), cin, cout, k, s, pre, post, layout, prec);
+         Tensor dX = upload(x, xDims, layout, prec); Tensor dW = upload(wt, wDims, layout, prec);
+         Tensor dDy = upload(dy, yDims, layout, prec);
+         Tensor dY = upload(filled(ref.ySize(), Double.NaN), yDims, layout, prec);
+         Tensor dDx = upload(filled(x.length, Double.NaN), xDims, layout, prec);
+         Tensor dDw = upload(filled(ref.wSize(), Double.NaN), wDims, layout, prec)) {
+      CudnnGraphConv3d.Plan plan = conv.plan(n, d, h, w);
+      assertArrayEquals(storedShape(layout, yDims), plan.outputShape());
+      conv.forward(plan, dX.data(), dW.data(), dY.data());
+      conv.backwardData(plan, dDy.data(), dW.data(), dDx.data());
+      conv.backwardFilter(plan, dX.data(), dDy.data(), dDw.data(), false);
+      String algos = conv.describe(plan);
+      System.out.println("asymmetric " + prec + ": " + algos);
+      double tolDx = prec == ConvPrecision.BF16 ? 2e-2 : tol;
+      assertTrue(relErr(download(dY, yDims, layout), y) <= tol, "forward [" + algos + "]");
+      assertTrue(relErr(download(dDx, xDims, layout), dx) <= tolDx, "backward-data [" + algos + "]");
+      assertTrue(relErr(download(dDw, wDims, layout), dw) <= tol, "backward-filter [" + algos + "]");
+    }
+  }
+
+  /** F32 never runs an engine that reports tensor cores (TF32 for fp32 data); TF32 and BF16 may. */
+  @Test
+  void graphEngineF32ChoosesNoTensorCoreEngine() {
+    Geometry g = GEOMETRIES.get(2);
+    try (CudnnGraphConv3d conv = new CudnnGraphConv3d(Cudnn.of(gpu), g.cin(), g.cout(), g.k(), g.s(), g.p(),
+        ConvLayout.NDHWC, ConvPrecision.F32)) {
+      CudnnGraphConv3d.Plan p = conv.plan(g.n(), g.d(), g.h(), g.w());
+      try (Tensor x = gpu.zeros(DType.F32, p.inputShape()); Tensor w = gpu.zeros(DType.F32, conv.filterShape());
+           Tensor y = gpu.zeros(DType.F32, p.outputShape())) {
+        conv.forward(p, x.data(), w.data(), y.data());
+        conv.backwardData(p, y.data(), w.data(), x.data());
+        conv.backwardFilter(p, x.data(), y.data(), w.data(), false);
+        for (CudnnConv3d.Pass pass : CudnnConv3d.Pass.values())
+          assertFalse(p.choice(pass).numericalNotes().contains("tensor-core"), conv.describe(p));
       }
     }
   }
