@@ -70,8 +70,11 @@ public class I3dBench {
   @Param({"false"})
   public boolean profile;
 
-  /** cuda: clips per cuDNN convolution call (0: the whole batch); BN statistics stay over the whole batch. */
-  @Param({"0"})
+  /**
+   * cuda: clips per cuDNN convolution call (0: the whole batch; -1: the context's default,
+   * GpuContext.DEFAULT_MICRO_BATCH); BN statistics stay over the whole batch.
+   */
+  @Param({"-1"})
   public int microBatch;
 
   /**
@@ -139,7 +142,7 @@ public class I3dBench {
     }
     gpu = GpuContext.of(Device.parse(device));
     gpu.setPrecision(ConvPrecision.valueOf(precision));
-    gpu.setMicroBatch(microBatch);
+    if (microBatch >= 0) gpu.setMicroBatch(microBatch);
     gpu.setConvLayout(ConvLayout.valueOf(convLayout));
     gpu.setConvEngine(ConvApi.parse(api));
     int first = Math.min(batch, 32);
@@ -192,7 +195,7 @@ public class I3dBench {
     String dev = gpu == null ? "" : String.format(Locale.ROOT,
         ", \"device\": \"%s\", \"precision\": \"%s\", \"api\": \"%s\", \"conv_layout\": \"%s\", \"micro_batch\": %d,"
             + " \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f",
-        gpu.device(), precision, gpu.convEngine().name().toLowerCase(Locale.ROOT), convLayout, microBatch,
+        gpu.device(), precision, gpu.convEngine().name().toLowerCase(Locale.ROOT), convLayout, gpu.microBatch(),
         batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0);
     System.out.println(String.format(Locale.ROOT,
         "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"

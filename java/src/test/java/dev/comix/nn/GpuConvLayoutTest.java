@@ -48,7 +48,7 @@ class GpuConvLayoutTest {
     if (g == null) return;
     g.setConvLayout(ConvLayout.NDHWC);
     g.setPrecision(ConvPrecision.F32);
-    g.setMicroBatch(0);
+    g.setMicroBatch(GpuContext.DEFAULT_MICRO_BATCH);
   }
 
   @Test
@@ -111,7 +111,7 @@ class GpuConvLayoutTest {
       g.setMicroBatch(2);
       convCase("NCDHW BF16 conv 7x7x7 s2, micro-batch 2 of 5", new Conv3d(3, 8, k7, s2, false), 8,
           new int[] {5, 5, 9, 11, 3}, 3e-2);
-      g.setMicroBatch(0);
+      g.setMicroBatch(GpuContext.DEFAULT_MICRO_BATCH);
       g.setPrecision(ConvPrecision.TF32);
       convCase("NCDHW TF32 conv 3x3x3 s1", new Conv3d(16, 24, k3, s1, false), 24, new int[] {2, 4, 7, 7, 16}, 1e-2);
       convCase("NCDHW TF32 conv 1x1x1 with bias", new Conv3d(16, 10, k1, s1, true), 10, new int[] {2, 2, 3, 3, 16},
@@ -119,7 +119,7 @@ class GpuConvLayoutTest {
     } finally {
       g.setConvLayout(ConvLayout.NDHWC);
       g.setPrecision(ConvPrecision.F32);
-      g.setMicroBatch(0);
+      g.setMicroBatch(GpuContext.DEFAULT_MICRO_BATCH);
     }
   }
 

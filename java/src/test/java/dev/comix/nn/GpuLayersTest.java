@@ -169,7 +169,7 @@ class GpuLayersTest {
       convCase("conv 3x3x3 with bias, micro-batch 2 of 3", 8, 8, new int[] {3, 3, 3}, new int[] {1, 1, 1},
           new int[] {3, 2, 5, 5, 8}, true);
     } finally {
-      g.setMicroBatch(0);
+      g.setMicroBatch(GpuContext.DEFAULT_MICRO_BATCH);
     }
   }
 
