@@ -204,7 +204,12 @@ public final class CudnnConv3d implements Conv3dEngine {
     return p.n * cout * p.od * p.oh * p.ow * cin * (long) kernel[0] * kernel[1] * kernel[2];
   }
 
-  /** How many algorithm searches (one per plan and pass) this conv has run so far. */
+  private long diskHits;
+
+  /**
+   * How many algorithm choices (one per plan and pass) this conv has made so far, by a search or
+   * from the persistent cache ({@link #diskHits}).
+   */
   @Override
   public synchronized long searches() {
     return searches;
@@ -300,6 +305,18 @@ public final class CudnnConv3d implements Conv3dEngine {
     searches++;
     boolean heuristic = heuristicMode();
     long limit = workspaceLimit();
+    String cacheKey = cacheKey(p, pass);
+    AlgoCache.Entry hit = heuristic ? null : AlgoCache.get(cacheKey);
+    if (hit != null) {
+      Cudnn.check(cudnnSetConvolutionMathType(convDesc, hit.mathType()), "cudnnSetConvolutionMathType");
+      long ws = workspaceSize(p, pass, hit.algo());
+      if (ws <= limit) {
+        a = new Algo(hit.algo(), hit.mathType(), ws, hit.ms(), false);
+        p.algos[pass.ordinal()] = a;
+        diskHits++;
+        return a;
+      }
+    }
     Cudnn.check(cudnnSetConvolutionMathType(convDesc, defaultMath()), "cudnnSetConvolutionMathType");
     List<Candidate> found = heuristic ? heuristics(p, pass) : find(p, pass, limit);
     Candidate best = null;
@@ -323,7 +340,18 @@ public final class CudnnConv3d implements Conv3dEngine {
     long ws = Math.max(workspaceSize(p, pass, best.algo()), best.memory());
     a = new Algo(best.algo(), math, ws, heuristic ? -1f : best.time(), !heuristic);
     p.algos[pass.ordinal()] = a;
+    if (!heuristic) AlgoCache.put(cacheKey, best.algo(), math, best.time());
     return a;
+  }
+
+  /** The persistent cache's key: GPU, cuDNN version, this convolution, the plan's shape and the pass. */
+  private String cacheKey(Plan p, Pass pass) {
+    return cudnn.ops().describe() + " | cuDNN " + Cudnn.version() + " | legacy" + this + " | " + shapeText(p) + " | " + pass;
+  }
+
+  /** Algorithm choices taken from the persistent cache (AlgoCache) instead of a search. */
+  public synchronized long diskHits() {
+    return diskHits;
   }
 
   /** The largest workspace a search may pick: min(1 GiB, free device memory / 4), 256 MiB if that cannot be asked. */
@@ -624,6 +652,7 @@ public final class CudnnConv3d implements Conv3dEngine {
         sb.append(algoName(pass, a.algo())).append(" (").append(mathName(a.mathType())).append(", ws ")
             .append(a.workspaceBytes()).append(" B");
         if (a.timed()) sb.append(String.format(Locale.ROOT, ", %.3f ms in search", a.ms()));
+        else if (a.ms() >= 0) sb.append(String.format(Locale.ROOT, ", %.3f ms in an earlier search (cached)", a.ms()));
         sb.append(')');
       }
     }

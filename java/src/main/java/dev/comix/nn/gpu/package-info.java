@@ -77,6 +77,9 @@
  * second); later calls only set the math type, take a workspace from the backend's caching
  * allocator, launch, and give the workspace back (safe: the allocator reuses blocks only on the
  * same stream). {@link dev.comix.nn.gpu.CudnnConv3d#describe} names the chosen algorithms, their
- * math type and workspace bytes.
+ * math type and workspace bytes. Timed choices are also kept across processes in a small file
+ * (AlgoCache: {@code COMIX_CUDNN_CACHE}, default {@code ~/.cache/comix/cudnn-legacy-algos.tsv},
+ * keyed by GPU, cuDNN version, convolution, shape and pass; {@code off} disables it), so a new JVM
+ * skips the search for shapes already seen.
  */
 package dev.comix.nn.gpu;
