@@ -1,19 +1,30 @@
 package dev.comix.nn;
 
+import dev.comix.jni.ComixCuda;
+import dev.comix.nn.gpu.ConvPrecision;
+import dev.comix.nn.gpu.GpuContext;
+import dev.comix.nn.gpu.GpuProfile;
+import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
 import java.util.List;
 import java.util.stream.IntStream;
 
 /**
- * y = x·Wᵀ + b for x [N, in], W [out, in] (PyTorch order), b [out]. Plain Java: in CoMix it maps
- * 1024-d clip features to a few classes, far too small for a library call to pay off.
+ * y = x·Wᵀ + b for x [N, in], W [out, in] (PyTorch order), b [out]. Plain Java on the CPU: in
+ * CoMix it maps 1024-d clip features to a few classes, far too small for a library call to pay
+ * off. On a CUDA device (input on the GPU) the three products run on cuBLAS (strict fp32 at F32
+ * precision, TF32 otherwise; a BF16 input is widened to F32 first), the bias gradient on the
+ * channel-sum kernel; output and gradients are F32.
  */
 public final class Linear implements Layer {
   private final int in, out;
   private final Param weight, bias;
-  private record Ctx(float[] x, long[] shape) {}
+  /** CPU: x values; GPU: the (F32, retained) input. */
+  private record Ctx(float[] x, long[] shape, Tensor gpuX) {}
 
-  private final Saved<Ctx> saved = new Saved<>();
+  private final Saved<Ctx> saved = new Saved<>(c -> {
+    if (c.gpuX() != null) c.gpuX().close();
+  });
 
   public Linear(int in, int out, boolean withBias) {
     this.in = in;
@@ -39,6 +50,7 @@ public final class Linear implements Layer {
 
   @Override
   public Tensor forward(Tensor x, boolean training) {
+    if (x.device().isCuda()) return gpuForward(x, training);
     int n = rows(x);
     float[] xv = Floats.read(x), w = Floats.read(weight.value());
     float[] b = bias == null ? null : Floats.read(bias.value());
@@ -49,13 +61,90 @@ public final class Linear implements Layer {
       for (int k = 0; k < in; k++) acc += xv[i * in + k] * w[j * in + k];
       y[ij] = (float) acc;
     });
-    saved.push(new Ctx(xv, x.shape()), training);
+    saved.push(new Ctx(xv, x.shape(), null), training);
     return Floats.of(y, n, out);
+  }
+
+  private Tensor gpuForward(Tensor x, boolean training) {
+    GpuContext g = GpuContext.of(x);
+    if (x.rank() != 2 || x.dim(1) != in)
+      throw new IllegalArgumentException("Linear: expected [N, " + in + "], got " + java.util.Arrays.toString(x.shape()));
+    long n = x.dim(0);
+    boolean tf32 = g.precision() != ConvPrecision.F32;
+    Tensor xf = x.dtype() == DType.F32 ? x.retain() : g.cast(x, DType.F32);
+    Tensor y = g.alloc(DType.F32, n, out);
+    try (GpuProfile.Span sp = g.span("linear fwd")) {
+      if (n > 0) {
+        float beta = 0f;
+        if (bias != null) { // y = b·1ᵀ first (column-major [out, n] = [out, 1]·[1, n])
+          try (Tensor ones = g.upload(Floats.of(filled(n), 1, n), DType.F32)) {
+            g.ops().gemm(false, false, out, n, 1, 1f, bias.valueOn(g).data(), out, ones.data(), 1, 0f, y.data(), out,
+                false, "Linear bias");
+          }
+          beta = 1f;
+        }
+        // column-major: Y[out, n] = W_cm[in, out]ᵀ · X_cm[in, n]
+        g.ops().gemm(true, false, out, n, in, 1f, weight.valueOn(g).data(), in, xf.data(), in, beta, y.data(), out, tf32,
+            "Linear");
+      }
+    } catch (RuntimeException e) {
+      y.close();
+      xf.close();
+      throw e;
+    }
+    saved.push(new Ctx(null, x.shape(), xf), training);
+    return y;
+  }
+
+  private static float[] filled(long n) {
+    float[] a = new float[Math.toIntExact(n)];
+    java.util.Arrays.fill(a, 1f);
+    return a;
+  }
+
+  private Tensor gpuBackward(Ctx c, Tensor gradOut) {
+    Tensor x = c.gpuX();
+    GpuContext g = GpuContext.of(x);
+    long n = x.dim(0);
+    Floats.sameShape(gradOut, new long[] {n, out}, "Linear");
+    boolean tf32 = g.precision() != ConvPrecision.F32;
+    Tensor gf = gradOut.dtype() == DType.F32 ? gradOut.retain() : g.cast(gradOut, DType.F32);
+    Tensor dx = g.alloc(DType.F32, n, in);
+    try (GpuProfile.Span sp = g.span("linear bwd")) {
+      if (n > 0) {
+        // dX_cm[in, n] = W_cm[in, out] · dY_cm[out, n]
+        g.ops().gemm(false, false, in, n, out, 1f, weight.valueOn(g).data(), in, gf.data(), out, 0f, dx.data(), in, tf32,
+            "Linear backward-data");
+        // dW_cm[in, out] += X_cm[in, n] · dY_cm[out, n]ᵀ
+        g.ops().gemm(false, true, in, out, n, 1f, x.data(), in, gf.data(), out, 1f, weight.gradOn(g).data(), in, tf32,
+            "Linear backward-weights");
+        if (bias != null) {
+          long wsBytes = ComixCuda.comix_nn_channel_sum_workspace(n, out);
+          try (Tensor ws = g.alloc(DType.U8, Math.max(1, wsBytes))) {
+            g.check(ComixCuda.comix_nn_channel_sum_cuda(gf.data(), 0, n, out, bias.gradOn(g).data(), 1, ws.data(), wsBytes,
+                g.stream()), "Linear bias gradient");
+          }
+        }
+      }
+      return dx;
+    } catch (RuntimeException e) {
+      dx.close();
+      throw e;
+    } finally {
+      gf.close();
+    }
   }
 
   @Override
   public Tensor backward(Tensor gradOut) {
     Ctx c = saved.pop("Linear");
+    if (c.gpuX() != null) {
+      try {
+        return gpuBackward(c, gradOut);
+      } finally {
+        saved.release(c);
+      }
+    }
     float[] savedX = c.x();
     long[] savedShape = c.shape();
     int n = (int) savedShape[0];

@@ -295,6 +295,17 @@ public final class CudaOps implements Ops {
     return new GemmPlan(ld, rows, symmetric && rows == m);
   }
 
+  /**
+   * C = alpha·op(A)·op(B) + beta·C on column-major fp32 device matrices (m × n result, inner
+   * dimension k) through cuBLAS on this backend's stream: strict fp32, or TF32 tensor cores when
+   * {@code tf32}. A row-major [r, c] matrix is a column-major [c, r] one (the layers use that).
+   */
+  public void gemm(boolean transA, boolean transB, long m, long n, long k, float alpha, Pointer a, long lda, Pointer b,
+                   long ldb, float beta, Pointer c, long ldc, boolean tf32, String what) {
+    ensureCurrent();
+    cublas().gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tf32, what);
+  }
+
   private Cublas cublas() {
     if (cublas == null) cublas = Cublas.open(stream, allocator);
     return cublas;

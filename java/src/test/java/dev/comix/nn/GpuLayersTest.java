@@ -386,6 +386,38 @@ class GpuLayersTest {
   }
 
   @Test
+  void linearOnCublasMatchesFloat64() {
+    int n = 6, in = 37, out = 5;
+    for (ConvPrecision p : new ConvPrecision[] {ConvPrecision.F32, ConvPrecision.TF32}) {
+      g.setPrecision(p);
+      double tol = p == ConvPrecision.F32 ? 1e-4 : 1e-2;
+      Linear l = new Linear(in, out, true);
+      randomParams(l, 0.5);
+      double[] w = Ref.dbl(Floats.read(l.weight().value())), b = Ref.dbl(Floats.read(l.bias().value()));
+      float[] xv = Ref.randn(r, n * in), gv = Ref.randn(r, n * out);
+      double[] x = Ref.dbl(xv), gy = Ref.dbl(gv);
+      try (Tensor xd = g.upload(Floats.of(xv, n, in)); Tensor y = l.forward(xd, true)) {
+        assertEquals(DType.F32, y.dtype());
+        closeD("Linear " + p + " forward", down(y), Ref.linear(x, n, in, w, b, out), tol);
+        double[] dx = new double[n * in], dw = new double[out * in], db = new double[out];
+        for (int i = 0; i < n; i++)
+          for (int j = 0; j < out; j++) {
+            db[j] += gy[i * out + j];
+            for (int k = 0; k < in; k++) {
+              dx[i * in + k] += gy[i * out + j] * w[j * in + k];
+              dw[j * in + k] += gy[i * out + j] * x[i * in + k];
+            }
+          }
+        try (Tensor gd = g.upload(Floats.of(gv, n, out), DType.F32); Tensor dxd = l.backward(gd)) {
+          closeD("Linear " + p + " dx", down(dxd), dx, tol);
+        }
+        closeD("Linear " + p + " dW", Floats.read(l.weight().grad()), dw, tol);
+        closeD("Linear " + p + " db", Floats.read(l.bias().grad()), db, tol);
+      }
+    }
+  }
+
+  @Test
   void profileNamesEveryLayerOp() {
     Unit3D u = new Unit3D(8, 16, new int[] {3, 3, 3}, new int[] {1, 1, 1});
     randomParams(u, 0.3);
