@@ -1,10 +1,12 @@
 /**
- * Neural-network layers with explicit forward and backward (CPU; the cuDNN side comes later).
+ * Neural-network layers with explicit forward and backward, on the CPU (oneDNN) and on CUDA
+ * devices (cuDNN, cuBLAS and comix's kernels): every layer runs where its input tensor lives.
  *
  * <h2>Conventions</h2>
  * <ul>
- *   <li>Activations are host F32 {@link dev.comix.runtime.Tensor}s in <b>NDHWC</b> (channels-last,
- *       [N, D, H, W, C]); Linear takes [N, features]. Weights keep PyTorch's order ([Cout, Cin, kT,
+ *   <li>Activations are F32 {@link dev.comix.runtime.Tensor}s in <b>NDHWC</b> (channels-last,
+ *       [N, D, H, W, C]) on the host, or F32/BF16 (the {@link dev.comix.nn.gpu.GpuContext}'s
+ *       precision) on a CUDA device; Linear takes [N, features]. Weights keep PyTorch's order ([Cout, Cin, kT,
  *       kH, kW] for Conv3d, [out, in] for Linear) so pytorch-i3d state dicts map 1:1 (a weight
  *       converter only renames keys; it never transposes).
  *   <li>{@link dev.comix.nn.Layer#forward} saves what the backward needs on a stack: each
@@ -13,7 +15,13 @@
  *       itself; {@link dev.comix.nn.Layer#clearSaved} drops everything.
  *       {@link dev.comix.nn.Layer#backward} returns dL/dx and <b>accumulates</b> parameter
  *       gradients into {@link dev.comix.nn.Param#grad} (zero them per step). Returned tensors belong
- *       to the caller; layers never close their inputs and keep references to saved inputs.
+ *       to the caller; layers never close their inputs; a layer that saves a tensor for its
+ *       backward retains it ({@link dev.comix.runtime.Tensor#retain}) and closes it when the
+ *       backward ran or the context is dropped, and containers close intermediates as soon as the
+ *       next layer consumed them, so device memory is given back deterministically.
+ *   <li>On a device, parameters (and BN running statistics) are mirrored: the host tensor is the
+ *       master, uploaded when changed; backwards accumulate into a device gradient that
+ *       {@link dev.comix.nn.Param#grad} folds into the host one when read.
  *   <li>Layers are not thread-safe; all oneDNN work goes through one engine and stream
  *       ({@link dev.comix.nn.cpu.Dnnl}).
  * </ul>
@@ -43,6 +51,12 @@
  *       ({@code loadWeights} reads .pt or safetensors). Forward + backward of a width-1 8×224² clip
  *       at batch 4: 0.55–0.62 s per clip on 2 cores, 0.92–1.02× PyTorch 1.13 on oneDNN
  *       (benchmarks/RESULTS.md).
+ *   <li>GPU: Conv3d on cuDNN ({@link dev.comix.nn.gpu.Conv3dEngine}: legacy or graph API, NDHWC
+ *       or NCDHW behind transposes, micro-batched calls, asymmetric TF-SAME padding by a pad
+ *       kernel), BatchNorm3d (fused with the ReLU in a Unit3D), pools, ReLU, dropout, casts and
+ *       reorders on comix's kernels (native/include/comix/nn_layers.h), concat/split as pitched
+ *       device copies, Linear on cuBLAS. Checked on an H200 against float64 and against PyTorch's
+ *       stored outputs (GpuLayersTest); speed in benchmarks/RESULTS.md.
  * </ul>
  */
 package dev.comix.nn;
