@@ -77,10 +77,8 @@ public final class Linear implements Layer {
       if (n > 0) {
         float beta = 0f;
         if (bias != null) { // y = b·1ᵀ first (column-major [out, n] = [out, 1]·[1, n])
-          try (Tensor ones = g.upload(Floats.of(filled(n), 1, n), DType.F32)) {
-            g.ops().gemm(false, false, out, n, 1, 1f, bias.valueOn(g).data(), out, ones.data(), 1, 0f, y.data(), out,
-                false, "Linear bias");
-          }
+          g.ops().gemm(false, false, out, n, 1, 1f, bias.valueOn(g).data(), out, ones(g, n).data(), 1, 0f, y.data(), out,
+              false, "Linear bias");
           beta = 1f;
         }
         // column-major: Y[out, n] = W_cm[in, out]ᵀ · X_cm[in, n]
@@ -96,10 +94,19 @@ public final class Linear implements Layer {
     return y;
   }
 
-  private static float[] filled(long n) {
-    float[] a = new float[Math.toIntExact(n)];
-    java.util.Arrays.fill(a, 1f);
-    return a;
+  private Tensor ones;
+
+  /** A device vector of at least n ones (kept: no host-to-device copy per step). */
+  private Tensor ones(GpuContext g, long n) {
+    if (ones == null || !ones.device().equals(g.device()) || ones.numel() < n) {
+      if (ones != null) ones.close();
+      float[] a = new float[Math.toIntExact(n)];
+      java.util.Arrays.fill(a, 1f);
+      try (Tensor h = Floats.of(a, n)) {
+        ones = g.upload(h, DType.F32);
+      }
+    }
+    return ones;
   }
 
   private Tensor gpuBackward(Ctx c, Tensor gradOut) {
