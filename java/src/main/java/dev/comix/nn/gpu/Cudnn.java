@@ -103,16 +103,27 @@ public final class Cudnn implements AutoCloseable {
   public static void check(int status, String what) {
     if (status == CUDNN_STATUS_SUCCESS) return;
     String text = cudnnGetErrorString(status).getString();
-    String detail = "";
+    String detail = lastErrorDetail();
+    throw new ComixException(what + " failed: " + text + " (status " + status + ")"
+        + (detail.isEmpty() ? "" : ": " + detail));
+  }
+
+  /**
+   * cuDNN's text for the most recent error on this thread (cudnnGetLastErrorString, which also
+   * clears it), "" when there is none or it cannot be read. Call it right after a failed call whose
+   * status is not passed to {@link #check} (a candidate that does not finalize), so the reason is
+   * kept and does not leak into the next error message.
+   */
+  static String lastErrorDetail() {
     try {
       byte[] buf = new byte[512];
       cudnnGetLastErrorString(buf, buf.length);
       int n = 0;
       while (n < buf.length && buf[n] != 0) n++;
-      if (n > 0) detail = ": " + new String(buf, 0, n, java.nio.charset.StandardCharsets.UTF_8).trim();
+      return n > 0 ? new String(buf, 0, n, java.nio.charset.StandardCharsets.UTF_8).trim() : "";
     } catch (Throwable ignored) { // older cuDNN 9 builds may lack it (lazy binding)
+      return "";
     }
-    throw new ComixException(what + " failed: " + text + " (status " + status + ")" + detail);
   }
 
   /** The backend this handle belongs to. */

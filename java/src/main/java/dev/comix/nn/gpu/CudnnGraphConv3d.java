@@ -42,7 +42,7 @@ import org.bytedeco.javacpp.Pointer;
  * descriptors (x, w, y; dims in N, C, D, H, W order with the layout's strides; unique ids
  * {@link #UID_X}, {@link #UID_W}, {@link #UID_Y}; dx shares x's id and dy y's), the operation
  * (alpha 1, beta 0 or 1), the OPERATIONGRAPH, then engine configurations from ENGINEHEUR mode A
- * (mode B, then FALLBACK, only when an earlier mode yields nothing usable). Each configuration's
+ * (mode B, then FALLBACK, only when no plan of an earlier mode is usable or runs). Each configuration's
  * engine notes are checked against the precision ({@link #rejection}), its EXECUTION_PLAN is
  * finalized (configurations that do not finalize are skipped) and its workspace compared with the
  * limit (min(1 GiB, free / 4), as the legacy search); the first {@link #candidateLimit()} usable
@@ -68,6 +68,13 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
   static final int MAX_ALIGNMENT = 16;
   static final int TIMED_RUNS = 3;
   private static final int MAX_CONFIGS = 64;
+
+  /**
+   * Serializes the finalization of mode-B heuristics descriptors across all convs (and threads):
+   * cudnn-frontend guards exactly this call with one process-wide mutex (EngineHeuristicsBuilder_v8,
+   * get_heur_b_mutex), as mode B's model is not safe to run concurrently.
+   */
+  private static final Object HEUR_B_LOCK = new Object();
 
   /**
    * The execution plan chosen for one pass: cuDNN's engine global index, its knob choices
@@ -337,6 +344,14 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
     return sb.toString();
   }
 
+  /** The index of the smallest time in {@code ms} (-1 marks a plan that did not run), or -1 when none ran. */
+  static int fastest(float[] ms) {
+    int best = -1;
+    for (int i = 0; i < ms.length; i++)
+      if (ms[i] >= 0 && (best < 0 || ms[i] < ms[best])) best = i;
+    return best;
+  }
+
   /** How many finalizable plans a search times: {@code comix.cudnn.graph.candidates} / {@code COMIX_CUDNN_GRAPH_CANDIDATES}, default 8. */
   static int candidateLimit() {
     String v = System.getProperty("comix.cudnn.graph.candidates");
@@ -537,8 +552,14 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
     List<BackendDescriptor> cfgs = new ArrayList<>();
     try (BackendDescriptor heur = BackendDescriptor.create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, w)) {
       heur.setDescriptors(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph)
-          .setEnum(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, mode)
-          .finish();
+          .setEnum(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, mode);
+      if (mode == CUDNN_HEUR_MODE_B) {
+        synchronized (HEUR_B_LOCK) {
+          heur.finish();
+        }
+      } else {
+        heur.finish();
+      }
       int n = (int) Math.min(MAX_CONFIGS, heur.countDescriptors(CUDNN_ATTR_ENGINEHEUR_RESULTS));
       for (int i = 0; i < n; i++) cfgs.add(BackendDescriptor.create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, w));
       int got = n == 0 ? 0 : heur.getDescriptors(CUDNN_ATTR_ENGINEHEUR_RESULTS, cfgs.toArray(new BackendDescriptor[0]));
@@ -603,7 +624,7 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
           .setDescriptors(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, cfg);
       int st = plan.tryFinish();
       if (st != CUDNN_STATUS_SUCCESS) {
-        rejected.add("eng" + engine + ": not finalizable (" + cudnnGetErrorString(st).getString() + ")");
+        rejected.add("eng" + engine + ": not finalizable (" + statusText(st) + ")");
         plan.close();
         return null;
       }
@@ -630,9 +651,8 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
     int want = heuristic ? 1 : candidateLimit();
     long limit = CudnnConv3d.workspaceLimit();
     List<String> rejected = new ArrayList<>();
-    List<Candidate> cands = new ArrayList<>();
+    List<Candidate> cands = new ArrayList<>(); // every finalized plan, for the cleanup below
     List<BackendDescriptor> configs = new ArrayList<>();
-    String usedMode = "none";
     try {
       for (int mode : new int[] {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK}) {
         List<BackendDescriptor> cfgs;
@@ -644,39 +664,42 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
         }
         configs.addAll(cfgs);
         if (cfgs.isEmpty()) rejected.add("heuristics " + heurName(mode) + ": no engine configurations");
+        List<Candidate> mine = new ArrayList<>();
         for (BackendDescriptor cfg : cfgs) {
-          if (cands.size() >= want) break;
+          if (mine.size() >= want) break;
           Candidate c = candidate(cfg, handle, limit, rejected, where);
-          if (c != null) cands.add(c);
+          if (c != null) {
+            mine.add(c);
+            cands.add(c);
+          }
         }
-        if (!cands.isEmpty()) {
-          usedMode = heurName(mode);
-          break;
-        }
+        if (mine.isEmpty()) continue;
+        float[] ms = new float[mine.size()];
+        Arrays.fill(ms, -1f);
+        int timed = heuristic ? 0 : time(p, mine, ms, rejected, where);
+        int best = heuristic ? 0 : fastest(ms);
+        if (best < 0) continue; // none of this mode's plans ran: try the next mode's
+        Candidate b = mine.get(best);
+        owned.add(b.cfg());
+        owned.add(b.plan());
+        Choice choice = new Choice(b.engine(), b.knobs(), numericalNotes(b.notes()), behaviorNotes(b.behavior()),
+            b.workspace(), ms[best], timed, rejected.size(), align, heurName(mode));
+        return new Exec(b.plan(), owned, choice);
       }
-      if (cands.isEmpty())
-        throw new ComixException("no usable cuDNN graph engine" + where + " (workspace limit " + limit + " B; "
-            + (rejected.isEmpty() ? "no candidates" : String.join("; ", rejected)) + ")");
-      float[] ms = new float[cands.size()];
-      Arrays.fill(ms, -1f);
-      int timed = heuristic ? 0 : time(p, cands, ms, rejected, where);
-      int best = heuristic ? 0 : -1;
-      if (!heuristic)
-        for (int i = 0; i < cands.size(); i++)
-          if (ms[i] >= 0 && (best < 0 || ms[i] < ms[best])) best = i;
-      if (best < 0)
-        throw new ComixException("no cuDNN graph engine ran" + where + " (" + String.join("; ", rejected) + ")");
-      Candidate b = cands.get(best);
-      owned.add(b.cfg());
-      owned.add(b.plan());
-      Choice choice = new Choice(b.engine(), b.knobs(), numericalNotes(b.notes()), behaviorNotes(b.behavior()),
-          b.workspace(), ms[best], timed, rejected.size(), align, usedMode);
-      return new Exec(b.plan(), owned, choice);
+      throw new ComixException((cands.isEmpty() ? "no usable cuDNN graph engine" : "no cuDNN graph engine ran")
+          + where + " (workspace limit " + limit + " B; "
+          + (rejected.isEmpty() ? "no candidates" : String.join("; ", rejected)) + ")");
     } finally {
       // everything but the chosen plan and its configuration
       for (Candidate c : cands) if (!owned.contains(c.plan())) c.plan().close();
       for (BackendDescriptor cfg : configs) if (!owned.contains(cfg)) cfg.close();
     }
+  }
+
+  /** cuDNN's name for a status plus its last-error text (read and cleared here, so it cannot leak into a later message). */
+  private static String statusText(int st) {
+    String detail = Cudnn.lastErrorDetail();
+    return cudnnGetErrorString(st).getString() + (detail.isEmpty() ? "" : ": " + detail);
   }
 
   private static Pointer cudaMalloc(long bytes, List<Pointer> keep, String where) {
@@ -746,8 +769,7 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
           }
           int st = cudnnBackendExecute(handle, c.plan().d, pack.d);
           if (st != CUDNN_STATUS_SUCCESS) {
-            rejected.add(c.name() + ": cudnnBackendExecute failed in the search (" + cudnnGetErrorString(st).getString()
-                + ")");
+            rejected.add(c.name() + ": cudnnBackendExecute failed in the search (" + statusText(st) + ")");
             continue;
           }
           cudaCheck(cudart.cudaEventRecord(start, stream), "cudaEventRecord" + where);

@@ -79,6 +79,16 @@ class CudnnGraphConv3dHelpersTest {
   }
 
   @Test
+  void fastestSkipsPlansThatDidNotRun() {
+    assertEquals(1, CudnnGraphConv3d.fastest(new float[] {0.5f, 0.25f, 0.75f}));
+    assertEquals(2, CudnnGraphConv3d.fastest(new float[] {-1f, 0.5f, 0.125f}));
+    assertEquals(0, CudnnGraphConv3d.fastest(new float[] {0f, -1f}));
+    // no plan of this heuristics mode ran: the search goes on to the next mode
+    assertEquals(-1, CudnnGraphConv3d.fastest(new float[] {-1f, -1f}));
+    assertEquals(-1, CudnnGraphConv3d.fastest(new float[0]));
+  }
+
+  @Test
   void apiSwitch() {
     assertEquals(ConvApi.GRAPH, ConvApi.parse("graph"));
     assertEquals(ConvApi.LEGACY, ConvApi.parse(" Legacy "));
