@@ -56,9 +56,10 @@ final class ExtractFeaturesCommand implements Callable<Integer> {
       description = "Channel width multiplier of the I3D (1.0 = the real model). Default: ${DEFAULT-VALUE}.")
   double width;
 
-  @Option(names = "--batch", defaultValue = "4", paramLabel = "N",
-      description = "Clips per forward call (1..16; does not change the result). Default: ${DEFAULT-VALUE}.")
-  int batch;
+  @Option(names = "--batch", paramLabel = "N",
+      description = "Clips per forward, 1..256; clips of several videos share a forward (the features do not "
+          + "depend on it). Default: 4 on the CPU, 64 on a GPU.")
+  Integer batch;
 
   @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV",
       description = "cpu (oneDNN), cuda[:N] (cuDNN) or auto (CUDA when usable, else CPU; COMIX_DEVICE). "
@@ -89,12 +90,14 @@ final class ExtractFeaturesCommand implements Callable<Integer> {
     model.loadWeights(weights);
     VideoInputs.Inputs inputs = VideoInputs.resolve(input, baseDir, output);
     ExtractBackgroundsCommand.prepareOutput(output);
-    FeatureExtractor ex = new FeatureExtractor(model, batch, dev, prec);
+    int clipsPerForward = batch != null ? batch : dev.isCuda() ? 64 : 4;
+    FeatureExtractor ex = new FeatureExtractor(model, clipsPerForward, dev, prec);
     err.println("comix: " + inputs.description() + " -> " + output + ", I3D width " + width + " ("
         + model.featureSize() + " features), " + ClipSampling.CLIPS + " clips x " + ClipSampling.CLIP_LENGTH + " frames, on "
-        + dev + (dev.isCuda() ? " (" + prec + ")" : ""));
+        + dev + (dev.isCuda() ? " (" + prec + ")" : "") + ", " + clipsPerForward + " clips per forward");
     err.flush();
-    int done = 0, skipped = 0, failed = inputs.problems().size();
+    int[] counts = new int[3]; // done, skipped, failed
+    counts[2] = inputs.problems().size();
     int total = inputs.jobs().size() + inputs.problems().size();
     long t0 = System.nanoTime();
     // the same progress line (items, rate, ETA) as extract-backgrounds; frames = clip frames through I3D
@@ -104,18 +107,23 @@ final class ExtractFeaturesCommand implements Callable<Integer> {
         bar.println("comix: error: " + p);
       }
       bar.start();
-      for (BackgroundExtractor.Job job : inputs.jobs()) {
-        try {
-          FeatureExtractor.Outcome o = ex.process(job, output);
-          boolean skip = o == FeatureExtractor.Outcome.SKIPPED;
-          if (skip) skipped++;
-          else {
-            done++;
-            bar.frames((long) ClipSampling.CLIPS * ClipSampling.CLIP_LENGTH);
-          }
-          bar.item(skip, false);
-        } catch (RuntimeException e) {
-          failed++;
+      FeatureExtractor.Listener listener = new FeatureExtractor.Listener() {
+        @Override
+        public void done(BackgroundExtractor.Job job) {
+          counts[0]++;
+          bar.frames((long) ClipSampling.CLIPS * ClipSampling.CLIP_LENGTH);
+          bar.item(false, false);
+        }
+
+        @Override
+        public void skipped(BackgroundExtractor.Job job) {
+          counts[1]++;
+          bar.item(true, false);
+        }
+
+        @Override
+        public void failed(BackgroundExtractor.Job job, RuntimeException e) {
+          counts[2]++;
           bar.item(false, true);
           String msg = e instanceof ComixException ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage();
           bar.println("comix: error: " + job.name() + ": " + msg);
@@ -125,8 +133,12 @@ final class ExtractFeaturesCommand implements Callable<Integer> {
             }
           }
         }
+      };
+      try (FeatureExtractor.Batcher batcher = ex.batcher(output, listener)) {
+        for (BackgroundExtractor.Job job : inputs.jobs()) batcher.add(job);
       }
     }
+    int done = counts[0], skipped = counts[1], failed = counts[2];
     out.println(String.format(Locale.ROOT, "extract-features: %d videos: %d done, %d skipped (already done), %d failed in %.1f s",
         total, done, skipped, failed, (System.nanoTime() - t0) / 1e9));
     out.flush();

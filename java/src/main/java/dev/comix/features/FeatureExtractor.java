@@ -25,7 +25,8 @@ import java.util.List;
  * the original, so values differ slightly), mapped to [−1, 1] by x·2/255 − 1, the 16 clips of 8
  * frames of {@link ClipSampling#testFrameIndices} are run through the I3D in eval mode
  * {@code batch} clips at a time (eval BN makes clips independent, so the batch size does not change
- * the result), and the features are written as {@code <output>/<video>.npy}, float32 [16, F]
+ * the result; {@link #batcher} fills forwards with clips of several videos), and the features are
+ * written as {@code <output>/<video>.npy}, float32 [16, F]
  * (F = 1024 at width 1), atomically (temp file, rename). An existing output whose header reads as a
  * [16, F] float32 array is skipped, so a rerun after a kill resumes.
  *
@@ -37,6 +38,8 @@ import java.util.List;
  */
 public final class FeatureExtractor {
   public static final int SIZE = 224;
+  /** The most clips one forward may take (a batch spans videos; 256 clips are ~1.2 GB of input). */
+  public static final int MAX_BATCH = 256;
 
   public enum Outcome { DONE, SKIPPED }
 
@@ -50,7 +53,7 @@ public final class FeatureExtractor {
 
   /** On a CUDA device the model runs on cuDNN at {@code precision}; inputs go up and features come back per batch. */
   public FeatureExtractor(InceptionI3d model, int batch, Device device, ConvPrecision precision) {
-    if (batch < 1 || batch > ClipSampling.CLIPS) throw new ComixException("clips per forward must be 1..16, got " + batch);
+    if (batch < 1 || batch > MAX_BATCH) throw new ComixException("clips per forward must be 1.." + MAX_BATCH + ", got " + batch);
     this.model = model;
     this.batch = batch;
     this.gpu = device.isCuda() ? GpuContext.of(device) : null;
@@ -66,7 +69,13 @@ public final class FeatureExtractor {
     checkName(job.name());
     Path target = outputFile(outputRoot, job);
     if (isComplete(target)) return Outcome.SKIPPED;
-    float[] f = features(job);
+    write(outputRoot, job, features(job));
+    return Outcome.DONE;
+  }
+
+  /** Writes [16, F] features as {@code <outputRoot>/<name>.npy} atomically (temp file, rename). */
+  void write(Path outputRoot, BackgroundExtractor.Job job, float[] f) {
+    Path target = outputFile(outputRoot, job);
     Path tmp = outputRoot.resolve("." + job.name() + ".npy.tmp-" + ProcessHandle.current().pid());
     try (Tensor t = Floats.of(f, ClipSampling.CLIPS, model.featureSize())) {
       Npy.write(tmp, t);
@@ -80,7 +89,6 @@ public final class FeatureExtractor {
         // best effort
       }
     }
-    return Outcome.DONE;
   }
 
   /** True when {@code file} holds a float32 [16, F] array (checked by reading it). */
@@ -109,20 +117,145 @@ public final class FeatureExtractor {
           int off = (i * clipLen + j) * plane;
           for (int k = 0; k < plane; k++) x[off + k] = (rgb[k] & 0xff) * 2f / 255f - 1f;
         }
-      try (Tensor xt = Floats.of(x, b, clipLen, SIZE, SIZE, 3)) {
-        if (gpu == null) {
-          try (Tensor y = model.forward(xt, false)) {
-            System.arraycopy(Floats.read(y), 0, out, c0 * fs, b * fs);
+      System.arraycopy(run(x, b), 0, out, c0 * fs, b * fs);
+    }
+    model.clearSaved();
+    return out;
+  }
+
+  /** Features [b, F] of b clips given as NDHWC floats (host or GPU model alike). */
+  private float[] run(float[] x, int b) {
+    try (Tensor xt = Floats.of(x, b, ClipSampling.CLIP_LENGTH, SIZE, SIZE, 3)) {
+      if (gpu == null) {
+        try (Tensor y = model.forward(xt, false)) {
+          return Floats.read(y);
+        }
+      }
+      try (Tensor xd = gpu.upload(xt); Tensor yd = model.forward(xd, false); Tensor y = gpu.toHostF32(yd)) {
+        return Floats.read(y);
+      }
+    }
+  }
+
+  /** What a {@link Batcher} reports per video: done (features written), skipped (already there) or failed. */
+  public interface Listener {
+    void done(BackgroundExtractor.Job job);
+
+    void skipped(BackgroundExtractor.Job job);
+
+    void failed(BackgroundExtractor.Job job, RuntimeException e);
+  }
+
+  /** Videos streamed through the model in forwards of {@code batch} clips that may span videos. */
+  public Batcher batcher(Path outputRoot, Listener listener) {
+    return new Batcher(outputRoot, listener);
+  }
+
+  /**
+   * Feeds videos' clips into forwards of up to {@code batch} clips regardless of which video they
+   * come from (eval-mode BN makes clips independent, so the features do not depend on the batch);
+   * a video's features are written, atomically, once all its 16 clips are through. A video that
+   * fails to decode fails alone; a forward that fails fails every video with a clip in it (their
+   * remaining clips are dropped). {@link #close} runs the last partial batch.
+   */
+  public final class Batcher implements AutoCloseable {
+    private final Path outputRoot;
+    private final Listener listener;
+    private final int clipFloats = ClipSampling.CLIP_LENGTH * SIZE * SIZE * 3;
+    private final float[] buf = new float[batch * clipFloats];
+    private final List<Video> slots = new ArrayList<>(); // owner of each clip in buf, in order
+    private final List<Integer> slotClip = new ArrayList<>();
+
+    private final class Video {
+      final BackgroundExtractor.Job job;
+      final float[] features = new float[ClipSampling.CLIPS * model.featureSize()];
+      int remaining = ClipSampling.CLIPS;
+      boolean failed;
+
+      Video(BackgroundExtractor.Job job) {
+        this.job = job;
+      }
+    }
+
+    private Batcher(Path outputRoot, Listener listener) {
+      this.outputRoot = outputRoot;
+      this.listener = listener;
+    }
+
+    /** Decodes one video and queues its 16 clips (running forwards as batches fill up). */
+    public void add(BackgroundExtractor.Job job) {
+      List<byte[]> frames;
+      try {
+        checkName(job.name());
+        if (isComplete(outputFile(outputRoot, job))) {
+          listener.skipped(job);
+          return;
+        }
+        frames = readFrames(job);
+      } catch (RuntimeException e) {
+        listener.failed(job, e);
+        return;
+      }
+      int[][] idx = ClipSampling.testFrameIndices(frames.size());
+      int plane = SIZE * SIZE * 3;
+      Video v = new Video(job);
+      for (int c = 0; c < ClipSampling.CLIPS; c++) {
+        int base = slots.size() * clipFloats;
+        for (int j = 0; j < ClipSampling.CLIP_LENGTH; j++) {
+          byte[] rgb = frames.get(idx[c][j]);
+          int off = base + j * plane;
+          for (int k = 0; k < plane; k++) buf[off + k] = (rgb[k] & 0xff) * 2f / 255f - 1f;
+        }
+        slots.add(v);
+        slotClip.add(c);
+        if (slots.size() == batch) flush();
+      }
+    }
+
+    /** Runs the queued clips (a partial batch) now. */
+    public void flush() {
+      int b = slots.size();
+      if (b == 0) return;
+      List<Video> owners = new ArrayList<>(slots);
+      List<Integer> clips = new ArrayList<>(slotClip);
+      slots.clear();
+      slotClip.clear();
+      float[] y;
+      try {
+        float[] x = b == batch ? buf : Arrays.copyOf(buf, b * clipFloats);
+        y = run(x, b);
+      } catch (RuntimeException e) {
+        for (Video v : owners) {
+          if (!v.failed) {
+            v.failed = true;
+            listener.failed(v.job, e);
           }
-        } else {
-          try (Tensor xd = gpu.upload(xt); Tensor yd = model.forward(xd, false); Tensor y = gpu.toHostF32(yd)) {
-            System.arraycopy(Floats.read(y), 0, out, c0 * fs, b * fs);
+        }
+        model.clearSaved();
+        return;
+      }
+      int fs = model.featureSize();
+      for (int i = 0; i < b; i++) {
+        Video v = owners.get(i);
+        if (v.failed) continue;
+        System.arraycopy(y, i * fs, v.features, clips.get(i) * fs, fs);
+        if (--v.remaining == 0) {
+          try {
+            write(outputRoot, v.job, v.features);
+            listener.done(v.job);
+          } catch (RuntimeException e) {
+            v.failed = true;
+            listener.failed(v.job, e);
           }
         }
       }
     }
-    model.clearSaved();
-    return out;
+
+    @Override
+    public void close() {
+      flush();
+      model.clearSaved();
+    }
   }
 
   static List<byte[]> readFrames(BackgroundExtractor.Job job) {

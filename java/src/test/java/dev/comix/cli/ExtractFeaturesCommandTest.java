@@ -86,4 +86,28 @@ class ExtractFeaturesCommandTest {
     assertEquals(1, r.errorLines().size(), r.toString());
     assertTrue(r.errorLines().get(0).contains("do not match the model"), r.toString());
   }
+
+  @Test
+  void forwardsSpanVideosAndABadVideoFailsAlone() throws IOException {
+    Path w = weights();
+    Path in = tmp.resolve("in");
+    TestVideos.jpegFolder(in.resolve("a"), TestVideos.randomFrames(3, 12, 20, 20), 20, 20);
+    Files.createDirectories(in.resolve("b_empty"));
+    TestVideos.jpegFolder(in.resolve("c"), TestVideos.randomFrames(4, 30, 20, 20), 20, 20);
+    Path out = tmp.resolve("out"), ref = tmp.resolve("ref");
+    // 5 clips per forward: video c's clips share forwards with a's; the features must not change
+    Cli.Run r = Cli.run("extract-features", "--weights", w.toString(), "--input", in.toString(), "--output",
+        out.toString(), "--width", "0.03125", "--batch", "5");
+    assertEquals(1, r.code(), r.toString());
+    assertTrue(r.out().contains("3 videos: 2 done, 0 skipped (already done), 1 failed"), r.toString());
+    assertTrue(r.err().contains("b_empty"), r.toString());
+    assertTrue(Files.notExists(out.resolve("b_empty.npy")));
+    Cli.Run one = Cli.run("extract-features", "--weights", w.toString(), "--input", in.resolve("c").toString(),
+        "--output", ref.toString(), "--width", "0.03125", "--batch", "1");
+    assertEquals(0, one.code(), one.toString());
+    try (Tensor a = Npy.read(out.resolve("c.npy")); Tensor b = Npy.read(ref.resolve("c.npy"))) {
+      float[] x = Floats.read(a), y = Floats.read(b);
+      for (int i = 0; i < x.length; i++) assertEquals(y[i], x[i], 1e-5f * (1 + Math.abs(y[i])), "feature " + i);
+    }
+  }
 }
