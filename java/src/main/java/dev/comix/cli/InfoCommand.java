@@ -1,7 +1,9 @@
 package dev.comix.cli;
 
 import dev.comix.jni.ComixCpu;
+import dev.comix.nn.gpu.Cudnn;
 import dev.comix.runtime.Backends;
+import dev.comix.runtime.CudaOps;
 import dev.comix.runtime.Device;
 import dev.comix.runtime.Ops;
 import java.util.concurrent.Callable;
@@ -30,6 +32,16 @@ final class InfoCommand implements Callable<Integer> {
     Device d = Backends.choose(device);
     try (Ops ops = Backends.open(d, 0)) {
       System.out.println("backend: " + ops.describe());
+      if (ops instanceof CudaOps) {
+        // the libraries the GPU layers and SupCon's GEMM path need (PyTorch's venv has them)
+        String blas = CudaOps.cublasUnavailableReason();
+        System.out.println("cuBLAS: " + (blas == null ? "usable" : blas));
+        try {
+          System.out.println("cuDNN: " + Cudnn.version());
+        } catch (RuntimeException e) {
+          System.out.println("cuDNN: not usable: " + e.getMessage());
+        }
+      }
     }
     return 0;
   }

@@ -295,6 +295,11 @@ public final class CudaOps implements Ops {
     return new GemmPlan(ld, rows, symmetric && rows == m);
   }
 
+  /** Null when cuBLAS loads here, else why not (one line); loads it on the first call. */
+  public static String cublasUnavailableReason() {
+    return Cublas.unavailableReason();
+  }
+
   /**
    * C = alpha·op(A)·op(B) + beta·C on column-major fp32 device matrices (m × n result, inner
    * dimension k) through cuBLAS on this backend's stream: strict fp32, or TF32 tensor cores when
