@@ -43,7 +43,7 @@ import org.bytedeco.javacpp.SizeTPointer;
  * {@code comix.cudnn.find=heuristic}) from cuDNN's heuristics (cudnnGet…Algorithm_v7) instead.
  * Not thread-safe beyond the per-call lock: calls share one convolution descriptor.
  */
-public final class CudnnConv3d implements Conv3dEngine {
+public final class CudnnConv3d extends AbstractConv3dEngine {
   /** The three passes, each with its own cached algorithm per plan. */
   public enum Pass { FORWARD, BACKWARD_DATA, BACKWARD_FILTER }
 
@@ -103,11 +103,6 @@ public final class CudnnConv3d implements Conv3dEngine {
   private static final String[] BWD_FILTER_NAMES = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD",
       "WINOGRAD_NONFUSED", "FFT_TILING"};
 
-  private final Cudnn cudnn;
-  private final int cin, cout;
-  private final int[] kernel, stride, pad;
-  private final ConvLayout layout;
-  private final ConvPrecision precision;
   private final cudnnFilterStruct wDesc = new cudnnFilterStruct();
   private final cudnnConvolutionStruct convDesc = new cudnnConvolutionStruct();
   private cudnnTensorStruct biasDesc;
@@ -117,30 +112,14 @@ public final class CudnnConv3d implements Conv3dEngine {
 
   public CudnnConv3d(Cudnn cudnn, int cin, int cout, int[] kernel, int[] stride, int[] pad, ConvLayout layout,
                      ConvPrecision precision) {
-    if (cudnn == null || layout == null || precision == null)
-      throw new IllegalArgumentException("cudnn, layout and precision are required");
-    if (cin <= 0 || cout <= 0) throw new IllegalArgumentException("channels must be positive: " + cin + " -> " + cout);
-    if (kernel == null || stride == null || pad == null || kernel.length != 3 || stride.length != 3 || pad.length != 3)
-      throw new IllegalArgumentException("kernel, stride and pad need 3 entries (D, H, W)");
-    for (int i = 0; i < 3; i++)
-      if (kernel[i] <= 0 || stride[i] <= 0 || pad[i] < 0)
-        throw new IllegalArgumentException("bad kernel/stride/pad " + Arrays.toString(kernel) + " "
-            + Arrays.toString(stride) + " " + Arrays.toString(pad));
-    this.cudnn = cudnn;
-    this.cin = cin;
-    this.cout = cout;
-    this.kernel = kernel.clone();
-    this.stride = stride.clone();
-    this.pad = pad.clone();
-    this.layout = layout;
-    this.precision = precision;
+    super(cudnn, cin, cout, kernel, stride, pad, pad, layout, precision);
     int format = layout == ConvLayout.NCDHW ? CUDNN_TENSOR_NCHW : CUDNN_TENSOR_NHWC;
     try {
       Cudnn.check(cudnnCreateFilterDescriptor(wDesc), "cudnnCreateFilterDescriptor");
       Cudnn.check(cudnnSetFilterNdDescriptor(wDesc, dataType(), format, 5,
           new int[] {cout, cin, kernel[0], kernel[1], kernel[2]}), "cudnnSetFilterNdDescriptor" + this);
       Cudnn.check(cudnnCreateConvolutionDescriptor(convDesc), "cudnnCreateConvolutionDescriptor");
-      Cudnn.check(cudnnSetConvolutionNdDescriptor(convDesc, 3, this.pad, this.stride, new int[] {1, 1, 1},
+      Cudnn.check(cudnnSetConvolutionNdDescriptor(convDesc, 3, prePad, this.stride, new int[] {1, 1, 1},
           CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "cudnnSetConvolutionNdDescriptor" + this);
       Cudnn.check(cudnnSetConvolutionMathType(convDesc, defaultMath()), "cudnnSetConvolutionMathType" + this);
     } catch (RuntimeException e) {
@@ -153,41 +132,6 @@ public final class CudnnConv3d implements Conv3dEngine {
   @Override
   public ConvApi api() {
     return ConvApi.LEGACY;
-  }
-
-  @Override
-  public int inChannels() {
-    return cin;
-  }
-
-  @Override
-  public int outChannels() {
-    return cout;
-  }
-
-  @Override
-  public int[] kernel() {
-    return kernel.clone();
-  }
-
-  @Override
-  public int[] stride() {
-    return stride.clone();
-  }
-
-  @Override
-  public int[] pad() {
-    return pad.clone();
-  }
-
-  @Override
-  public ConvLayout layout() {
-    return layout;
-  }
-
-  @Override
-  public ConvPrecision precision() {
-    return precision;
   }
 
   /** Filter shape in this conv's layout order. */
@@ -250,9 +194,9 @@ public final class CudnnConv3d implements Conv3dEngine {
     long[] in = {d, h, w};
     long[] out = new long[3];
     for (int i = 0; i < 3; i++) {
-      long span = in[i] + 2L * pad[i] - kernel[i];
+      long span = in[i] + 2L * prePad[i] - kernel[i];
       if (span < 0)
-        throw new ComixException("CudnnConv3d.plan: input " + Arrays.toString(in) + " padded by " + Arrays.toString(pad)
+        throw new ComixException("CudnnConv3d.plan: input " + Arrays.toString(in) + " padded by " + Arrays.toString(prePad)
             + " is smaller than kernel " + Arrays.toString(kernel));
       out[i] = span / stride[i] + 1;
     }
@@ -677,6 +621,6 @@ public final class CudnnConv3d implements Conv3dEngine {
   @Override
   public String toString() {
     return String.format(Locale.ROOT, " [conv3d %d->%d k%s s%s p%s %s %s]", cin, cout, Arrays.toString(kernel),
-        Arrays.toString(stride), Arrays.toString(pad), layout, precision);
+        Arrays.toString(stride), Arrays.toString(prePad), layout, precision);
   }
 }

@@ -61,7 +61,7 @@ import org.bytedeco.javacpp.Pointer;
  * calls as {@link CudnnConv3d} (cudnnAddTensor, cudnnConvolutionBackwardBias; fp32 data only).
  * Not thread-safe beyond the per-call lock.
  */
-public final class CudnnGraphConv3d implements Conv3dEngine {
+public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   /** Unique ids of the three tensors of every operation graph (x or dx, w or dw, y or dy). */
   public static final long UID_X = 1, UID_W = 2, UID_Y = 3;
 
@@ -147,11 +147,6 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
     }
   }
 
-  private final Cudnn cudnn;
-  private final int cin, cout;
-  private final int[] kernel, stride, prePad, postPad;
-  private final ConvLayout layout;
-  private final ConvPrecision precision;
   private final BackendDescriptor convDesc;
   private cudnnTensorStruct biasDesc;
   private final Map<Key, Plan> plans = new HashMap<>();
@@ -170,25 +165,7 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
    */
   public CudnnGraphConv3d(Cudnn cudnn, int cin, int cout, int[] kernel, int[] stride, int[] prePad, int[] postPad,
                           ConvLayout layout, ConvPrecision precision) {
-    if (cudnn == null || layout == null || precision == null)
-      throw new IllegalArgumentException("cudnn, layout and precision are required");
-    if (cin <= 0 || cout <= 0) throw new IllegalArgumentException("channels must be positive: " + cin + " -> " + cout);
-    if (kernel == null || stride == null || prePad == null || postPad == null || kernel.length != 3
-        || stride.length != 3 || prePad.length != 3 || postPad.length != 3)
-      throw new IllegalArgumentException("kernel, stride and pads need 3 entries (D, H, W)");
-    for (int i = 0; i < 3; i++)
-      if (kernel[i] <= 0 || stride[i] <= 0 || prePad[i] < 0 || postPad[i] < 0)
-        throw new IllegalArgumentException("bad kernel/stride/pad " + Arrays.toString(kernel) + " "
-            + Arrays.toString(stride) + " " + Arrays.toString(prePad) + "/" + Arrays.toString(postPad));
-    this.cudnn = cudnn;
-    this.cin = cin;
-    this.cout = cout;
-    this.kernel = kernel.clone();
-    this.stride = stride.clone();
-    this.prePad = prePad.clone();
-    this.postPad = postPad.clone();
-    this.layout = layout;
-    this.precision = precision;
+    super(cudnn, cin, cout, kernel, stride, prePad, postPad, layout, precision);
     BackendDescriptor c = BackendDescriptor.create(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, toString());
     try {
       c.setEnum(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, CUDNN_DATA_FLOAT)
@@ -217,30 +194,6 @@ public final class CudnnGraphConv3d implements Conv3dEngine {
     return ConvApi.GRAPH;
   }
 
-  @Override
-  public int inChannels() {
-    return cin;
-  }
-
-  @Override
-  public int outChannels() {
-    return cout;
-  }
-
-  @Override
-  public int[] kernel() {
-    return kernel.clone();
-  }
-
-  @Override
-  public int[] stride() {
-    return stride.clone();
-  }
-
-  @Override
-  public int[] pad() {
-    return prePad.clone();
-  }
 
   /** Padding after each of (D, H, W) (equal to {@link #pad()} unless built with asymmetric padding). */
   public int[] postPad() {

@@ -1,0 +1,72 @@
+package dev.comix.nn.gpu;
+
+import java.util.Arrays;
+
+/** What both cuDNN engines hold and check: the convolution's geometry, layout and precision. */
+abstract class AbstractConv3dEngine implements Conv3dEngine {
+  protected final Cudnn cudnn;
+  protected final int cin, cout;
+  protected final int[] kernel, stride, prePad, postPad;
+  protected final ConvLayout layout;
+  protected final ConvPrecision precision;
+
+  AbstractConv3dEngine(Cudnn cudnn, int cin, int cout, int[] kernel, int[] stride, int[] prePad, int[] postPad,
+                       ConvLayout layout, ConvPrecision precision) {
+    if (cudnn == null || layout == null || precision == null)
+      throw new IllegalArgumentException("cudnn, layout and precision are required");
+    if (cin <= 0 || cout <= 0) throw new IllegalArgumentException("channels must be positive: " + cin + " -> " + cout);
+    if (kernel == null || stride == null || prePad == null || postPad == null || kernel.length != 3
+        || stride.length != 3 || prePad.length != 3 || postPad.length != 3)
+      throw new IllegalArgumentException("kernel, stride and pad need 3 entries (D, H, W)");
+    for (int i = 0; i < 3; i++)
+      if (kernel[i] <= 0 || stride[i] <= 0 || prePad[i] < 0 || postPad[i] < 0)
+        throw new IllegalArgumentException("bad kernel/stride/pad " + Arrays.toString(kernel) + " "
+            + Arrays.toString(stride) + " " + Arrays.toString(prePad)
+            + (Arrays.equals(prePad, postPad) ? "" : "/" + Arrays.toString(postPad)));
+    this.cudnn = cudnn;
+    this.cin = cin;
+    this.cout = cout;
+    this.kernel = kernel.clone();
+    this.stride = stride.clone();
+    this.prePad = prePad.clone();
+    this.postPad = postPad.clone();
+    this.layout = layout;
+    this.precision = precision;
+  }
+
+  @Override
+  public int inChannels() {
+    return cin;
+  }
+
+  @Override
+  public int outChannels() {
+    return cout;
+  }
+
+  @Override
+  public int[] kernel() {
+    return kernel.clone();
+  }
+
+  @Override
+  public int[] stride() {
+    return stride.clone();
+  }
+
+  /** Padding before each of (D, H, W) (and after, unless built with asymmetric padding). */
+  @Override
+  public int[] pad() {
+    return prePad.clone();
+  }
+
+  @Override
+  public ConvLayout layout() {
+    return layout;
+  }
+
+  @Override
+  public ConvPrecision precision() {
+    return precision;
+  }
+}
