@@ -39,8 +39,12 @@ public final class Floats {
   }
 
   public static void fill(Tensor t, float v) {
+    if (v == 0f && Float.floatToRawIntBits(v) == 0) { // +0.0: a memset, no Java array
+      t.data().fill(0);
+      return;
+    }
     float[] a = new float[Math.toIntExact(t.numel())];
-    if (v != 0f) Arrays.fill(a, v);
+    Arrays.fill(a, v);
     write(t, a);
   }
 

@@ -22,6 +22,8 @@ public final class Param {
   private Tensor devGrad;
   private GpuContext gradCtx;
   private boolean devGradPending;
+  /** The host gradient is all zeros (nothing handed it out or added into it since the last zeroing). */
+  private boolean hostGradZero;
 
   public Param(String name, long... shape) {
     this.name = name;
@@ -29,6 +31,7 @@ public final class Param {
     this.grad = Tensor.host(DType.F32, shape);
     Floats.fill(value, 0f);
     Floats.fill(grad, 0f);
+    hostGradZero = true;
     this.mirror = new Mirrored(value);
   }
 
@@ -54,6 +57,7 @@ public final class Param {
   /** The host gradient, with any gradient accumulated on a device added in. */
   public Tensor grad() {
     mergeDeviceGrad();
+    hostGradZero = false; // the caller may add into it
     return grad;
   }
 
@@ -74,14 +78,19 @@ public final class Param {
     try (Tensor h = Tensor.host(DType.F32, grad.shape())) {
       gradCtx.ops().copy(devGrad, h);
       Floats.addInto(grad, Floats.read(h));
+      hostGradZero = false;
     }
     devGrad.close();
     devGrad = null;
     devGradPending = false;
   }
 
+  /** Zeroes the gradient: the host one only if it was handed out or added into since (GPU steps skip it). */
   public void zeroGrad() {
-    Floats.fill(grad, 0f);
+    if (!hostGradZero) {
+      Floats.fill(grad, 0f);
+      hostGradZero = true;
+    }
     if (devGrad != null) devGrad.close();
     devGrad = null;
     devGradPending = false;
