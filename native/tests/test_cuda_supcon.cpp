@@ -27,6 +27,24 @@ struct Case {
   double tol = 1e-5;
 };
 
+// Relative loss error, gradient error (max |got - want| / max |want|) and whether every element is finite.
+struct Errors {
+  double loss, grad;
+  bool finite;
+};
+
+static Errors errors(float loss, double ref_loss, const std::vector<float>& g, const std::vector<float>& ref) {
+  Errors e{ref_loss != 0 ? std::fabs(loss - ref_loss) / std::fabs(ref_loss) : std::fabs((double)loss), 0, true};
+  double worst = 0, mag = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    e.finite &= std::isfinite(g[i]);
+    worst = std::max(worst, std::fabs((double)g[i] - (double)ref[i]));
+    mag = std::max(mag, std::fabs((double)ref[i]));
+  }
+  e.grad = mag > 0 ? worst / mag : worst;
+  return e;
+}
+
 static void check(const Case& c, int path, bool accumulate, bool tf32 = false) {
   const int64_t M = c.N * c.V, n = M * c.D;
   std::normal_distribution<float> nd(0.0f, c.scale);
@@ -63,15 +81,9 @@ static void check(const Case& c, int path, bool accumulate, bool tf32 = false) {
   CUDA_OK(cudaDeviceSynchronize());
   const float loss = dloss.get()[0];
   const std::vector<float> g = dg.get();
-  const double le = ref_loss != 0 ? std::fabs(loss - ref_loss) / std::fabs(ref_loss) : std::fabs((double)loss);
-  double worst = 0, mag = 0;
-  bool finite = true;
-  for (int64_t i = 0; i < n; ++i) {
-    finite &= std::isfinite(g[(size_t)i]);
-    worst = std::max(worst, std::fabs((double)g[(size_t)i] - (double)ref[(size_t)i]));
-    mag = std::max(mag, std::fabs((double)ref[(size_t)i]));
-  }
-  const double ge = mag > 0 ? worst / mag : worst;
+  const Errors err = errors(loss, ref_loss, g, ref);
+  const double le = err.loss, ge = err.grad;
+  const bool finite = err.finite;
   // TF32 (10-bit mantissa inputs, fp32 accumulation): tested bound 2e-3 (loss), 2e-2 (gradient)
   const double ltol = tf32 ? 2e-3 : c.tol, gtol = tf32 ? 2e-2 : c.tol;
   std::printf("  %-26s%s path %d acc %d M=%-6lld D=%-4lld loss %.8g (cpu %.8g) err %.2e grad err %.2e\n", c.name, tf32 ? " tf32" : "", path,
@@ -173,15 +185,9 @@ static void check_gemm_stages(const Case& c, int64_t block, bool symmetric, bool
   CUDA_OK(cudaDeviceSynchronize());
   const float loss = dloss.get()[0];
   const std::vector<float> g = dg.get();
-  const double le = ref_loss != 0 ? std::fabs(loss - ref_loss) / std::fabs(ref_loss) : std::fabs((double)loss);
-  double worst = 0, mag = 0;
-  bool finite = true;
-  for (int64_t i = 0; i < n; ++i) {
-    finite &= std::isfinite(g[(size_t)i]);
-    worst = std::max(worst, std::fabs((double)g[(size_t)i] - (double)ref[(size_t)i]));
-    mag = std::max(mag, std::fabs((double)ref[(size_t)i]));
-  }
-  const double ge = mag > 0 ? worst / mag : worst;
+  const Errors err = errors(loss, ref_loss, g, ref);
+  const double le = err.loss, ge = err.grad;
+  const bool finite = err.finite;
   std::printf("  %-26s gemm stages %s block %-5lld acc %d M=%-6lld loss %.8g (cpu %.8g) err %.2e grad err %.2e\n",
               c.name, symmetric ? "sym " : "P+Pt", (long long)rows, accumulate, (long long)M, loss, ref_loss, le, ge);
   CHECK(finite, "%s gemm stages: non-finite gradient element (unwritten?)", c.name);

@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * 3-D convolution with TF-SAME padding (pytorch-i3d's Unit3D conv): any kernel and stride, with or
@@ -175,7 +176,7 @@ public final class Conv3d implements Layer {
       int chunk = g.convChunk(n, Math.max(xin.numel(), Tensor.numel(os)) / Math.max(1, n));
       Tensor y = g.alloc(dt, os);
       Tensor w = deviceWeight(g, dt);
-      try (GpuProfile.Span sp = g.span("conv fwd|" + describe(x.shape(), g))) {
+      try (GpuProfile.Span sp = g.span("conv fwd", () -> describe(x.shape(), g))) {
         for (long b0 = 0; b0 < n; b0 += chunk) {
           long b1 = Math.min(n, b0 + chunk);
           Conv3dEngine.Plan p = conv.plan(b1 - b0, xin.dim(1), xin.dim(2), xin.dim(3));
@@ -212,7 +213,7 @@ public final class Conv3d implements Layer {
     try {
       long n = dxin.dim(0);
       long[] ps = c.input().shape();
-      try (GpuProfile.Span sp = g.span("conv bwd-data|" + describe(q.inShape(), g))) {
+      try (GpuProfile.Span sp = g.span("conv bwd-data", () -> describe(q.inShape(), g))) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
           Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
@@ -229,7 +230,7 @@ public final class Conv3d implements Layer {
         dxin.close();
       }
       try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin);
-          GpuProfile.Span sp = g.span("conv bwd-filter|" + describe(q.inShape(), g))) {
+          GpuProfile.Span sp = g.span("conv bwd-filter", () -> describe(q.inShape(), g))) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
           Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
@@ -276,20 +277,20 @@ public final class Conv3d implements Layer {
   }
 
   /** src [N, D, H, W, C] into dst [N, C, D, H, W]. */
-  private static void toNcdhw(GpuContext g, Tensor src, Tensor dst, String what) {
+  private static void toNcdhw(GpuContext g, Tensor src, Tensor dst, Supplier<String> what) {
     if (src.numel() == 0) return; // an empty batch
     long n = src.dim(0), c = src.dim(4);
-    try (GpuProfile.Span sp = g.span("conv transpose|" + what)) {
+    try (GpuProfile.Span sp = g.span("conv transpose", what)) {
       g.check(ComixCuda.comix_nn_ndhwc_to_ncdhw_cuda(src.data(), GpuContext.code(src), n, src.numel() / (n * c), c,
           dst.data(), g.stream()), "Conv3d NDHWC -> NCDHW");
     }
   }
 
   /** src [N, C, D, H, W] into dst [N, D, H, W, C]. */
-  private static void toNdhwc(GpuContext g, Tensor src, Tensor dst, String what) {
+  private static void toNdhwc(GpuContext g, Tensor src, Tensor dst, Supplier<String> what) {
     if (src.numel() == 0) return; // an empty batch
     long n = src.dim(0), c = src.dim(1);
-    try (GpuProfile.Span sp = g.span("conv transpose|" + what)) {
+    try (GpuProfile.Span sp = g.span("conv transpose", what)) {
       g.check(ComixCuda.comix_nn_ncdhw_to_ndhwc_cuda(src.data(), GpuContext.code(src), n, src.numel() / (n * c), c,
           dst.data(), g.stream()), "Conv3d NCDHW -> NDHWC");
     }
@@ -320,16 +321,16 @@ public final class Conv3d implements Layer {
             g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
                 xp.data(), g.stream()), "Conv3d pad");
           }
-          toNcdhw(g, xp, xc, "x " + describe(x.shape(), g));
+          toNcdhw(g, xp, xc, () -> "x " + describe(x.shape(), g));
         }
       } else {
-        toNcdhw(g, x, xc, "x " + describe(x.shape(), g));
+        toNcdhw(g, x, xc, () -> "x " + describe(x.shape(), g));
       }
       Conv3dEngine conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f, ConvLayout.NCDHW);
       int chunk = g.convChunk(n, Math.max(xc.numel(), Tensor.numel(os)) / Math.max(1, n));
       yc = g.alloc(dt, n, cout, os[1], os[2], os[3]);
       Tensor w = ncdhwWeight(g, dt);
-      try (GpuProfile.Span sp = g.span("conv fwd|" + describe(x.shape(), g) + " NCDHW")) {
+      try (GpuProfile.Span sp = g.span("conv fwd", () -> describe(x.shape(), g) + " NCDHW")) {
         for (long b0 = 0; b0 < n; b0 += chunk) {
           long b1 = Math.min(n, b0 + chunk);
           Conv3dEngine.Plan p = conv.plan(b1 - b0, ps[1], ps[2], ps[3]);
@@ -343,7 +344,7 @@ public final class Conv3d implements Layer {
         }
       }
       y = g.alloc(dt, os);
-      toNdhwc(g, yc, y, "y " + describe(x.shape(), g));
+      toNdhwc(g, yc, y, () -> "y " + describe(x.shape(), g));
       saved.push(new Ctx(xc, null, os, new Gpu(g, conv, chunk, x.shape(), f, b, padded)), training);
       xc = null;
       Tensor out = y;
@@ -372,14 +373,14 @@ public final class Conv3d implements Layer {
     long n = xc.dim(0);
     long[] os = c.outShape(), is = q.inShape();
     long[] ps = {n, xc.dim(2), xc.dim(3), xc.dim(4), cin};
-    String what = describe(is, g);
+    Supplier<String> what = () -> describe(is, g);
     Tensor w = ncdhwWeight(g, dt);
     Tensor dyc = null, dxc = null, dxin = null, dx = null;
     try {
       dyc = g.alloc(dt, n, cout, os[1], os[2], os[3]);
-      toNcdhw(g, gradOut, dyc, "dy " + what);
+      toNcdhw(g, gradOut, dyc, () -> "dy " + what.get());
       dxc = g.alloc(dt, xc.shape());
-      try (GpuProfile.Span sp = g.span("conv bwd-data|" + what + " NCDHW")) {
+      try (GpuProfile.Span sp = g.span("conv bwd-data", () -> what.get() + " NCDHW")) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
           Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
@@ -387,7 +388,7 @@ public final class Conv3d implements Layer {
         }
       }
       dxin = g.alloc(dt, ps);
-      toNdhwc(g, dxc, dxin, "dx " + what);
+      toNdhwc(g, dxc, dxin, () -> "dx " + what.get());
       dxc.close();
       dxc = null;
       if (q.padded()) {
@@ -403,7 +404,7 @@ public final class Conv3d implements Layer {
       dxin = null;
       // (the shape spelled out: weight.value() would mark the host copy newer and force an upload)
       try (Tensor dw = g.alloc(dt, cout, cin, kernel[0], kernel[1], kernel[2]);
-          GpuProfile.Span sp = g.span("conv bwd-filter|" + what + " NCDHW")) {
+          GpuProfile.Span sp = g.span("conv bwd-filter", () -> what.get() + " NCDHW")) {
         Tensor grad = weight.gradOn(g);
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());

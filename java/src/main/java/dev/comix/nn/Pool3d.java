@@ -6,6 +6,7 @@ import dev.comix.nn.gpu.GpuContext;
 import dev.comix.nn.gpu.GpuProfile;
 import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
+import java.util.Arrays;
 
 /**
  * What max and average pooling share: a oneDNN pooling plan per call, its workspace saved for the
@@ -27,6 +28,7 @@ abstract class Pool3d implements Layer {
     if (c.argmax() != null) c.argmax().close();
   });
   private final boolean max;
+  private final String spanFwd, spanBwd;
 
   Pool3d(String name, boolean max, int[] kernel, int[] stride) {
     this.name = name;
@@ -34,6 +36,8 @@ abstract class Pool3d implements Layer {
     this.stride = stride.clone();
     this.dnnl = new DnnlPool3d(max, this.kernel, this.stride);
     this.max = max;
+    this.spanFwd = name + " fwd";
+    this.spanBwd = name + " bwd";
   }
 
   /** Front padding, back padding and output size (each 3 values: D, H, W) for input sizes {@code size}. */
@@ -64,7 +68,7 @@ abstract class Pool3d implements Layer {
     Tensor y = g.alloc(x.dtype(), os);
     Tensor argmax = max ? g.alloc(DType.U8, os) : null;
     int[] k = kernel, st = stride, f = front;
-    try (GpuProfile.Span sp = g.span(name + " fwd|" + java.util.Arrays.toString(kernel) + " @ " + java.util.Arrays.toString(s))) {
+    try (GpuProfile.Span sp = g.span(spanFwd, () -> Arrays.toString(kernel) + " @ " + Arrays.toString(s))) {
       if (y.numel() > 0)
         g.check(ComixCuda.comix_nn_pool3d_forward_cuda(x.data(), GpuContext.code(x), s[0], s[1], s[2], s[3], s[4], k, st,
             f, o[0], o[1], o[2], max ? 0 : 1, y.data(), argmax == null ? null : argmax.data(), g.stream()), name);
@@ -85,7 +89,7 @@ abstract class Pool3d implements Layer {
     long[] is = c.inShape(), o = c.outShape();
     Tensor dx = g.alloc(gradOut.dtype(), is);
     int[] k = kernel, st = stride, f = c.front();
-    try (GpuProfile.Span sp = g.span(name + " bwd|" + java.util.Arrays.toString(kernel) + " @ " + java.util.Arrays.toString(is))) {
+    try (GpuProfile.Span sp = g.span(spanBwd, () -> Arrays.toString(kernel) + " @ " + Arrays.toString(is))) {
       if (dx.numel() > 0)
         g.check(ComixCuda.comix_nn_pool3d_backward_cuda(gradOut.data(), GpuContext.code(gradOut), is[0], is[1], is[2],
             is[3], is[4], k, st, f, o[1], o[2], o[3], max ? 0 : 1, c.argmax() == null ? null : c.argmax().data(),

@@ -287,8 +287,7 @@ class GpuLayersTest {
   }
 
   private float[] npy(String name) {
-    Path f = tmp.resolve(name);
-    try (Tensor t = Npy.read(java.nio.file.Files.exists(f) ? f : InceptionI3dTest.resource(tmp, name))) {
+    try (Tensor t = Npy.read(InceptionI3dTest.resource(tmp, name))) {
       return Floats.read(t);
     }
   }

@@ -32,8 +32,10 @@ import org.junit.jupiter.api.io.TempDir;
 class InceptionI3dTest {
   @TempDir Path tmp;
 
+  /** The test resource /weights/{@code name} copied into {@code dir} (once: a second call reuses the copy). */
   static Path resource(Path dir, String name) {
     Path p = dir.resolve(name);
+    if (Files.isRegularFile(p)) return p;
     try (InputStream in = InceptionI3dTest.class.getResourceAsStream("/weights/" + name)) {
       if (in == null) throw new IllegalStateException("missing test resource /weights/" + name);
       Files.copy(in, p);

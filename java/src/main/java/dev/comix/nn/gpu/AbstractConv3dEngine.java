@@ -69,4 +69,40 @@ abstract class AbstractConv3dEngine implements Conv3dEngine {
   public ConvPrecision precision() {
     return precision;
   }
+
+  /** A plan's input and output geometry (both engines): shapes reported in the conv's layout order. */
+  abstract static class PlanGeometry implements Conv3dEngine.Plan {
+    final long n, d, h, w, od, oh, ow;
+    private final ConvLayout layout;
+    private final int cin, cout;
+
+    PlanGeometry(long n, long d, long h, long w, long od, long oh, long ow, ConvLayout layout, int cin, int cout) {
+      this.n = n;
+      this.d = d;
+      this.h = h;
+      this.w = w;
+      this.od = od;
+      this.oh = oh;
+      this.ow = ow;
+      this.layout = layout;
+      this.cin = cin;
+      this.cout = cout;
+    }
+
+    /** The input shape in the conv's layout order ([N,C,D,H,W] or [N,D,H,W,C]). */
+    @Override
+    public long[] inputShape() {
+      return shape(n, cin, d, h, w);
+    }
+
+    /** The output shape in the conv's layout order. */
+    @Override
+    public long[] outputShape() {
+      return shape(n, cout, od, oh, ow);
+    }
+
+    private long[] shape(long n, long c, long d, long h, long w) {
+      return layout == ConvLayout.NCDHW ? new long[] {n, c, d, h, w} : new long[] {n, d, h, w, c};
+    }
+  }
 }

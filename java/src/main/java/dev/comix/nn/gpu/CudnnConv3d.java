@@ -51,40 +51,12 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
   public record Algo(int algo, int mathType, long workspaceBytes, float ms, boolean timed) {}
 
   /** Descriptors and cached algorithms for one input shape. Close the conv, not the plan. */
-  public static final class Plan implements Conv3dEngine.Plan {
-    final long n, d, h, w, od, oh, ow;
+  public static final class Plan extends PlanGeometry {
     final cudnnTensorStruct xDesc = new cudnnTensorStruct(), yDesc = new cudnnTensorStruct();
     final Algo[] algos = new Algo[3];
-    private final ConvLayout layout;
-    private final int cin, cout;
 
     private Plan(long n, long d, long h, long w, long od, long oh, long ow, ConvLayout layout, int cin, int cout) {
-      this.n = n;
-      this.d = d;
-      this.h = h;
-      this.w = w;
-      this.od = od;
-      this.oh = oh;
-      this.ow = ow;
-      this.layout = layout;
-      this.cin = cin;
-      this.cout = cout;
-    }
-
-    /** The input shape in the conv's layout order ([N,C,D,H,W] or [N,D,H,W,C]). */
-    @Override
-    public long[] inputShape() {
-      return shape(n, cin, d, h, w);
-    }
-
-    /** The output shape in the conv's layout order. */
-    @Override
-    public long[] outputShape() {
-      return shape(n, cout, od, oh, ow);
-    }
-
-    private long[] shape(long n, long c, long d, long h, long w) {
-      return layout == ConvLayout.NCDHW ? new long[] {n, c, d, h, w} : new long[] {n, d, h, w, c};
+      super(n, d, h, w, od, oh, ow, layout, cin, cout);
     }
 
     /** The algorithm chosen for a pass, or null before that pass first ran. */

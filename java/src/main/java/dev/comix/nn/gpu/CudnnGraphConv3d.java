@@ -91,39 +91,13 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   }
 
   /** Input shape, output shape and the execution plans chosen so far. Close the conv, not the plan. */
-  public static final class Plan implements Conv3dEngine.Plan {
-    final long n, d, h, w, od, oh, ow;
-    private final ConvLayout layout;
-    private final int cin, cout;
+  public static final class Plan extends PlanGeometry {
     private final Map<ExecKey, Exec> execs = new HashMap<>();
     private final Choice[] latest = new Choice[3];
     private cudnnTensorStruct legacyY;
 
     private Plan(long n, long d, long h, long w, long[] out, ConvLayout layout, int cin, int cout) {
-      this.n = n;
-      this.d = d;
-      this.h = h;
-      this.w = w;
-      this.od = out[0];
-      this.oh = out[1];
-      this.ow = out[2];
-      this.layout = layout;
-      this.cin = cin;
-      this.cout = cout;
-    }
-
-    @Override
-    public long[] inputShape() {
-      return shape(n, cin, d, h, w);
-    }
-
-    @Override
-    public long[] outputShape() {
-      return shape(n, cout, od, oh, ow);
-    }
-
-    private long[] shape(long n, long c, long d, long h, long w) {
-      return layout == ConvLayout.NCDHW ? new long[] {n, c, d, h, w} : new long[] {n, d, h, w, c};
+      super(n, d, h, w, out[0], out[1], out[2], layout, cin, cout);
     }
 
     /** The execution plan most recently chosen for a pass, or null before that pass first ran. */

@@ -65,6 +65,11 @@ public final class GpuContext {
     return profile.span(name);
   }
 
+  /** A span "category|detail" whose detail is built only while profiling is on. */
+  public GpuProfile.Span span(String category, java.util.function.Supplier<String> detail) {
+    return profile.span(category, detail);
+  }
+
   static ConvPrecision defaultPrecision() {
     String s = System.getenv("COMIX_GPU_PRECISION");
     if (s == null || s.isBlank()) return ConvPrecision.TF32;
@@ -149,8 +154,8 @@ public final class GpuContext {
   /**
    * Default cap on clips per cuDNN call. Measured on an H200 (2026-11-26): a BF16 training step
    * ran at 286 clips/s with 32 clips but at 17 clips/s with 512 clips in one call each (the
-   * algorithm search then works under a 1 GiB workspace limit with 16x larger tensors); per-clip
-   * cost is flat above ~32 clips, so calls of at most 64 clips lose nothing and avoid that regime.
+   * algorithm search then works under a 1 GiB workspace limit with 16x larger tensors, a likely
+   * but unconfirmed cause); calls of at most 64 clips stay near the measured 32-clip regime.
    * Unmeasured as a default: the next GPU run's 512-clip step (micro-batch 32) checks it.
    */
   public static final int DEFAULT_MICRO_BATCH = 64;

@@ -57,6 +57,14 @@ public final class GpuProfile {
     return new CUstream_st(ops.stream());
   }
 
+  /**
+   * Starts a span named "category|detail", the detail built only when profiling is on (no string
+   * work on the hot path otherwise).
+   */
+  public Span span(String category, java.util.function.Supplier<String> detail) {
+    return on ? span(category + "|" + detail.get()) : NONE;
+  }
+
   /** Starts a span named "category|detail" (the detail may be empty). */
   public Span span(String name) {
     if (!on) return NONE;
