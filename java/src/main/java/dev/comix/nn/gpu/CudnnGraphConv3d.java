@@ -52,10 +52,13 @@ import org.bytedeco.javacpp.Pointer;
  * untimed.
  *
  * <h2>Alignment</h2>
- * A tensor descriptor promises a byte alignment; a micro-batch slice of a tensor is not always
- * 16-byte aligned (13×229×229×3 bf16 elements per clip is 4,090,398 bytes). Each call therefore
- * declares the largest power of two up to 16 that divides all three addresses, and a plan keeps
- * one execution plan per alignment it has seen (usually only 16).
+ * A micro-batch slice of a tensor is not always 16-byte aligned (13×229×229×3 bf16 elements per
+ * clip is 4,090,398 bytes). Declaring the smaller alignment in the tensor descriptors is not
+ * enough: on an H200 with cuDNN 9.14 (2026-11-26) an engine chosen for a 4-byte-aligned fp32
+ * graph still faulted with "misaligned address" (a sticky error that ends the CUDA context). So
+ * every plan declares 16 bytes, and a call whose pointers are not all 16-byte aligned runs on
+ * aligned copies from the caching allocator ({@link #stagedCalls}): inputs copied in, the output
+ * (and for an accumulating backward-filter its prior contents) copied back, all on the stream.
  *
  * <p>Bias ({@link #addBias}, {@link #backwardBias}) is not a convolution: it uses the same legacy
  * calls as {@link CudnnConv3d} (cudnnAddTensor, cudnnConvolutionBackwardBias; fp32 data only).
@@ -125,6 +128,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   private cudnnTensorStruct biasDesc;
   private final Map<Key, Plan> plans = new HashMap<>();
   private long searches;
+  private long staged;
   private boolean closed;
 
   /** The arguments of {@link CudnnConv3d}'s constructor: symmetric padding {@code pad} per (D, H, W). */
@@ -187,6 +191,11 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   @Override
   public synchronized long searches() {
     return searches;
+  }
+
+  /** Calls that ran on 16-byte-aligned copies of their tensors (see the class comment). */
+  public synchronized long stagedCalls() {
+    return staged;
   }
 
   private int dataType() {
@@ -741,7 +750,11 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
     if (align < precision.elementSize())
       throw new ComixException("CudnnGraphConv3d: a device pointer is not aligned to its " + precision.elementSize()
           + "-byte elements" + this);
-    Exec e = exec(p, pass, accumulate, align);
+    if (align < MAX_ALIGNMENT) {
+      runStaged(p, pass, accumulate, x, w, y);
+      return;
+    }
+    Exec e = exec(p, pass, accumulate, MAX_ALIGNMENT);
     long bytes = e.choice().workspaceBytes();
     CudaAllocator alloc = cudnn.ops().allocator();
     Pointer ws = bytes > 0 ? alloc.allocate(bytes) : new Pointer();
@@ -752,6 +765,41 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
     } finally {
       // stream order makes the reuse safe: the allocator hands blocks out again only on this stream
       if (bytes > 0) alloc.release(ws, bytes);
+    }
+  }
+
+  /**
+   * {@link #run} on 16-byte-aligned copies of whichever of x, w, y is not aligned: the pass's
+   * inputs (and an accumulating output) are copied in, its output copied back.
+   */
+  private void runStaged(Plan p, Pass pass, boolean accumulate, Pointer x, Pointer w, Pointer y) {
+    staged++;
+    long es = precision.elementSize();
+    long[] bytes = {p.n * cin * p.d * p.h * p.w * es, (long) cout * cin * kernel[0] * kernel[1] * kernel[2] * es,
+        p.n * cout * p.od * p.oh * p.ow * es};
+    Pointer[] ptr = {x, w, y};
+    int out = switch (pass) {
+      case FORWARD -> 2;
+      case BACKWARD_DATA -> 0;
+      case BACKWARD_FILTER -> 1;
+    };
+    CudaAllocator alloc = cudnn.ops().allocator();
+    CUstream_st stream = new CUstream_st(cudnn.ops().stream());
+    Pointer[] use = ptr.clone();
+    try {
+      for (int i = 0; i < 3; i++) {
+        if (alignment(ptr[i]) >= MAX_ALIGNMENT) continue;
+        use[i] = alloc.allocate(bytes[i]);
+        if (i != out || accumulate)
+          cudaCheck(cudart.cudaMemcpyAsync(use[i], ptr[i], bytes[i], cudart.cudaMemcpyDeviceToDevice, stream),
+              "cudaMemcpyAsync(aligned copy in)" + this);
+      }
+      run(p, pass, accumulate, use[0], use[1], use[2]);
+      if (use[out] != ptr[out])
+        cudaCheck(cudart.cudaMemcpyAsync(ptr[out], use[out], bytes[out], cudart.cudaMemcpyDeviceToDevice, stream),
+            "cudaMemcpyAsync(aligned copy out)" + this);
+    } finally {
+      for (int i = 0; i < 3; i++) if (use[i] != ptr[i]) alloc.release(use[i], bytes[i]);
     }
   }
 

@@ -384,9 +384,9 @@ class CudnnConv3dTest {
   }
 
   /**
-   * Micro-batch slices need not be 16-byte aligned: the graph engine declares the alignment the
-   * pointers have (here 4 bytes for F32/TF32, 2 for BF16), searches a plan for it, and computes the
-   * same result.
+   * Micro-batch slices need not be 16-byte aligned (here 4 bytes for F32/TF32, 2 for BF16): the
+   * graph engine runs such calls on aligned copies (a plan declaring the smaller alignment faulted
+   * with "misaligned address" on an H200, cuDNN 9.14) and computes the same result.
    */
   @ParameterizedTest
   @EnumSource(ConvPrecision.class)
@@ -418,7 +418,10 @@ class CudnnConv3dTest {
       conv.backwardFilter(plan, dX.data(), dDy.data(), dDw.data(), false);
       String algos = conv.describe(plan);
       System.out.println("unaligned " + prec + ": " + algos);
-      for (CudnnConv3d.Pass pass : CudnnConv3d.Pass.values()) assertEquals(want, plan.choice(pass).alignment());
+      // every pass ran on 16-byte-aligned copies (plans declaring less alignment faulted on an H200)
+      for (CudnnConv3d.Pass pass : CudnnConv3d.Pass.values())
+        assertEquals(CudnnGraphConv3d.MAX_ALIGNMENT, plan.choice(pass).alignment());
+      assertEquals(3, conv.stagedCalls());
       assertTrue(relErr(download(dY, yDims, layout), y) <= tol, "forward [" + algos + "]");
       assertTrue(relErr(download(dDx, xDims, layout), dx) <= tol, "backward-data [" + algos + "]");
       assertTrue(relErr(download(dDw, wDims, layout), dw) <= tol, "backward-filter [" + algos + "]");
