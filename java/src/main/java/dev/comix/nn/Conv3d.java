@@ -48,6 +48,8 @@ public final class Conv3d implements Layer {
   private record ConvKey(GpuContext g, ConvApi api, ConvPrecision precision, ConvLayout layout, int p0, int p1, int p2) {}
 
   private final Saved<Ctx> saved = new Saved<>(c -> c.input().close());
+  /** Whether {@link #backward} computes dL/dx (off for a network's first layer when nobody reads it). */
+  private boolean inputGradient = true;
   private final Map<ConvKey, Conv3dEngine> gpuConvs = new HashMap<>();
   private Tensor devWeight;
   private GpuContext devWeightCtx;
@@ -71,6 +73,20 @@ public final class Conv3d implements Layer {
 
   public Param weight() {
     return weight;
+  }
+
+  /**
+   * Whether {@link #backward} computes and returns dL/d(input) (default true). Off, the backward
+   * only accumulates the parameter gradients and returns null: the backward-data convolution is
+   * skipped (for I3D's Conv3d_1a, whose input gradient is the gradient w.r.t. the video clip, which
+   * training never uses; PyTorch skips it the same way when the input does not require grad).
+   */
+  public void setInputGradient(boolean on) {
+    inputGradient = on;
+  }
+
+  public boolean inputGradient() {
+    return inputGradient;
   }
 
   /** The bias, or null when the conv has none. */
@@ -208,19 +224,21 @@ public final class Conv3d implements Layer {
     DType dt = gradOut.dtype();
     int code = GpuContext.code(dt);
     Tensor w = deviceWeight(g, dt);
-    Tensor dxin = g.alloc(dt, c.input().shape());
+    Tensor dxin = inputGradient ? g.alloc(dt, c.input().shape()) : null;
     Tensor dx = dxin;
     try {
-      long n = dxin.dim(0);
+      long n = c.input().dim(0);
       long[] ps = c.input().shape();
-      try (GpuProfile.Span sp = g.span("conv bwd-data", () -> describe(q.inShape(), g))) {
-        for (long b0 = 0; b0 < n; b0 += q.chunk()) {
-          long b1 = Math.min(n, b0 + q.chunk());
-          Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
-          q.conv().backwardData(p, gradOut.slice0(b0, b1).data(), w.data(), dxin.slice0(b0, b1).data());
+      if (inputGradient) {
+        try (GpuProfile.Span sp = g.span("conv bwd-data", () -> describe(q.inShape(), g))) {
+          for (long b0 = 0; b0 < n; b0 += q.chunk()) {
+            long b1 = Math.min(n, b0 + q.chunk());
+            Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+            q.conv().backwardData(p, gradOut.slice0(b0, b1).data(), w.data(), dxin.slice0(b0, b1).data());
+          }
         }
       }
-      if (q.padded()) {
+      if (inputGradient && q.padded()) {
         long[] is = q.inShape();
         dx = g.alloc(dt, is);
         try (GpuProfile.Span sp = g.span("conv crop")) {
@@ -250,8 +268,8 @@ public final class Conv3d implements Layer {
       }
       return dx;
     } catch (RuntimeException e) {
-      dx.close();
-      if (dx != dxin) dxin.close();
+      if (dx != null) dx.close();
+      if (dxin != null && dx != dxin) dxin.close();
       throw e;
     }
   }
@@ -379,29 +397,31 @@ public final class Conv3d implements Layer {
     try {
       dyc = g.alloc(dt, n, cout, os[1], os[2], os[3]);
       toNcdhw(g, gradOut, dyc, () -> "dy " + what.get());
-      dxc = g.alloc(dt, xc.shape());
-      try (GpuProfile.Span sp = g.span("conv bwd-data", () -> what.get() + " NCDHW")) {
-        for (long b0 = 0; b0 < n; b0 += q.chunk()) {
-          long b1 = Math.min(n, b0 + q.chunk());
-          Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
-          q.conv().backwardData(p, dyc.slice0(b0, b1).data(), w.data(), dxc.slice0(b0, b1).data());
+      if (inputGradient) {
+        dxc = g.alloc(dt, xc.shape());
+        try (GpuProfile.Span sp = g.span("conv bwd-data", () -> what.get() + " NCDHW")) {
+          for (long b0 = 0; b0 < n; b0 += q.chunk()) {
+            long b1 = Math.min(n, b0 + q.chunk());
+            Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
+            q.conv().backwardData(p, dyc.slice0(b0, b1).data(), w.data(), dxc.slice0(b0, b1).data());
+          }
         }
-      }
-      dxin = g.alloc(dt, ps);
-      toNdhwc(g, dxc, dxin, () -> "dx " + what.get());
-      dxc.close();
-      dxc = null;
-      if (q.padded()) {
-        dx = g.alloc(dt, is);
-        try (GpuProfile.Span sp = g.span("conv crop")) {
-          g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], q.front(),
-              q.back(), dx.data(), g.stream()), "Conv3d crop");
+        dxin = g.alloc(dt, ps);
+        toNdhwc(g, dxc, dxin, () -> "dx " + what.get());
+        dxc.close();
+        dxc = null;
+        if (q.padded()) {
+          dx = g.alloc(dt, is);
+          try (GpuProfile.Span sp = g.span("conv crop")) {
+            g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], q.front(),
+                q.back(), dx.data(), g.stream()), "Conv3d crop");
+          }
+          dxin.close();
+        } else {
+          dx = dxin;
         }
-        dxin.close();
-      } else {
-        dx = dxin;
+        dxin = null;
       }
-      dxin = null;
       // (the shape spelled out: weight.value() would mark the host copy newer and force an upload)
       try (Tensor dw = g.alloc(dt, cout, cin, kernel[0], kernel[1], kernel[2]);
           GpuProfile.Span sp = g.span("conv bwd-filter", () -> what.get() + " NCDHW")) {
@@ -441,8 +461,11 @@ public final class Conv3d implements Layer {
       if (c.gpu() != null) return gpuBackward(c, gradOut);
       Floats.requireF32(gradOut);
       Floats.sameShape(gradOut, c.outShape(), "Conv3d");
-      Tensor dx = Tensor.host(DType.F32, c.input().shape());
-      dnnl.backwardData(c.plan(), gradOut.data(), weight.value().data(), dx.data());
+      Tensor dx = null;
+      if (inputGradient) {
+        dx = Tensor.host(DType.F32, c.input().shape());
+        dnnl.backwardData(c.plan(), gradOut.data(), weight.value().data(), dx.data());
+      }
       try (Tensor dw = Tensor.host(DType.F32, weight.value().shape());
           Tensor db = bias == null ? null : Tensor.host(DType.F32, cout)) {
         dnnl.backwardWeights(c.plan(), c.input().data(), gradOut.data(), dw.data(), db == null ? null : db.data());

@@ -220,6 +220,21 @@ public final class InceptionI3d implements Layer {
     return Floats.of(out, n, c);
   }
 
+  /**
+   * Whether {@link #backward} computes dL/d(clip) (default true). Training never reads it (the
+   * clips are data), so a trainer turns it off: Conv3d_1a_7x7 then skips its backward-data
+   * convolution (on an H200 in BF16 the costliest single convolution of the step) and
+   * {@link #backward} returns null. PyTorch does the same when the input does not require grad.
+   */
+  public void setInputGradient(boolean on) {
+    ((Unit3D) blocks.get("Conv3d_1a_7x7")).conv3d().setInputGradient(on);
+  }
+
+  public boolean inputGradient() {
+    return ((Unit3D) blocks.get("Conv3d_1a_7x7")).conv3d().inputGradient();
+  }
+
+  /** dL/d(clips) for a gradient of the features, or null when {@link #setInputGradient} is off. */
   @Override
   public Tensor backward(Tensor gradOut) {
     HeadCtx ctx = head.poll();

@@ -1,6 +1,7 @@
 package dev.comix.nn;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -294,5 +295,50 @@ class InceptionI3dTest {
     float[] rm1 = Floats.read(m.namedBuffers().get("Conv3d_1a_7x7.bn.running_mean"));
     assertNotEquals(Arrays.toString(rm0), Arrays.toString(rm1), "running stats updated in training");
     assertThrows(IllegalStateException.class, () -> m.backward(Floats.of(new float[64], 2, 32)));
+  }
+
+  /**
+   * With the input gradient off the backward returns null and every parameter gradient is the same
+   * as with it on (Conv3d_1a's backward-data is skipped, nothing else changes). Shared with the GPU
+   * test ({@code GpuLayersTest}), which passes an upload function.
+   */
+  static void inputGradientOffKeepsParameterGradients(InceptionI3d m, java.util.function.UnaryOperator<Tensor> onDevice,
+                                                     double tol) {
+    long[] xs = {2, 8, 40, 40, 3};
+    float[] xv = uniform(new Random(11), Math.toIntExact(Tensor.numel(xs)));
+    float[] g = uniform(new Random(12), 2 * 32);
+    Map<String, float[]> with = new java.util.HashMap<>();
+    for (boolean on : new boolean[] {true, false}) {
+      m.setInputGradient(on);
+      assertEquals(on, m.inputGradient());
+      m.zeroGrad();
+      try (Tensor xh = Floats.of(xv, xs); Tensor x = onDevice.apply(xh); Tensor y = m.forward(x, true);
+          Tensor gh = Floats.of(g, 2, 32); Tensor gy = onDevice.apply(gh); Tensor dx = m.backward(gy)) {
+        if (on) assertArrayEquals(xs, dx.shape());
+        else assertNull(dx, "no input gradient asked for");
+      }
+      for (Map.Entry<String, Param> e : m.namedParams(false).entrySet()) {
+        float[] gv = Floats.read(e.getValue().grad());
+        if (on) {
+          with.put(e.getKey(), gv);
+        } else {
+          float[] want = with.get(e.getKey());
+          double num = 0, den = 0;
+          for (int i = 0; i < gv.length; i++) {
+            num = Math.max(num, Math.abs(gv[i] - want[i]));
+            den = Math.max(den, Math.abs(want[i]));
+          }
+          assertTrue(num <= tol * Math.max(den, 1e-30), e.getKey() + ": " + num + " vs max " + den);
+        }
+      }
+    }
+    m.setInputGradient(true);
+  }
+
+  @Test
+  void inputGradientOffSkipsOnlyTheClipGradient() {
+    InceptionI3d m = new InceptionI3d(1.0 / 32);
+    m.loadWeights(resource(tmp, "i3d_w32.pt"));
+    inputGradientOffKeepsParameterGradients(m, t -> t.retain(), 0);
   }
 }
