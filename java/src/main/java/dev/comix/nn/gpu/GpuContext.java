@@ -177,7 +177,7 @@ public final class GpuContext {
     return microBatch;
   }
 
-  /** The cuDNN API of the convolution engines layers create from now on ({@code COMIX_CUDNN_API}, default legacy). */
+  /** The cuDNN API of the convolution engines layers create from now on ({@code COMIX_CUDNN_API}, default graph). */
   public ConvApi convEngine() {
     return convApi;
   }

@@ -7,14 +7,15 @@
  *
  * <h2>Two engines, and why</h2>
  * <ul>
- *   <li>{@link dev.comix.nn.gpu.CudnnConv3d} ({@link dev.comix.nn.gpu.ConvApi#LEGACY}, the default):
+ *   <li>{@link dev.comix.nn.gpu.CudnnConv3d} ({@link dev.comix.nn.gpu.ConvApi#LEGACY}):
  *       tensor/filter/convolution descriptors, an algorithm per pass from
  *       cudnnFind{Forward,BackwardData,BackwardFilter}AlgorithmEx (or the _v7 heuristics), then
  *       cudnnConvolutionForward / BackwardData / BackwardFilter. Measured correct on an H200
- *       (cuDNN 9.19), but its kernels for 3-D NDHWC are slow there: the I3D training step ran at
- *       0.4x (TF32) to 0.06x (F32) of PyTorch's clips/s.</li>
- *   <li>{@link dev.comix.nn.gpu.CudnnGraphConv3d} ({@link dev.comix.nn.gpu.ConvApi#GRAPH}): the
- *       path PyTorch 2 takes. Per pass one operation graph (one CONVOLUTION_FORWARD /
+ *       (cuDNN 9.14), but slower there: each call costs ~0.1–0.2 ms of host time (a batch-32 I3D
+ *       step queued in 27–37 ms against 9.6 with the graph engine) and its Conv3d_1a kernels
+ *       (Cin = 3, NDHWC) took 15 ms per pass in BF16 (benchmarks/RESULTS.md, session 3).</li>
+ *   <li>{@link dev.comix.nn.gpu.CudnnGraphConv3d} ({@link dev.comix.nn.gpu.ConvApi#GRAPH}, the
+ *       default since 2026-11-26 session 3): the path PyTorch 2 takes. Per pass one operation graph (one CONVOLUTION_FORWARD /
  *       BACKWARD_DATA / BACKWARD_FILTER operation over three TENSOR descriptors and a CONVOLUTION
  *       descriptor), engine configurations from ENGINEHEUR mode A (B, then FALLBACK, when A
  *       yields nothing usable), engines whose numerical notes the precision forbids skipped, up to
@@ -22,8 +23,10 @@
  *       kept (like {@code torch.backends.cudnn.benchmark}), then cudnnBackendExecute with a
  *       VARIANT_PACK of the data pointers by unique id and a workspace from the backend's
  *       allocator. It reaches the engines (including runtime-compiled ones) that the legacy API
- *       does not offer. It can also take TF-SAME's asymmetric padding directly.
- *       <b>Not yet run on a GPU</b> as of this writing: the GPU tests in CudnnConv3dTest cover it.</li>
+ *       does not offer. It can also take TF-SAME's asymmetric padding directly. On an H200 the
+ *       batch-32 I3D training step (NDHWC) ran at 2.2x (TF32) and 1.22x (BF16) the legacy
+ *       engine's clips/s (benchmarks/RESULTS.md). Calls on pointers that
+ *       are not 16-byte aligned run on aligned copies (a plan declaring less faulted).</li>
  * </ul>
  * Both share the public shape: same constructor arguments, {@code plan(n, d, h, w)} cached per
  * shape, kernel choice per plan and pass on first use, {@code describe(plan)}, {@code close()}.

@@ -94,13 +94,13 @@ class CudnnGraphConv3dHelpersTest {
     assertEquals(ConvApi.LEGACY, ConvApi.parse(" Legacy "));
     ComixException e = assertThrows(ComixException.class, () -> ConvApi.parse("v8"));
     assertTrue(e.getMessage().contains("legacy or graph"), e.getMessage());
-    System.setProperty("comix.cudnn.api", "graph");
+    System.setProperty("comix.cudnn.api", "legacy");
     try {
-      assertEquals(ConvApi.GRAPH, ConvApi.fromEnvironment());
+      assertEquals(ConvApi.LEGACY, ConvApi.fromEnvironment());
     } finally {
       System.clearProperty("comix.cudnn.api");
     }
-    if (System.getenv("COMIX_CUDNN_API") == null) assertEquals(ConvApi.LEGACY, ConvApi.fromEnvironment());
+    if (System.getenv("COMIX_CUDNN_API") == null) assertEquals(ConvApi.GRAPH, ConvApi.fromEnvironment());
   }
 
   @Test
