@@ -637,27 +637,24 @@ size_t staged_smem(int64_t T) {
   return 2 * S * COLS * sizeof(uint4) + COLS * sizeof(uint32_t) + (size_t)T * 4 * COLS;
 }
 
-// Kernel choice. By default (g_auto) from measurements on an H200 (benchmarks/RESULTS.md):
-// the nibble-histogram kernel up to T = 256 frames (fewer sweeps, its atomics are cheap there),
-// the bitwise search with warp-0 reduction above. comix_median_cuda_set_variant() pins one.
-// UNMEASURED CHOICE (median version 11, bit-sliced): with kAutoBitslice the automatic choice
-// takes the bit-sliced kernel for kAutoBitsliceMinT <= T <= 1280. Prediction from the op count
-// in median_bitslice's comment (H200): 1080p T=300 ~0.8 ms (0.6-1.1; vset-w0 2.08), T=72
-// ~0.3 ms (hist 0.60), 224^2 T=300 ~0.03 ms (0.063). Below 32 frames a lane has 1-3 real
-// frames in its 8 slots and the per-pass butterfly dominates (T=16 predicted ~0.2-0.25 ms
-// against hist's measured 0.28: too close to switch unmeasured). Set kAutoBitslice to false to
-// restore the measured choice if the gpu-check table says otherwise.
+// Kernel choice. By default (g_auto) from measurements on an H200 (benchmarks/RESULTS.md,
+// gpu-check 2026-11-26 session 3, same run for every variant):
+//   T < 16:          the nibble-histogram kernel (T = 16: hist 0.276 ms at 1080p, 0.015 at 224^2)
+//   16 <= T <= 160:  median version 12 (kBitslice2, variant 5): 1080p T = 16 0.231 ms (hist 0.276,
+//                    v11 0.271), T = 72 0.345 (v11 0.392, hist 0.601); 224^2 within 0.001 ms of
+//                    the best
+//   160 < T <= 1280: median version 11 (kBitslice, variant 4): 1080p T = 300 1.043 ms (v12
+//                    1.114, v12 + L2 prefetch 1.621); 224^2 T = 300 0.049 (v12 0.048)
+//   T > 1280:        the bitwise search with warp-0 reduction (kVset + 8).
+// The crossover 160 is interpolated between the measured T = 72 and T = 300 (v12 gains 0.047
+// ms at 72 and loses 0.071 at 300 at 1080p), not measured. comix_median_cuda_set_variant()
+// pins one kernel.
 bool g_auto = true;
 int g_count_mode = kVset;  // comix_median_cuda_set_variant() switches these for measurements
 int g_wide_cols = 32;      // columns (packed words) per tile when T allows: 32 or 16
 constexpr int64_t kAutoHistMaxT = 256;
-constexpr bool kAutoBitslice = true;
-constexpr int64_t kAutoBitsliceMinT = 32;
-// UNMEASURED (median version 12): kAutoBitsliceMode picks what the automatic choice runs wherever
-// it takes the bit-sliced kernel: kBitslice (variant 4, measured: 1.150 ms at 1080p x 300),
-// kBitslice2 (variant 5) or kBitslice2Pf (variant 6). Set it to the faster of 5 and 6 once the
-// gpu-check table shows it at or below variant 4 (prediction: RESULTS.md, "median: version 12").
-constexpr int kAutoBitsliceMode = kBitslice;
+constexpr int64_t kAutoBitsliceMinT = 16;
+constexpr int64_t kAutoBitslice2MaxT = 160;
 
 template <int COLS, int MODE>
 int launch_staged_mode(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
@@ -768,9 +765,10 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   cudaStream_t stream = static_cast<cudaStream_t>(stream_);
   static const int smem_limit = max_optin_smem();
   if (g_auto) {
-    g_count_mode = kAutoBitslice && T >= kAutoBitsliceMinT && T <= kBitsliceMaxT ? kAutoBitsliceMode
-                   : T <= kAutoHistMaxT                                          ? kHist
-                                                                                  : kVset + 8;
+    g_count_mode = T >= kAutoBitsliceMinT && T <= kAutoBitslice2MaxT ? kBitslice2
+                   : T > kAutoBitslice2MaxT && T <= kBitsliceMaxT     ? kBitslice
+                   : T <= kAutoHistMaxT                               ? kHist
+                                                                      : kVset + 8;
     g_wide_cols = 32;
   }
   if ((g_count_mode == kBitslice || g_count_mode == kBitslice2 || g_count_mode == kBitslice2Pf) && T <= kBitsliceMaxT)
