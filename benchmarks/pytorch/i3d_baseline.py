@@ -17,7 +17,9 @@ Layouts: ncdhw (default contiguous) and cl3d (model and input in torch.channels_
 Inputs: uniform [-1, 1], fixed seed. One JSON line per (layout, mode, batch): the median of
 --repeats timed calls (after --warmup untimed ones), ms per call and per clip, and GFLOP/s from the
 conv MAC count (counted here with forward hooks on every Conv3d of the real model: 2 FLOP/MAC for
-forward-eval, 6 FLOP/MAC for forward + backward, i.e. forward + backward-data + backward-weights).
+forward-eval, 6 FLOP/MAC for forward + backward, i.e. forward + backward-data + backward-weights,
+less the first conv's backward-data: the input does not require grad, so autograd skips it, as
+I3dBench does by default with inputGrad=false).
 """
 import argparse
 import importlib.util
@@ -36,11 +38,16 @@ parity = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(parity)
 
 
-def conv_macs(model, x):
-    """Conv MACs of one forward of x (all clips), counted with hooks: out.numel * Cin/groups * kvol."""
+def conv_macs(model, x, first_only=False):
+    """Conv MACs of one forward of x (all clips), counted with hooks: out.numel * Cin/groups * kvol
+    (first_only: the first conv alone, whose backward-data is not computed)."""
     total = [0]
+    seen = [0]
 
     def hook(m, inp, out):
+        seen[0] += 1
+        if first_only and seen[0] > 1:
+            return
         kvol = m.kernel_size[0] * m.kernel_size[1] * m.kernel_size[2]
         total[0] += out.numel() * (m.in_channels // m.groups) * kvol
 
@@ -73,6 +80,7 @@ def main():
     model = parity.I3D(1.0)
     t, s = args.frames, args.size
     macs1 = conv_macs(model, torch.zeros(1, 3, t, s, s).uniform_(-1, 1))
+    first1 = conv_macs(model, torch.zeros(1, 3, t, s, s).uniform_(-1, 1), first_only=True)
     print(json.dumps({"what": "conv-macs", "frames": t, "size": s, "gmac_per_clip": macs1 / 1e9,
                       "torch": torch.__version__, "mkldnn_available": torch.backends.mkldnn.is_available(),
                       "mkldnn_enabled": torch.backends.mkldnn.enabled, "threads": torch.get_num_threads()}), flush=True)
@@ -125,7 +133,7 @@ def main():
                         sync()
                         ts.append(time.perf_counter() - t0)
                     med = statistics.median(ts)
-                    flop = macs1 * n * (2 if mode == "forward-eval" else 6)
+                    flop = macs1 * n * 2 if mode == "forward-eval" else (macs1 * 6 - first1 * 2) * n
                     rec = {"what": "i3d", "device": args.device, "precision": precision, "layout": layout, "mode": mode,
                            "batch": n, "frames": t, "size": s, "threads": args.threads, "repeats": args.repeats,
                            "warmup": args.warmup, "ms_per_call": med * 1e3, "ms_per_clip": med * 1e3 / n,

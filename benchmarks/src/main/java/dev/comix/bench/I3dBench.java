@@ -36,8 +36,8 @@ import org.openjdk.jmh.annotations.*;
  * outputs (o0..o5) on Cin channels costs per position Cin·(o0 + o1 + o3 + o5) + 27·(o1·o2 + o3·o4).
  * Total 13.894 GMAC per clip (the spec's ~13.9; benchmarks/pytorch/i3d_baseline.py counts the same
  * number with hooks on the PyTorch model). FLOP = 2·MAC for the forward, 6·MAC for forward +
- * backward (forward, backward-data, backward-weights; Conv3d_1a's backward-data is counted too, as
- * the model returns dL/dx).
+ * backward (forward, backward-data, backward-weights), less Conv3d_1a's backward-data (2 × 3.30
+ * GMAC per clip) unless {@code inputGrad} asks for dL/dx.
  *
  * <p>{@code device=cuda}: the same model on the GPU (cuDNN convolutions, comix kernels, NDHWC),
  * {@code precision} F32 (no tensor cores), TF32 (PyTorch's default for cuDNN convolutions) or BF16
@@ -86,6 +86,23 @@ public class I3dBench {
 
   long mallocsAfterWarmup = -1;
 
+  /**
+   * Untimed training steps run at the end of the setup (-1: 12 on a GPU, 0 on the CPU). A GPU step
+   * is ~100 ms of mostly host-issued work (~2,000 native calls), so the first few JMH calls of a
+   * fresh JVM ran partly interpreted: without these the host-side Java was timed before the JIT
+   * compiled it (session 2's figures had 1 warm-up call).
+   */
+  @Param({"-1"})
+  public int warmSteps;
+
+  /**
+   * train: whether the backward computes dL/d(clip) (Conv3d_1a's backward-data). Off by default,
+   * as in training and in the PyTorch baseline (its input does not require grad); the FLOP count
+   * follows.
+   */
+  @Param({"false"})
+  public boolean inputGrad;
+
   /** cuDNN API of the convolutions on the GPU: legacy (CudnnConv3d) or graph (CudnnGraphConv3d); ignored on the CPU. */
   @Param({"legacy"})
   public String api;
@@ -97,6 +114,8 @@ public class I3dBench {
   InceptionI3d model;
   Tensor x, gy;
   final List<Long> nanos = new ArrayList<>();
+  /** Host time of each call until everything was queued (before the final stream synchronisation). */
+  final List<Long> hostNanos = new ArrayList<>();
   boolean measuring;
 
   /** Conv MACs of one width-1 I3D forward of a t×s×s clip (see the class comment). */
@@ -127,6 +146,11 @@ public class I3dBench {
     return macs;
   }
 
+  /** Conv MACs of Conv3d_1a_7x7 alone (its backward-data is skipped without inputGrad). */
+  static long conv1aMacsPerClip(int t, int s) {
+    return (long) ceil(t, 2) * ceil(s, 2) * ceil(s, 2) * 64 * 3 * 343;
+  }
+
   private static int ceil(int a, int b) {
     return (a + b - 1) / b;
   }
@@ -134,7 +158,9 @@ public class I3dBench {
   @Setup(Level.Trial)
   public void setup() {
     model = new InceptionI3d(1.0);
+    model.setInputGradient(inputGrad);
     nanos.clear();
+    hostNanos.clear();
     if (!device.equals("cuda")) {
       x = Conv3dBench.random(20211206L + batch, batch, T, S, S, 3);
       gy = Conv3dBench.random(7L + batch, batch, 1024);
@@ -159,22 +185,35 @@ public class I3dBench {
       gy = gpu.upload(h, DType.F32);
     }
     gpu.ops().synchronize();
+    int warm = warmSteps >= 0 ? warmSteps : 12;
+    long w0 = System.nanoTime();
+    for (int i = 0; i < warm; i++) step();
+    gpu.ops().synchronize();
+    if (warm > 0)
+      System.out.println(String.format(Locale.ROOT, "comix-i3d-warmup %d untimed steps in %.1f s", warm,
+          (System.nanoTime() - w0) / 1e9));
   }
 
-  @Benchmark
-  public void i3d() {
-    long t0 = System.nanoTime();
+  private void step() {
     if (mode.equals("eval")) {
       model.forward(x, false).close();
       model.clearSaved();
     } else if (mode.equals("train")) {
       model.zeroGrad();
       model.forward(x, true).close();
-      model.backward(gy).close();
+      Tensor dx = model.backward(gy);
+      if (dx != null) dx.close();
       model.clearSaved();
     } else {
       throw new IllegalArgumentException("mode must be eval or train, got " + mode);
     }
+  }
+
+  @Benchmark
+  public void i3d() {
+    long t0 = System.nanoTime();
+    step();
+    hostNanos.add(System.nanoTime() - t0);
     if (gpu != null) gpu.ops().synchronize();
     nanos.add(System.nanoTime() - t0);
     if (gpu != null && nanos.size() == 1) {
@@ -183,24 +222,32 @@ public class I3dBench {
     }
   }
 
+  private static double median(List<Long> m) {
+    if (m.isEmpty()) return Double.NaN;
+    m.sort(null);
+    return m.size() % 2 == 1 ? m.get(m.size() / 2) : (m.get(m.size() / 2 - 1) + m.get(m.size() / 2)) / 2.0;
+  }
+
   /** Prints the comix-i3d line: the median of the calls after the first (with -wi 1, the warm-up call). */
   @TearDown(Level.Trial)
   public void report() {
     List<Long> m = new ArrayList<>(nanos.size() > 1 ? nanos.subList(1, nanos.size()) : nanos);
-    m.sort(null);
-    double med = m.size() % 2 == 1 ? m.get(m.size() / 2) : (m.get(m.size() / 2 - 1) + m.get(m.size() / 2)) / 2.0;
+    double med = median(m);
+    double hostMed = median(new ArrayList<>(hostNanos.size() > 1 ? hostNanos.subList(1, hostNanos.size()) : hostNanos));
     double ms = med / 1e6;
     long macs = convMacsPerClip(T, S) * batch;
     double flop = macs * (mode.equals("eval") ? 2.0 : 6.0);
+    if (mode.equals("train") && !inputGrad) flop -= 2.0 * conv1aMacsPerClip(T, S) * batch; // no backward-data there
     String dev = gpu == null ? "" : String.format(Locale.ROOT,
         ", \"device\": \"%s\", \"precision\": \"%s\", \"api\": \"%s\", \"conv_layout\": \"%s\", \"micro_batch\": %d,"
-            + " \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f",
+            + " \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f, \"host_ms_per_call\": %.2f, \"warm_steps\": %d",
         gpu.device(), precision, gpu.convEngine().name().toLowerCase(Locale.ROOT), convLayout, gpu.microBatch(),
-        batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0);
+        batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0, hostMed / 1e6,
+        warmSteps >= 0 ? warmSteps : 12);
     System.out.println(String.format(Locale.ROOT,
-        "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"
+        "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"input_grad\": %b, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"
             + " \"gflops\": %.1f, \"gmac_per_clip\": %.4f%s, \"all_ms\": %s}",
-        mode, batch, m.size(), ms, ms / batch, flop / med, convMacsPerClip(T, S) / 1e9, dev,
+        mode, batch, m.size(), inputGrad, ms, ms / batch, flop / med, convMacsPerClip(T, S) / 1e9, dev,
         nanos.stream().map(v -> String.format(Locale.ROOT, "%.2f", v / 1e6)).toList()));
     if (gpu != null) {
       System.out.println(String.format(Locale.ROOT, "comix-i3d-mallocs {\"batch\": %d, \"precision\": \"%s\", \"conv_layout\": \"%s\", "

@@ -24,6 +24,9 @@ import org.bytedeco.cuda.cudart.CUstream_st;
  *
  * <p>The sum of the spans against the wall time of the same calls tells whether the GPU was busy
  * (spans ≈ wall) or waited for the host (spans ≪ wall: allocation, synchronisation, launches).
+ * Each span also records the host time spent issuing it (open to close, System.nanoTime): where
+ * that sum nears the wall time the step is host-bound. A span's device time includes any wait
+ * for the host inside it (the start event fires before the host has queued the op).
  */
 public final class GpuProfile {
   /** A span to close when the op has been queued. */
@@ -34,7 +37,8 @@ public final class GpuProfile {
 
   private static final Span NONE = () -> {};
 
-  private record Mark(String name, CUevent_st start, CUevent_st end) {}
+  /** hostNanos: the host time between opening and closing the span (issuing the op's calls). */
+  private record Mark(String name, CUevent_st start, CUevent_st end, long hostNanos) {}
 
   private final CudaOps ops;
   private final List<Mark> marks = new ArrayList<>();
@@ -72,10 +76,12 @@ public final class GpuProfile {
     CudaOps.check(cudaEventCreate(s), "cudaEventCreate");
     CudaOps.check(cudaEventCreate(e), "cudaEventCreate");
     CudaOps.check(cudaEventRecord(s, stream()), "cudaEventRecord");
+    long t0 = System.nanoTime();
     return () -> {
+      long host = System.nanoTime() - t0;
       CudaOps.check(cudaEventRecord(e, stream()), "cudaEventRecord");
       synchronized (marks) {
-        marks.add(new Mark(name, s, e));
+        marks.add(new Mark(name, s, e, host));
       }
     };
   }
@@ -89,7 +95,7 @@ public final class GpuProfile {
     }
     CudaOps.check(cudaStreamSynchronize(stream()), "cudaStreamSynchronize");
     Map<String, double[]> byCat = new HashMap<>(), byName = new HashMap<>();
-    double total = 0;
+    double total = 0, hostTotal = 0;
     float[] ms1 = new float[1];
     for (Mark m : ms) {
       CudaOps.check(cudaEventElapsedTime(ms1, m.start(), m.end()), "cudaEventElapsedTime");
@@ -97,26 +103,31 @@ public final class GpuProfile {
       cudaEventDestroy(m.end());
       int bar = m.name().indexOf('|');
       String cat = bar < 0 ? m.name() : m.name().substring(0, bar);
-      add(byCat, cat, ms1[0]);
-      add(byName, m.name(), ms1[0]);
+      double host = m.hostNanos() / 1e6;
+      add(byCat, cat, ms1[0], host);
+      add(byName, m.name(), ms1[0], host);
       total += ms1[0];
+      hostTotal += host;
     }
     List<String> out = new ArrayList<>();
-    out.add(String.format(Locale.ROOT, "GPU time in layer ops: %.3f ms over %d spans", total, ms.size()));
+    out.add(String.format(Locale.ROOT, "GPU time in layer ops: %.3f ms over %d spans; host time issuing them: %.3f ms",
+        total, ms.size(), hostTotal));
     final double t = total;
     byCat.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[1], a.getValue()[1]))
-        .forEach(e -> out.add(String.format(Locale.ROOT, "  %-22s %6d calls %10.3f ms %5.1f%%", e.getKey(),
-            (long) e.getValue()[0], e.getValue()[1], 100 * e.getValue()[1] / Math.max(t, 1e-9))));
+        .forEach(e -> out.add(String.format(Locale.ROOT, "  %-22s %6d calls %10.3f ms %5.1f%%  host %9.3f ms",
+            e.getKey(), (long) e.getValue()[0], e.getValue()[1], 100 * e.getValue()[1] / Math.max(t, 1e-9),
+            e.getValue()[2])));
     out.add("  slowest ops:");
     byName.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[1], a.getValue()[1])).limit(top)
-        .forEach(e -> out.add(String.format(Locale.ROOT, "  %-60s %5d x %9.3f ms", e.getKey(), (long) e.getValue()[0],
-            e.getValue()[1])));
+        .forEach(e -> out.add(String.format(Locale.ROOT, "  %-60s %5d x %9.3f ms  host %8.3f ms", e.getKey(),
+            (long) e.getValue()[0], e.getValue()[1], e.getValue()[2])));
     return out;
   }
 
-  private static void add(Map<String, double[]> m, String k, double v) {
-    double[] a = m.computeIfAbsent(k, x -> new double[2]);
+  private static void add(Map<String, double[]> m, String k, double v, double host) {
+    double[] a = m.computeIfAbsent(k, x -> new double[3]);
     a[0]++;
     a[1] += v;
+    a[2] += host;
   }
 }
