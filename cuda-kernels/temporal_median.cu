@@ -35,8 +35,9 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //  kHist: not a bitwise search at all: the two-level nibble histogram of median_hist2.
 //  kBitslice: not this kernel either: median_bitslice below (bit planes, 32 pixels per op).
 //  kBitslice2: median_bitslice2, version 12 of the same (fewer instructions around the search).
-//  kBitslice2Pf: the same plus an L2 prefetch of the tile that starts when this one ends.
-enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice2Pf = 6 };
+//  (Variant 6, version 12 plus an L2 prefetch of the tile that starts next, was measured on an
+//  H200 and removed: 1.62 ms at 1080p x 300 against 1.11 without it, benchmarks/RESULTS.md.)
+enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5 };
 
 __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   // A plain register reinterpretation: building a __half2_raw from the two 16-bit halves made
@@ -462,16 +463,9 @@ __device__ __forceinline__ void wait_groups(int pending) {
 //    (the swizzle of a lane's items is swizzle(s) for all of them), 8 items per block unrolled
 //    with immediate offsets: ~60 per item = 2.4 k.
 //  * each block is transposed as soon as its own group lands (5 groups instead of 4 batches).
-// PF (variant 6): right after issuing its own loads, the warp asks L2 to fetch the rows of tile
-// blockIdx.x + pf_tiles (pf_tiles = the blocks resident on the whole GPU, so that tile starts
-// about when this one ends): one bulk prefetch per row (cp.async.bulk.prefetch.L2, sm_90), ~10
-// instructions per lane, no shared memory. The next warp's first cp.async group then waits
-// for L2 (~0.3 us) instead of DRAM under load (~1 us and more); what is in flight ahead is
-// ~26 MB at 1080p x 300 (660 tiles of 40 KB), inside the 50-60 MB L2.
-template <int GW, bool EVEN, bool PF>
+template <int GW, bool EVEN>
 __global__ void __launch_bounds__(32)
-median_bitslice2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out, bool vec16,
-                 int pf_tiles) {
+median_bitslice2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out, bool vec16) {
   namespace bs = comix::bitslice;
   constexpr int SW = 32 / GW, E = 32 * GW;
   constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
@@ -503,15 +497,6 @@ median_bitslice2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
       }
       __pipeline_commit();
     }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (PF && (int64_t)blockIdx.x + pf_tiles < (int64_t)gridDim.x) {
-      const int64_t e1 = e0 + (int64_t)pf_tiles * E;
-      const uint32_t bytes = (uint32_t)(n - e1 < E ? n - e1 : E);  // a multiple of 16 (vec16)
-      for (int t = lane; t < T; t += 32)
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(frames + e1 + (int64_t)t * n), "r"(bytes)
-                     : "memory");
-    }
-#endif
   } else {
     for (unsigned q = lane; q < (unsigned)(nf * SW * E); q += 32) {
       const int t = (int)(q / E), c = (int)(q % E);
@@ -677,7 +662,6 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
     case kHalf + 8: return launch_staged_mode<COLS, kHalf + 8>(frames, T, n, out, stream, smem);
     case kBitslice: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);  // T > kBitsliceMaxT
     case kBitslice2: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);
-    case kBitslice2Pf: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);
     default: return launch_staged_mode<COLS, kHalf>(frames, T, n, out, stream, smem);  // kHist falls back here
   }
 }
@@ -685,40 +669,20 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
 // Bit-sliced kernel: frames per lane are bounded by kFrames, so T <= 32 lanes * kFrames.
 constexpr int64_t kBitsliceMaxT = 32 * comix::bitslice::kFrames;  // 1280
 
-// Blocks of `kernel` resident on the whole GPU at `smem` bytes each (the prefetch distance of
-// median_bitslice2<..., true>); remembered for the last kernel and smem asked.
-template <class Kernel>
-int resident_blocks(Kernel kernel, size_t smem) {
-  static Kernel last_kernel = nullptr;
-  static size_t last_smem = 0;
-  static int last = 0;
-  if (kernel != last_kernel || smem != last_smem) {
-    int dev = 0, sms = 0, per_sm = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32, smem) != cudaSuccess)
-      return 0;
-    last = sms * per_sm;
-    last_kernel = kernel;
-    last_smem = smem;
-  }
-  return last;
-}
-
-// v12: 0 = median_bitslice, 1 = median_bitslice2, 2 = median_bitslice2 with the L2 prefetch.
+// v12: 0 = median_bitslice (version 11), 1 = median_bitslice2 (version 12).
 template <int GW, bool EVEN>
 int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, int v12) {
   constexpr int SW = 32 / GW;
   const size_t smem = (size_t)comix::bitslice::frame_slots((int)T, SW) * SW * GW * 32;  // <= 40 KB
   if (v12) {
-    auto kernel = v12 == 2 ? median_bitslice2<GW, EVEN, true> : median_bitslice2<GW, EVEN, false>;
+    auto kernel = median_bitslice2<GW, EVEN>;
     COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
     const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
                        (reinterpret_cast<uintptr_t>(out) % 4 == 0);
     const int64_t tiles = (n + 32 * GW - 1) / (32 * GW);
     if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
-    const int pf = v12 == 2 ? resident_blocks(kernel, smem) : 0;
-    kernel<<<(unsigned)tiles, 32, smem, stream>>>(frames, (int)T, n, out, vec16, pf > 0 ? pf : 0x7fffffff);
+    kernel<<<(unsigned)tiles, 32, smem, stream>>>(frames, (int)T, n, out, vec16);
     COMIX_CUDA_LAUNCHED();
     return COMIX_OK;
   }
@@ -771,7 +735,7 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
                                                                       : kVset + 8;
     g_wide_cols = 32;
   }
-  if ((g_count_mode == kBitslice || g_count_mode == kBitslice2 || g_count_mode == kBitslice2Pf) && T <= kBitsliceMaxT)
+  if ((g_count_mode == kBitslice || g_count_mode == kBitslice2) && T <= kBitsliceMaxT)
     return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16, g_count_mode - kBitslice);
   if (g_count_mode == kHist && kHistFixedSmem + (size_t)T * 4 * kHistCols <= (size_t)smem_limit) {
     const size_t smem = kHistFixedSmem + (size_t)T * 4 * kHistCols;
@@ -798,7 +762,7 @@ extern "C" int comix_median_cuda_set_variant(int variant) {
     return COMIX_OK;
   }
   const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
-  if ((mode > kBitslice2Pf && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
+  if ((mode > kBitslice2 && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
   g_count_mode = mode;
   g_wide_cols = cols;
   g_auto = false;

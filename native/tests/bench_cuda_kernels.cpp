@@ -227,7 +227,6 @@ static const char* median_name(int variant) {
     case 20: return "median_u8 bitslice-n";  // the same, 2 groups per warp (narrow)
     case 5: return "median_u8 bitslice12";    // version 12: variant 4 with fewer instructions around the search
     case 21: return "median_u8 bitslice12-n"; // version 12, 2 groups per warp
-    case 6: return "median_u8 bitslice12-pf"; // version 12 + L2 prefetch of the tile that starts next
     default: return "median_u8 hist";
   }
 }
@@ -285,7 +284,7 @@ int main(int argc, char** argv) {
       CUDA_OK(cudaMalloc(&frames, bytes * copies));
       CUDA_OK(cudaMalloc(&out, (size_t)s.n));
       fill_random(frames, bytes * copies, 2 + T);
-      for (int variant : {-1, 0, 8, 3, 10, 4, 20, 5, 6}) {
+      for (int variant : {-1, 0, 8, 3, 10, 4, 20, 5, 21}) {
         comix_median_cuda_set_variant(variant);
         double ms = time_ms([&](int i) {
           if (comix_median_u8_cuda(frames + (i % copies) * bytes, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
@@ -297,7 +296,7 @@ int main(int argc, char** argv) {
       comix_median_cuda_set_variant(-1);
       if (T == 300 && s.n > 1000000) {  // the same at 1080p on video-like data
         fill_video_like(frames, T, s.n, 9);
-        for (int variant : {-1, 0, 8, 3, 10, 4, 20, 5, 6}) {
+        for (int variant : {-1, 0, 8, 3, 10, 4, 20, 5, 21}) {
           comix_median_cuda_set_variant(variant);
           double ms = time_ms([&](int) {
             if (comix_median_u8_cuda(frames, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);

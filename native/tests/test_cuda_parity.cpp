@@ -96,9 +96,8 @@ int main() {
   std::printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
   const int64_t Ts[] = {1, 2, 3, 16, 72, 255, 256, 300, 301, 1000, 1817, 2500, 8000};
   const int64_t ns[] = {1, 13, 128, 4096, 224 * 224 * 3, 101 * 77 * 3};
-  // every kernel variant (4, 20: bit-sliced, 4 and 2 groups per warp; 5, 21: the same, version 12;
-  // 6: version 12 with the L2 prefetch)
-  for (int variant : {-1, 0, 8, 3, 10, 4, 20, 5, 21, 6}) {
+  // every kernel variant (4, 20: bit-sliced, 4 and 2 groups per warp; 5, 21: the same, version 12)
+  for (int variant : {-1, 0, 8, 3, 10, 4, 20, 5, 21}) {
     CHECK(comix_median_cuda_set_variant(variant) == COMIX_OK, "variant %d", variant);
     for (int64_t T : Ts)
       for (int64_t n : ns) {
@@ -109,6 +108,7 @@ int main() {
     check_median(300, 1920 * 1080 * 3, 256, 0);
   }
   comix_median_cuda_set_variant(-1);
+  CHECK(comix_median_cuda_set_variant(6) == COMIX_ERR_ARGUMENT, "variant 6 was removed");
   for (int64_t T : {1, 2, 7, 300}) check_hist(T, 4099);
   for (int dt : {COMIX_DTYPE_F32, COMIX_DTYPE_BF16}) {
     check_mix(1, 1, 1, dt, 0);
