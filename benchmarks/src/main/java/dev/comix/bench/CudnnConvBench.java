@@ -68,8 +68,8 @@ public class CudnnConvBench {
   @Param({"8", "32"})
   public int batch;
 
-  /** cuDNN API of the GPU run: legacy ({@link CudnnConv3d}) or graph ({@link CudnnGraphConv3d}); ignored on the CPU. */
-  @Param({"legacy"})
+  /** cuDNN API of the GPU run: legacy ({@link CudnnConv3d}) or graph ({@link CudnnGraphConv3d}); ignored on the CPU. Default graph, the library default. */
+  @Param({"graph"})
   public String api;
 
   /** One benchmarked conv: channels, cubic kernel k, stride, symmetric cuDNN pad, cuDNN input D/H/W, CPU input D/H/W. */

@@ -289,7 +289,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   }
 
   /** How many finalizable plans a search times: {@code comix.cudnn.graph.candidates} / {@code COMIX_CUDNN_GRAPH_CANDIDATES}, default 8. */
-  static int candidateLimit() {
+  public static int candidateLimit() {
     String v = System.getProperty("comix.cudnn.graph.candidates");
     if (v == null || v.isBlank()) v = System.getenv("COMIX_CUDNN_GRAPH_CANDIDATES");
     if (v == null || v.isBlank()) return 8;
