@@ -8,6 +8,7 @@ import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import java.util.Locale;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.SizeTPointer;
 
 /**
  * Ops on one CUDA device through libcomix_cuda, on one stream of its own, with device memory
@@ -34,14 +35,33 @@ public final class CudaOps implements Ops {
    * grid is only M/64 blocks); below ~1000 rows its ~6 launches (~30-40 us) are what counts.
    */
   static final long GEMM_MIN_ROWS = 1024;
-  /** Default bound on the similarity block S held in device memory by the GEMM path. */
+  /**
+   * Smallest bound on the similarity block S held in device memory by the GEMM path, and the
+   * block size it falls back to when a larger S cannot be allocated.
+   */
   static final long GEMM_S_BYTES_DEFAULT = 1L << 30;
+  /**
+   * Elements of S at most (whole or one block): offsets stay in int range in the row kernels and
+   * in cuBLAS's leading-dimension arithmetic (M up to 46,336 as one matrix).
+   */
+  static final long GEMM_S_MAX_ELEMENTS = Integer.MAX_VALUE;
+
+  /**
+   * The bound on S for a card with {@code totalBytes} of memory when COMIX_SUPCON_GEMM_S_BYTES is
+   * not set: an eighth of the card, at least {@link #GEMM_S_BYTES_DEFAULT}. A whole S takes the
+   * symmetric form (two products, W = P + P^T in one pass); row blocks need a third product, so
+   * on an H200 16384 × 2 × 128 (S = 4 GiB) ran 22.5 ms in 1 GiB blocks, where the whole-S path
+   * is predicted at ~19 ms from the measured 8192-row case (1.16 ms, scaled by 16; unmeasured).
+   */
+  static long defaultGemmSBytes(long totalBytes) {
+    return Math.max(GEMM_S_BYTES_DEFAULT, totalBytes / 8);
+  }
   private static final String PATH_ENV = System.getenv("COMIX_SUPCON_CUDA_PATH");
   // Test knobs (package-private): GEMM row-block size (0: as many rows as gemmMaxSBytes allow),
   // whether a whole stored S takes the one-product symmetric gradient, and the bound on S.
   int gemmBlockRows = 0;
   boolean gemmSymmetric = true;
-  long gemmMaxSBytes = envLong("COMIX_SUPCON_GEMM_S_BYTES", GEMM_S_BYTES_DEFAULT);
+  long gemmMaxSBytes = envLong("COMIX_SUPCON_GEMM_S_BYTES", 0);  // 0: defaultGemmSBytes(card memory)
   private boolean warnedNoCublas;
 
   CudaOps(int index) {
@@ -279,7 +299,25 @@ public final class CudaOps implements Ops {
   }
 
   GemmPlan gemmPlan(long m) {
-    return gemmPlan(m, gemmBlockRows, gemmSymmetric, gemmMaxSBytes);
+    return gemmPlan(m, gemmBlockRows, gemmSymmetric, gemmMaxSBytes > 0 ? gemmMaxSBytes : defaultGemmSBytes(totalMemory()));
+  }
+
+  private long totalMemoryBytes = -1;
+
+  /** The card's memory in bytes (cudaMemGetInfo once), or 0 when it cannot be read. */
+  private synchronized long totalMemory() {
+    if (totalMemoryBytes < 0) {
+      try (SizeTPointer f = new SizeTPointer(1); SizeTPointer t = new SizeTPointer(1)) {
+        ensureCurrent();
+        if (cudaMemGetInfo(f, t) == 0) {
+          totalMemoryBytes = t.get();
+        } else {
+          cudaGetLastError();
+          totalMemoryBytes = 0;
+        }
+      }
+    }
+    return totalMemoryBytes;
   }
 
   /** blockRows > 0 forces the block size; else as many rows as maxSBytes allow (multiples of 128 when split). */
@@ -289,7 +327,7 @@ public final class CudaOps implements Ops {
     if (blockRows > 0) {
       rows = Math.min(blockRows, m);
     } else {
-      rows = Math.min(m, Math.max(1, maxSBytes / (ld * 4)));
+      rows = Math.min(m, Math.max(1, Math.min(maxSBytes / (ld * 4), GEMM_S_MAX_ELEMENTS / ld)));
       if (rows < m && rows >= 128) rows = rows / 128 * 128;
     }
     return new GemmPlan(ld, rows, symmetric && rows == m);
@@ -343,11 +381,19 @@ public final class CudaOps implements Ops {
     long dzOff = ComixCuda.comix_supcon_cuda_workspace_offset(n, v, d, flags, 1);
     if (wsBytes <= 0 || zOff < 0 || dzOff < 0) throw new ComixException(op + ": bad GEMM workspace layout");
     GemmPlan plan = gemmPlan(m);
-    long ld = plan.ld();
     Pointer ws = allocator.allocate(wsBytes);
     Pointer s = null;
     try {
-      s = allocator.allocate(plan.sBytes());
+      try {
+        s = allocator.allocate(plan.sBytes());
+      } catch (ComixException oom) {
+        // a whole S larger than the fallback block does not fit now: 1 GiB row blocks instead
+        GemmPlan small = gemmPlan(m, gemmBlockRows, gemmSymmetric, GEMM_S_BYTES_DEFAULT);
+        if (small.sBytes() >= plan.sBytes()) throw oom;
+        plan = small;
+        s = allocator.allocate(plan.sBytes());
+      }
+      long ld = plan.ld();
       NativeStatus.check(ComixCuda.comix_supcon_cuda_gemm_prep(features.data(), n, v, d, ptr(labels), ptr(mask), flags,
           ws, wsBytes, stream), op);
       Pointer x = at(ws, zOff), dx = at(ws, dzOff);

@@ -25,6 +25,29 @@ class SupConGemmPlanTest {
   }
 
   @Test
+  void theDefaultBoundIsAnEighthOfTheCardAndSStaysInIntRange() {
+    long gib = 1L << 30;
+    assertEquals(gib, CudaOps.defaultGemmSBytes(0));          // memory unknown: the 1 GiB blocks
+    assertEquals(gib, CudaOps.defaultGemmSBytes(4 * gib));
+    assertEquals(10 * gib, CudaOps.defaultGemmSBytes(80 * gib)); // H100
+    // 16384 x 2 rows (S = 4 GiB) on an 80 GB or 141 GB card: the whole S, the symmetric form
+    for (long card : new long[] {80 * gib, 141 * gib}) {
+      CudaOps.GemmPlan p = CudaOps.gemmPlan(32768, 0, true, CudaOps.defaultGemmSBytes(card));
+      assertTrue(p.symmetric(), p.toString());
+      assertEquals(32768, p.rows());
+    }
+    // on a 24 GB card it stays in blocks
+    assertFalse(CudaOps.gemmPlan(32768, 0, true, CudaOps.defaultGemmSBytes(24 * gib)).symmetric());
+    // however much memory: at most Integer.MAX_VALUE elements of S, rows padded to 32 (M = 46,336 fits whole, 50,000 not)
+    assertTrue(CudaOps.gemmPlan(46336, 0, true, 1L << 40).symmetric());
+    assertFalse(CudaOps.gemmPlan(46337, 0, true, 1L << 40).symmetric());
+    CudaOps.GemmPlan big = CudaOps.gemmPlan(50000, 0, true, 1L << 40);
+    assertFalse(big.symmetric(), big.toString());
+    assertTrue(big.rows() * big.ld() <= Integer.MAX_VALUE, big.toString());
+    assertEquals(0, big.rows() % 128);
+  }
+
+  @Test
   void knobsForceBlocksAndTheTwoProductForm() {
     assertEquals(300, CudaOps.gemmPlan(1400, 300, true, CudaOps.GEMM_S_BYTES_DEFAULT).rows());
     assertFalse(CudaOps.gemmPlan(1400, 300, true, CudaOps.GEMM_S_BYTES_DEFAULT).symmetric());
