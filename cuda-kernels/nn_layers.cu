@@ -702,22 +702,65 @@ int pad_launch(const T* src, T* dst, int64_t N, int64_t D, int64_t H, int64_t W,
   return COMIX_OK;
 }
 
-// ---- weight reorders ----
+// ---- zero padding of D, H, W and of the channels C -> CP (a small Cin made 16 bytes wide) ----
+// One thread per padded position: C values loaded (or none outside), CP values stored; bits
+// copied, not converted, so it is exact for both types.
 template <class T>
-__global__ void to_krsc_kernel(const float* __restrict__ w, T* __restrict__ out, int64_t Cin, int64_t Sz,
-                               int64_t total) {
+__global__ void __launch_bounds__(kThreads) pad_channels_kernel(const T* __restrict__ src, T* __restrict__ dst,
+                                                                int64_t D, int64_t H, int64_t W, int64_t C, int64_t CP,
+                                                                int f0, int f1, int f2, int64_t Dp, int64_t Hp,
+                                                                int64_t Wp, int64_t total) {
+  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t p = idx;
+    const int64_t w = p % Wp;
+    p /= Wp;
+    const int64_t h = p % Hp;
+    p /= Hp;
+    const int64_t d = p % Dp, n = p / Dp;
+    const int64_t id = d - f0, ih = h - f1, iw = w - f2;
+    const bool in = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+    const T* s = src + (((n * D + (in ? id : 0)) * H + (in ? ih : 0)) * W + (in ? iw : 0)) * C;
+    T* o = dst + idx * CP;
+    for (int64_t c = 0; c < CP; ++c) o[c] = in && c < C ? s[c] : T(0);
+  }
+}
+
+// dx [N, D, H, W, C] = the first C channels of the interior of dyPadded [N, Dp, Hp, Wp, CP].
+template <class T>
+__global__ void __launch_bounds__(kThreads) crop_channels_kernel(const T* __restrict__ src, T* __restrict__ dst,
+                                                                 int64_t D, int64_t H, int64_t W, int64_t C,
+                                                                 int64_t CP, int f0, int f1, int f2, int64_t Hp,
+                                                                 int64_t Wp, int64_t Dp, int64_t total) {
+  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t p = idx / C;
+    const int64_t c = idx - p * C;
+    const int64_t w = p % W;
+    p /= W;
+    const int64_t h = p % H;
+    p /= H;
+    const int64_t d = p % D, n = p / D;
+    dst[idx] = src[(((n * Dp + d + f0) * Hp + h + f1) * Wp + w + f2) * CP + c];
+  }
+}
+
+// ---- weight reorders (CinP >= Cin: the KRSC filter's channel count, zeros past Cin) ----
+template <class T>
+__global__ void to_krsc_kernel(const float* __restrict__ w, T* __restrict__ out, int64_t Cin, int64_t CinP,
+                               int64_t Sz, int64_t total) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t ci = i % Cin, r = i / Cin, sp = r % Sz, co = r / Sz;
-    out[i] = from_f<T>(w[(co * Cin + ci) * Sz + sp]);
+    const int64_t ci = i % CinP, r = i / CinP, sp = r % Sz, co = r / Sz;
+    out[i] = from_f<T>(ci < Cin ? w[(co * Cin + ci) * Sz + sp] : 0.0f);
   }
 }
 
 template <class T>
-__global__ void from_krsc_kernel(const T* __restrict__ gk, float* __restrict__ grad, int64_t Cin, int64_t Sz,
-                                 int64_t total, int accumulate) {
+__global__ void from_krsc_kernel(const T* __restrict__ gk, float* __restrict__ grad, int64_t Cin, int64_t CinP,
+                                 int64_t Sz, int64_t total, int accumulate) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t sp = i % Sz, r = i / Sz, ci = r % Cin, co = r / Cin;
-    const float v = to_f(gk[(co * Sz + sp) * Cin + ci]);
+    const float v = to_f(gk[(co * Sz + sp) * CinP + ci]);
     grad[i] = accumulate ? grad[i] + v : v;
   }
 }
@@ -1009,6 +1052,44 @@ extern "C" int comix_nn_crop5d_cuda(const void* dyPadded, int dtype, int64_t N, 
                                      C, front3, back3, S(stream));
 }
 
+extern "C" int comix_nn_pad5d_channels_cuda(const void* x, int dtype, int64_t N, int64_t D, int64_t H, int64_t W,
+                                            int64_t C, int64_t CP, const int* front3, const int* back3, void* y,
+                                            void* stream) {
+  const int st = pad_check(x, y, dtype, N, D, H, W, C, front3, back3);
+  if (st != COMIX_OK) return st;
+  if (CP < C) return COMIX_ERR_ARGUMENT;
+  const int64_t Dp = D + front3[0] + back3[0], Hp = H + front3[1] + back3[1], Wp = W + front3[2] + back3[2];
+  const int64_t total = N * Dp * Hp * Wp;
+  const int blocks = comix_grid_for(total, kThreads, 1 << 20);
+  if (dtype == COMIX_DTYPE_F32)
+    pad_channels_kernel<float><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const float*>(x), static_cast<float*>(y),
+        D, H, W, C, CP, front3[0], front3[1], front3[2], Dp, Hp, Wp, total);
+  else
+    pad_channels_kernel<bf16bits><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const bf16bits*>(x),
+        static_cast<bf16bits*>(y), D, H, W, C, CP, front3[0], front3[1], front3[2], Dp, Hp, Wp, total);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+extern "C" int comix_nn_crop5d_channels_cuda(const void* dyPadded, int dtype, int64_t N, int64_t D, int64_t H,
+                                             int64_t W, int64_t C, int64_t CP, const int* front3, const int* back3,
+                                             void* dx, void* stream) {
+  const int st = pad_check(dyPadded, dx, dtype, N, D, H, W, C, front3, back3);
+  if (st != COMIX_OK) return st;
+  if (CP < C) return COMIX_ERR_ARGUMENT;
+  const int64_t Dp = D + front3[0] + back3[0], Hp = H + front3[1] + back3[1], Wp = W + front3[2] + back3[2];
+  const int64_t total = N * D * H * W * C;
+  const int blocks = comix_grid_for(total, kThreads, 1 << 20);
+  if (dtype == COMIX_DTYPE_F32)
+    crop_channels_kernel<float><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const float*>(dyPadded),
+        static_cast<float*>(dx), D, H, W, C, CP, front3[0], front3[1], front3[2], Hp, Wp, Dp, total);
+  else
+    crop_channels_kernel<bf16bits><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const bf16bits*>(dyPadded),
+        static_cast<bf16bits*>(dx), D, H, W, C, CP, front3[0], front3[1], front3[2], Hp, Wp, Dp, total);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
 extern "C" int comix_nn_cast_cuda(const void* src, int srcDtype, void* dst, int dstDtype, int64_t n, void* stream) {
   if (!src || !dst || !dtype_ok(srcDtype) || !dtype_ok(dstDtype) || n < 1 || !el(src, srcDtype) || !el(dst, dstDtype))
     return COMIX_ERR_ARGUMENT;
@@ -1052,14 +1133,20 @@ extern "C" int comix_nn_channel_sum_cuda(const void* dy, int dtype, int64_t M, i
 
 extern "C" int comix_nn_weight_to_krsc_cuda(const float* w, int64_t Cout, int64_t Cin, int64_t kT, int64_t kH,
                                             int64_t kW, void* out, int dtype, void* stream) {
-  if (!w || !out || !dtype_ok(dtype) || Cout < 1 || Cin < 1 || kT < 1 || kH < 1 || kW < 1 || !f4(w) || !el(out, dtype))
+  return comix_nn_weight_to_krsc_padded_cuda(w, Cout, Cin, Cin, kT, kH, kW, out, dtype, stream);
+}
+
+extern "C" int comix_nn_weight_to_krsc_padded_cuda(const float* w, int64_t Cout, int64_t Cin, int64_t CinP, int64_t kT,
+                                                   int64_t kH, int64_t kW, void* out, int dtype, void* stream) {
+  if (!w || !out || !dtype_ok(dtype) || Cout < 1 || Cin < 1 || CinP < Cin || kT < 1 || kH < 1 || kW < 1 || !f4(w) ||
+      !el(out, dtype))
     return COMIX_ERR_ARGUMENT;
-  const int64_t Sz = kT * kH * kW, total = Cout * Cin * Sz;
+  const int64_t Sz = kT * kH * kW, total = Cout * CinP * Sz;
   const int blocks = comix_grid_for(total, kThreads);
   if (dtype == COMIX_DTYPE_F32)
-    to_krsc_kernel<float><<<blocks, kThreads, 0, S(stream)>>>(w, static_cast<float*>(out), Cin, Sz, total);
+    to_krsc_kernel<float><<<blocks, kThreads, 0, S(stream)>>>(w, static_cast<float*>(out), Cin, CinP, Sz, total);
   else
-    to_krsc_kernel<bf16bits><<<blocks, kThreads, 0, S(stream)>>>(w, static_cast<bf16bits*>(out), Cin, Sz, total);
+    to_krsc_kernel<bf16bits><<<blocks, kThreads, 0, S(stream)>>>(w, static_cast<bf16bits*>(out), Cin, CinP, Sz, total);
   COMIX_CUDA_LAUNCHED();
   return COMIX_OK;
 }
@@ -1067,17 +1154,23 @@ extern "C" int comix_nn_weight_to_krsc_cuda(const float* w, int64_t Cout, int64_
 extern "C" int comix_nn_weight_grad_from_krsc_cuda(const void* g, int dtype, int64_t Cout, int64_t Cin, int64_t kT,
                                                    int64_t kH, int64_t kW, float* grad, int accumulate,
                                                    void* stream) {
-  if (!g || !grad || !dtype_ok(dtype) || Cout < 1 || Cin < 1 || kT < 1 || kH < 1 || kW < 1 || !el(g, dtype) ||
-      !f4(grad))
+  return comix_nn_weight_grad_from_krsc_padded_cuda(g, dtype, Cout, Cin, Cin, kT, kH, kW, grad, accumulate, stream);
+}
+
+extern "C" int comix_nn_weight_grad_from_krsc_padded_cuda(const void* g, int dtype, int64_t Cout, int64_t Cin,
+                                                          int64_t CinP, int64_t kT, int64_t kH, int64_t kW,
+                                                          float* grad, int accumulate, void* stream) {
+  if (!g || !grad || !dtype_ok(dtype) || Cout < 1 || Cin < 1 || CinP < Cin || kT < 1 || kH < 1 || kW < 1 ||
+      !el(g, dtype) || !f4(grad))
     return COMIX_ERR_ARGUMENT;
   const int64_t Sz = kT * kH * kW, total = Cout * Cin * Sz;
   const int blocks = comix_grid_for(total, kThreads);
   if (dtype == COMIX_DTYPE_F32)
-    from_krsc_kernel<float><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const float*>(g), grad, Cin, Sz, total,
-                                                               accumulate);
+    from_krsc_kernel<float><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const float*>(g), grad, Cin, CinP, Sz,
+                                                               total, accumulate);
   else
-    from_krsc_kernel<bf16bits><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const bf16bits*>(g), grad, Cin, Sz,
-                                                                  total, accumulate);
+    from_krsc_kernel<bf16bits><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const bf16bits*>(g), grad, Cin, CinP,
+                                                                  Sz, total, accumulate);
   COMIX_CUDA_LAUNCHED();
   return COMIX_OK;
 }

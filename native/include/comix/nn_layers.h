@@ -96,6 +96,13 @@ int comix_nn_pad5d_cuda(const void* x, int dtype, int64_t N, int64_t D, int64_t 
 /* dx [N, D, H, W, C] = interior of dyPadded [N, D+f0+b0, H+f1+b1, W+f2+b2, C]. */
 int comix_nn_crop5d_cuda(const void* dyPadded, int dtype, int64_t N, int64_t D, int64_t H, int64_t W, int64_t C,
                          const int* front3, const int* back3, void* dx, void* stream);
+/* The same with the channels padded too (a small Cin made 16 bytes wide for tensor-core convs):
+ * y [N, D+f0+b0, H+f1+b1, W+f2+b2, CP], CP >= C, zeros past channel C and outside; and dx = the
+ * first C channels of the interior of dyPadded [.., CP]. Exact (bits copied). */
+int comix_nn_pad5d_channels_cuda(const void* x, int dtype, int64_t N, int64_t D, int64_t H, int64_t W, int64_t C,
+                                 int64_t CP, const int* front3, const int* back3, void* y, void* stream);
+int comix_nn_crop5d_channels_cuda(const void* dyPadded, int dtype, int64_t N, int64_t D, int64_t H, int64_t W,
+                                  int64_t C, int64_t CP, const int* front3, const int* back3, void* dx, void* stream);
 
 /* ---- element type conversion, axpy ---- */
 /* dst = src converted (f32 -> bf16 round to nearest even, NaN kept; bf16 -> f32 exact; same type:
@@ -118,6 +125,13 @@ int comix_nn_weight_to_krsc_cuda(const float* w, int64_t Cout, int64_t Cin, int6
 /* grad[co, ci, t, h, w] = (accumulate ? grad : 0) + g[co, t, h, w, ci]  (g in dtype). */
 int comix_nn_weight_grad_from_krsc_cuda(const void* g, int dtype, int64_t Cout, int64_t Cin, int64_t kT, int64_t kH,
                                         int64_t kW, float* grad, int accumulate, void* stream);
+/* The same with a KRSC filter of CinP >= Cin channels: to_krsc writes zeros to channels
+ * Cin..CinP-1, from_krsc reads the first Cin of each CinP. */
+int comix_nn_weight_to_krsc_padded_cuda(const float* w, int64_t Cout, int64_t Cin, int64_t CinP, int64_t kT,
+                                        int64_t kH, int64_t kW, void* out, int dtype, void* stream);
+int comix_nn_weight_grad_from_krsc_padded_cuda(const void* g, int dtype, int64_t Cout, int64_t Cin, int64_t CinP,
+                                               int64_t kT, int64_t kH, int64_t kW, float* grad, int accumulate,
+                                               void* stream);
 
 /* ---- layout conversions for cuDNN's NCDHW convolutions ----
  * With S = D*H*W spatial positions per sample:

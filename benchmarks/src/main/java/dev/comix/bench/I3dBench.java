@@ -104,6 +104,13 @@ public class I3dBench {
   @Param({"false"})
   public boolean inputGrad;
 
+  /**
+   * cuda: Conv3d_1a's 3 input channels zero-padded to 16 bytes for cuDNN (8 bf16 / 4 fp32;
+   * {@link GpuContext#setPadInputChannels}).
+   */
+  @Param({"false"})
+  public boolean padChannels;
+
   /** cuDNN API of the convolutions on the GPU: legacy (CudnnConv3d) or graph (CudnnGraphConv3d); ignored on the CPU. Default graph, the library default. */
   @Param({"graph"})
   public String api;
@@ -172,6 +179,7 @@ public class I3dBench {
     if (microBatch >= 0) gpu.setMicroBatch(microBatch);
     gpu.setConvLayout(ConvLayout.valueOf(convLayout));
     gpu.setConvEngine(ConvApi.parse(api));
+    gpu.setPadInputChannels(padChannels);
     int first = Math.min(batch, 32);
     try (Tensor h = Conv3dBench.random(20211206L + batch, first, T, S, S, 3); Tensor d = gpu.upload(h)) {
       x = gpu.alloc(d.dtype(), batch, T, S, S, 3);
@@ -242,10 +250,10 @@ public class I3dBench {
     String dev = gpu == null ? "" : String.format(Locale.ROOT,
         ", \"device\": \"%s\", \"precision\": \"%s\", \"api\": \"%s\", \"conv_layout\": \"%s\", \"micro_batch\": %d,"
             + " \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f, \"host_ms_per_call\": %.2f, \"warm_steps\": %d,"
-            + " \"graph_candidates\": %d",
+            + " \"graph_candidates\": %d, \"pad_channels\": %b",
         gpu.device(), precision, gpu.convEngine().name().toLowerCase(Locale.ROOT), convLayout, gpu.microBatch(),
         batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0, hostMed / 1e6,
-        warmSteps >= 0 ? warmSteps : 12, CudnnGraphConv3d.candidateLimit());
+        warmSteps >= 0 ? warmSteps : 12, CudnnGraphConv3d.candidateLimit(), padChannels);
     System.out.println(String.format(Locale.ROOT,
         "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"input_grad\": %b, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"
             + " \"gflops\": %.1f, \"gmac_per_clip\": %.4f%s, \"all_ms\": %s}",

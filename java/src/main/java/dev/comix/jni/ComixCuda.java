@@ -143,6 +143,16 @@ public final class ComixCuda {
       @Cast("const void*") Pointer dyPadded, int dtype, long N, long D, long H, long W, long C,
       @Cast("const int*") int[] front3, @Cast("const int*") int[] back3, Pointer dx, Pointer stream);
 
+  /** pad5d with the channels padded too: y [N, D', H', W', CP], zeros past channel C and outside. */
+  public static native int comix_nn_pad5d_channels_cuda(
+      @Cast("const void*") Pointer x, int dtype, long N, long D, long H, long W, long C, long CP,
+      @Cast("const int*") int[] front3, @Cast("const int*") int[] back3, Pointer y, Pointer stream);
+
+  /** dx [N, D, H, W, C] = the first C channels of the interior of dyPadded [N, D', H', W', CP]. */
+  public static native int comix_nn_crop5d_channels_cuda(
+      @Cast("const void*") Pointer dyPadded, int dtype, long N, long D, long H, long W, long C, long CP,
+      @Cast("const int*") int[] front3, @Cast("const int*") int[] back3, Pointer dx, Pointer stream);
+
   public static native int comix_nn_cast_cuda(
       @Cast("const void*") Pointer src, int srcDtype, Pointer dst, int dstDtype, long n, Pointer stream);
 
@@ -158,6 +168,16 @@ public final class ComixCuda {
   public static native int comix_nn_weight_to_krsc_cuda(
       @Cast("const float*") Pointer w, long Cout, long Cin, long kT, long kH, long kW, Pointer out, int dtype,
       Pointer stream);
+
+  /** KRSC filter of CinP >= Cin channels (zeros past Cin). */
+  public static native int comix_nn_weight_to_krsc_padded_cuda(
+      @Cast("const float*") Pointer w, long Cout, long Cin, long CinP, long kT, long kH, long kW, Pointer out, int dtype,
+      Pointer stream);
+
+  /** grad (+)= the first Cin channels of a KRSC gradient of CinP channels. */
+  public static native int comix_nn_weight_grad_from_krsc_padded_cuda(
+      @Cast("const void*") Pointer g, int dtype, long Cout, long Cin, long CinP, long kT, long kH, long kW,
+      @Cast("float*") Pointer grad, int accumulate, Pointer stream);
 
   public static native int comix_nn_weight_grad_from_krsc_cuda(
       @Cast("const void*") Pointer g, int dtype, long Cout, long Cin, long kT, long kH, long kW,

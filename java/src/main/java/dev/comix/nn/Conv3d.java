@@ -41,11 +41,15 @@ public final class Conv3d implements Layer {
   /** input: the (retained) input, zero-padded on the GPU when the padding is asymmetric. */
   private record Ctx(Tensor input, DnnlConv3d.Plan plan, long[] outShape, Gpu gpu) {}
 
-  /** What a GPU forward saved besides the input. */
+  /**
+   * What a GPU forward saved besides the input. padded: the input was materialised padded (D, H,
+   * W asymmetric, or channels cin -> cinP); cinP: the channels cuDNN saw (> cin when padded).
+   */
   private record Gpu(GpuContext g, Conv3dEngine conv, int chunk, long[] inShape, int[] front, int[] back,
-      boolean padded) {}
+      boolean padded, int cinP) {}
 
-  private record ConvKey(GpuContext g, ConvApi api, ConvPrecision precision, ConvLayout layout, int p0, int p1, int p2) {}
+  private record ConvKey(GpuContext g, ConvApi api, ConvPrecision precision, ConvLayout layout, int p0, int p1, int p2,
+      int cinP) {}
 
   private final Saved<Ctx> saved = new Saved<>(c -> c.input().close());
   /** Whether {@link #backward} computes dL/dx (off for a network's first layer when nobody reads it). */
@@ -55,6 +59,7 @@ public final class Conv3d implements Layer {
   private GpuContext devWeightCtx;
   private DType devWeightType;
   private long devWeightVersion = -1;
+  private int devWeightCinP;
   /** BF16 copy of the weight in PyTorch order for NCDHW convs (F32/TF32 use the parameter's own). */
   private Tensor devWeightPt;
   private GpuContext devWeightPtCtx;
@@ -141,28 +146,30 @@ public final class Conv3d implements Layer {
         + " @ " + in[0] + "x" + in[1] + "x" + in[2] + "x" + in[3] + " " + g.precision();
   }
 
-  private Conv3dEngine gpuConv(GpuContext g, int[] pad) {
-    return gpuConv(g, pad, ConvLayout.NDHWC);
+  private Conv3dEngine gpuConv(GpuContext g, int[] pad, ConvLayout layout, int cinP) {
+    return gpuConvs.computeIfAbsent(new ConvKey(g, g.convEngine(), g.precision(), layout, pad[0], pad[1], pad[2], cinP),
+        k -> Conv3dEngine.create(k.api(), g.cudnn(), cinP, cout, kernel, stride, pad, k.layout(), k.precision()));
   }
 
-  private Conv3dEngine gpuConv(GpuContext g, int[] pad, ConvLayout layout) {
-    return gpuConvs.computeIfAbsent(new ConvKey(g, g.convEngine(), g.precision(), layout, pad[0], pad[1], pad[2]),
-        k -> Conv3dEngine.create(k.api(), g.cudnn(), cin, cout, kernel, stride, pad, k.layout(), k.precision()));
-  }
-
-  /** The weight in cuDNN's channels-last filter order and the activation type, current. */
-  private Tensor deviceWeight(GpuContext g, DType dt) {
+  /**
+   * The weight in cuDNN's channels-last filter order [Cout, kT, kH, kW, cinP] (zeros past cin)
+   * and the activation type, current.
+   */
+  private Tensor deviceWeight(GpuContext g, DType dt, int cinP) {
     Tensor master = weight.valueOn(g);
-    if (devWeight == null || devWeightCtx != g || devWeightType != dt || devWeightVersion != weight.deviceVersion()) {
+    if (devWeight == null || devWeightCtx != g || devWeightType != dt || devWeightVersion != weight.deviceVersion()
+        || devWeightCinP != cinP) {
       if (devWeight != null) devWeight.close();
-      devWeight = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin);
+      devWeight = null;
+      devWeight = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cinP);
       GpuProfile.Span sp = g.span("conv weight reorder");
-      g.check(ComixCuda.comix_nn_weight_to_krsc_cuda(master.data(), cout, cin, kernel[0], kernel[1], kernel[2],
-          devWeight.data(), GpuContext.code(dt), g.stream()), "Conv3d weight reorder");
+      g.check(ComixCuda.comix_nn_weight_to_krsc_padded_cuda(master.data(), cout, cin, cinP, kernel[0], kernel[1],
+          kernel[2], devWeight.data(), GpuContext.code(dt), g.stream()), "Conv3d weight reorder");
       sp.close();
       devWeightCtx = g;
       devWeightType = dt;
       devWeightVersion = weight.deviceVersion();
+      devWeightCinP = cinP;
     }
     return devWeight;
   }
@@ -174,24 +181,29 @@ public final class Conv3d implements Layer {
     DType dt = x.dtype();
     int[] size = {s[1], s[2], s[3]};
     int[] f = TfSame.front(size, kernel, stride), b = TfSame.back(size, kernel, stride);
-    boolean padded = !Arrays.equals(f, b);
+    int cinP = g.padInputChannels() ? GpuContext.paddedChannels(cin, dt) : cin;
+    boolean padded = !Arrays.equals(f, b) || cinP != cin;
     Tensor xin;
     if (padded) {
-      xin = g.alloc(dt, s[0], s[1] + f[0] + b[0], s[2] + f[1] + b[1], s[3] + f[2] + b[2], cin);
+      xin = g.alloc(dt, s[0], s[1] + f[0] + b[0], s[2] + f[1] + b[1], s[3] + f[2] + b[2], cinP);
       try (GpuProfile.Span sp = g.span("conv pad")) {
-        g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
-          xin.data(), g.stream()), "Conv3d pad");
+        if (cinP != cin)
+          g.check(ComixCuda.comix_nn_pad5d_channels_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin,
+              cinP, f, b, xin.data(), g.stream()), "Conv3d pad (channels " + cin + " -> " + cinP + ")");
+        else
+          g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
+              xin.data(), g.stream()), "Conv3d pad");
       }
     } else {
       xin = x.retain();
     }
     try {
-      Conv3dEngine conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f);
+      Conv3dEngine conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f, ConvLayout.NDHWC, cinP);
       long[] os = outShape(x.shape());
       long n = xin.dim(0);
       int chunk = g.convChunk(n, Math.max(xin.numel(), Tensor.numel(os)) / Math.max(1, n));
       Tensor y = g.alloc(dt, os);
-      Tensor w = deviceWeight(g, dt);
+      Tensor w = deviceWeight(g, dt, cinP);
       try (GpuProfile.Span sp = g.span("conv fwd", () -> describe(x.shape(), g))) {
         for (long b0 = 0; b0 < n; b0 += chunk) {
           long b1 = Math.min(n, b0 + chunk);
@@ -208,7 +220,7 @@ public final class Conv3d implements Layer {
         y.close();
         throw e;
       }
-      saved.push(new Ctx(xin, null, os, new Gpu(g, conv, chunk, x.shape(), f, b, padded)), training);
+      saved.push(new Ctx(xin, null, os, new Gpu(g, conv, chunk, x.shape(), f, b, padded, cinP)), training);
       xin = null;
       return y;
     } finally {
@@ -223,7 +235,8 @@ public final class Conv3d implements Layer {
     Floats.sameShapeAndType(gradOut, c.outShape(), c.input(), "Conv3d");
     DType dt = gradOut.dtype();
     int code = GpuContext.code(dt);
-    Tensor w = deviceWeight(g, dt);
+    int cinP = q.cinP();
+    Tensor w = deviceWeight(g, dt, cinP);
     Tensor dxin = inputGradient ? g.alloc(dt, c.input().shape()) : null;
     Tensor dx = dxin;
     try {
@@ -242,20 +255,24 @@ public final class Conv3d implements Layer {
         long[] is = q.inShape();
         dx = g.alloc(dt, is);
         try (GpuProfile.Span sp = g.span("conv crop")) {
-          g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], q.front(),
-            q.back(), dx.data(), g.stream()), "Conv3d crop");
+          if (cinP != cin)
+            g.check(ComixCuda.comix_nn_crop5d_channels_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], cinP,
+                q.front(), q.back(), dx.data(), g.stream()), "Conv3d crop (channels " + cinP + " -> " + cin + ")");
+          else
+            g.check(ComixCuda.comix_nn_crop5d_cuda(dxin.data(), code, is[0], is[1], is[2], is[3], is[4], q.front(),
+              q.back(), dx.data(), g.stream()), "Conv3d crop");
         }
         dxin.close();
       }
-      try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cin);
+      try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cinP);
           GpuProfile.Span sp = g.span("conv bwd-filter", () -> describe(q.inShape(), g))) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
           Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
           // each micro-batch's filter gradient goes straight into the F32 gradient (no bf16 accumulation)
           q.conv().backwardFilter(p, c.input().slice0(b0, b1).data(), gradOut.slice0(b0, b1).data(), dwk.data(), false);
-          g.check(ComixCuda.comix_nn_weight_grad_from_krsc_cuda(dwk.data(), code, cout, cin, kernel[0], kernel[1],
-              kernel[2], weight.gradOn(g).data(), 1, g.stream()), "Conv3d weight gradient");
+          g.check(ComixCuda.comix_nn_weight_grad_from_krsc_padded_cuda(dwk.data(), code, cout, cin, cinP, kernel[0],
+              kernel[1], kernel[2], weight.gradOn(g).data(), 1, g.stream()), "Conv3d weight gradient");
         }
       }
       if (bias != null) {
@@ -344,7 +361,7 @@ public final class Conv3d implements Layer {
       } else {
         toNcdhw(g, x, xc, () -> "x " + describe(x.shape(), g));
       }
-      Conv3dEngine conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f, ConvLayout.NCDHW);
+      Conv3dEngine conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f, ConvLayout.NCDHW, cin);
       int chunk = g.convChunk(n, Math.max(xc.numel(), Tensor.numel(os)) / Math.max(1, n));
       yc = g.alloc(dt, n, cout, os[1], os[2], os[3]);
       Tensor w = ncdhwWeight(g, dt);
@@ -363,7 +380,7 @@ public final class Conv3d implements Layer {
       }
       y = g.alloc(dt, os);
       toNdhwc(g, yc, y, () -> "y " + describe(x.shape(), g));
-      saved.push(new Ctx(xc, null, os, new Gpu(g, conv, chunk, x.shape(), f, b, padded)), training);
+      saved.push(new Ctx(xc, null, os, new Gpu(g, conv, chunk, x.shape(), f, b, padded, cin)), training);
       xc = null;
       Tensor out = y;
       y = null;

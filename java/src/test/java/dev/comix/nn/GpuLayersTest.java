@@ -150,6 +150,66 @@ class GpuLayersTest {
     conv3dMatchesFloat64IncludingAsymmetricPadding();
   }
 
+  /**
+   * Input channels zero-padded to 16 bytes for cuDNN (GpuContext.setPadInputChannels): 3 -> 4 in
+   * F32 (5 -> 8), asymmetric and symmetric TF-SAME padding, micro-batches; the results, dx and
+   * dw included, equal the float64 reference as without padding. BF16 (3 -> 8) in the I3D test below.
+   */
+  @Test
+  void conv3dWithPaddedInputChannelsMatchesFloat64() {
+    g.setPadInputChannels(true);
+    try {
+      assertEquals(4, GpuContext.paddedChannels(3, DType.F32));
+      assertEquals(8, GpuContext.paddedChannels(3, DType.BF16));
+      assertEquals(16, GpuContext.paddedChannels(16, DType.F32));
+      convCase("padded channels: conv 7x7x7 s2 odd", 3, 8, new int[] {7, 7, 7}, new int[] {2, 2, 2},
+          new int[] {2, 5, 9, 11, 3});
+      convCase("padded channels: conv 3x3x3 s1 C=5", 5, 6, new int[] {3, 3, 3}, new int[] {1, 1, 1},
+          new int[] {2, 4, 7, 7, 5});
+      convCase("padded channels: conv 3x3x3 s1 C=16 (no padding needed)", 16, 8, new int[] {3, 3, 3},
+          new int[] {1, 1, 1}, new int[] {1, 3, 5, 5, 16});
+      g.setMicroBatch(2);
+      convCase("padded channels: conv 7x7x7 s2, micro-batch 2 of 5", 3, 8, new int[] {7, 7, 7}, new int[] {2, 2, 2},
+          new int[] {5, 5, 9, 11, 3});
+    } finally {
+      g.setMicroBatch(GpuContext.DEFAULT_MICRO_BATCH);
+      g.setPadInputChannels(false);
+    }
+  }
+
+  /**
+   * The tiny I3D in BF16 with Conv3d_1a's 3 channels padded to 8 gives the same training-step
+   * features and Conv3d_1a weight gradient as without, up to bf16 rounding (the accumulation order
+   * inside cuDNN differs); a wrong channel mapping would be off by O(1).
+   */
+  @Test
+  void inceptionI3dWithPaddedInputChannelsInBf16() {
+    InceptionI3d m = new InceptionI3d(1.0 / 32);
+    m.loadWeights(InceptionI3dTest.resource(tmp, "i3d_w32.pt"));
+    g.setPrecision(ConvPrecision.BF16);
+    float[] gy = Ref.randn(new Random(5), 64);
+    float[][] feats = new float[2][], grads = new float[2][];
+    try (Tensor xh = InceptionI3dTest.lcgInput(2, 8, 32, 32); Tensor xd = g.upload(xh)) {
+      for (int pad = 0; pad < 2; pad++) {
+        g.setPadInputChannels(pad == 1);
+        m.zeroGrad();
+        try (Tensor y = m.forward(xd, true); Tensor yh = g.toHostF32(y); Tensor gd = g.upload(Floats.of(gy, 2, 32), DType.F32);
+            Tensor dx = m.backward(gd)) {
+          feats[pad] = Floats.read(yh);
+          grads[pad] = Floats.read(m.namedParams(false).get("Conv3d_1a_7x7.conv3d.weight").grad());
+        }
+      }
+      System.out.printf("padded Conv3d_1a channels, BF16: features %.2e, Conv3d_1a weight grad %.2e%n",
+          relErr(feats[1], feats[0]), relErr(grads[1], grads[0]));
+      assertTrue(relErr(feats[1], feats[0]) <= 5e-2, "features " + relErr(feats[1], feats[0]));
+      assertTrue(relErr(grads[1], grads[0]) <= 5e-2, "Conv3d_1a weight gradient " + relErr(grads[1], grads[0]));
+    } finally {
+      g.setPadInputChannels(false);
+      g.setPrecision(ConvPrecision.F32);
+      m.zeroGrad();
+    }
+  }
+
   @Test
   void conv3dMatchesFloat64IncludingAsymmetricPadding() {
     // 7x7x7 stride 2 on odd sizes: front 2 / back 3 (or 3 / 3) per dimension: the pad-kernel path

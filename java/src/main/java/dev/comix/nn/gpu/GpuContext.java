@@ -151,12 +151,35 @@ public final class GpuContext {
     convLayout = layout;
   }
 
+  private volatile boolean padInputChannels = "1".equals(System.getenv("COMIX_GPU_PAD_CHANNELS"));
+
   /**
-   * Default cap on clips per cuDNN call. Measured on an H200 (2026-11-26): a BF16 training step
-   * ran at 286 clips/s with 32 clips but at 17 clips/s with 512 clips in one call each (the
-   * algorithm search then works under a 1 GiB workspace limit with 16x larger tensors, a likely
-   * but unconfirmed cause); calls of at most 64 clips stay near the measured 32-clip regime.
-   * Unmeasured as a default: the next GPU run's 512-clip step (micro-batch 32) checks it.
+   * Whether NDHWC convolutions whose input channels are not a multiple of 16 bytes (I3D's
+   * Conv3d_1a: 3 channels) run on an input and filter zero-padded to the next multiple (8 bf16
+   * or 4 fp32 channels): tensor-core kernels want 16-byte channel vectors. Same results (the
+   * extra channels are zeros). Off by default, {@code COMIX_GPU_PAD_CHANNELS=1} turns it on: on
+   * an H200 Conv3d_1a took 5.8 ms of a 28 ms BF16 step (36 TFLOP/s) and 4.4 ms in TF32; whether
+   * 2.7x (bf16) or 1.3x (fp32) the MACs at tensor-core rates is faster is unmeasured.
+   */
+  public boolean padInputChannels() {
+    return padInputChannels;
+  }
+
+  /** Sets {@link #padInputChannels} for later forwards; a forward's backward keeps the forward's choice. */
+  public void setPadInputChannels(boolean on) {
+    padInputChannels = on;
+  }
+
+  /** Input channels a padded NDHWC conv gives cuDNN: cin rounded up to 16 bytes of {@code dtype}. */
+  public static int paddedChannels(int cin, DType dtype) {
+    int per16 = 16 / dtype.size();
+    return (cin + per16 - 1) / per16 * per16;
+  }
+
+  /**
+   * Default cap on clips per cuDNN call. Measured on an H200 (2026-11-26): a 512-clip BF16
+   * training step in one cuDNN call per layer ran at 17 clips/s (session 2); with calls of at
+   * most 64 clips it ran at 1361 clips/s, above the 32-clip step's 1144 (session 3).
    */
   public static final int DEFAULT_MICRO_BATCH = 64;
 
