@@ -49,7 +49,11 @@ import org.bytedeco.javacpp.Pointer;
  * plans (default 8) are each run once to warm up and then {@value #TIMED_RUNS} times between CUDA
  * events on scratch buffers (plain cudaMalloc, freed at once), and the fastest is kept.
  * {@code COMIX_CUDNN_FIND=heuristic} (as for the legacy engine) keeps the first usable plan
- * untimed.
+ * untimed. A timed choice is also written to a file ({@link AlgoCache}: heuristics mode, engine
+ * index, knobs; {@code COMIX_CUDNN_GRAPH_CACHE}, default {@code ~/.cache/comix/cudnn-graph-plans.tsv}),
+ * and a later process asks that heuristics mode again, finalizes only the configuration with the
+ * same engine and knobs and skips the timing ({@link #diskHits}); when that configuration is not
+ * offered or not usable any more it searches as usual.
  *
  * <h2>Alignment</h2>
  * A micro-batch slice of a tensor is not always 16-byte aligned (13×229×229×3 bf16 elements per
@@ -129,6 +133,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   private final Map<Key, Plan> plans = new HashMap<>();
   private long searches;
   private long staged;
+  private long diskHits;
   private boolean closed;
 
   /** The arguments of {@link CudnnConv3d}'s constructor: symmetric padding {@code pad} per (D, H, W). */
@@ -191,6 +196,11 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   @Override
   public synchronized long searches() {
     return searches;
+  }
+
+  /** Execution plans rebuilt from the persistent cache (AlgoCache) without a timed search. */
+  public synchronized long diskHits() {
+    return diskHits;
   }
 
   /** Calls that ran on 16-byte-aligned copies of their tensors (see the class comment). */
@@ -414,7 +424,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
       graph.setHandle(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle)
           .setDescriptors(CUDNN_ATTR_OPERATIONGRAPH_OPS, op)
           .finish();
-      Exec e = select(p, pass, graph, handle, align, owned, where);
+      Exec e = select(p, pass, accumulate, graph, handle, align, owned, where);
       ok = true;
       return e;
     } finally {
@@ -507,6 +517,27 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
     }
   }
 
+  /** The global index of a configuration's engine, or -1 when it cannot be read. */
+  private static long engineIndex(BackendDescriptor cfg, String where) {
+    try (BackendDescriptor e = BackendDescriptor.create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, where)) {
+      cfg.getDescriptors(CUDNN_ATTR_ENGINECFG_ENGINE, e);
+      return e.getInt64(CUDNN_ATTR_ENGINE_GLOBAL_INDEX);
+    } catch (ComixException ex) {
+      return -1;
+    }
+  }
+
+  /**
+   * The persistent cache's key of a plan's pass: GPU, cuDNN version, this conv (geometry, layout,
+   * precision), shape, pass, accumulate, alignment, and the search settings that change its
+   * outcome (candidates timed, runtime compilation allowed).
+   */
+  private String cacheKey(Plan p, Pass pass, boolean accumulate, int align) {
+    return cudnn.ops().describe() + " | cuDNN " + Cudnn.version() + " | graph" + this + " | " + shapeText(p) + " | "
+        + passText(pass, accumulate) + " | align " + align + " | candidates " + candidateLimit() + " | rtc "
+        + runtimeCompilationAllowed();
+  }
+
   /** "k&lt;type&gt;=&lt;value&gt; …" of an engine configuration's knob choices, "" when they cannot be read. */
   private static String knobs(BackendDescriptor cfg, String where) {
     List<BackendDescriptor> ks = new ArrayList<>();
@@ -581,7 +612,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
    * Heuristics, filtering, finalization and timing for one operation graph. On return the chosen
    * plan and its configuration are in {@code owned}; every other descriptor made here is destroyed.
    */
-  private Exec select(Plan p, Pass pass, BackendDescriptor graph, cudnnContext handle, int align,
+  private Exec select(Plan p, Pass pass, boolean accumulate, BackendDescriptor graph, cudnnContext handle, int align,
                       List<BackendDescriptor> owned, String where) {
     boolean heuristic = CudnnConv3d.heuristicMode();
     int want = heuristic ? 1 : candidateLimit();
@@ -589,7 +620,33 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
     List<String> rejected = new ArrayList<>();
     List<Candidate> cands = new ArrayList<>(); // every finalized plan, for the cleanup below
     List<BackendDescriptor> configs = new ArrayList<>();
+    String cacheKey = heuristic ? null : cacheKey(p, pass, accumulate, align);
     try {
+      AlgoCache.GraphEntry hit = cacheKey == null ? null : AlgoCache.getGraph(cacheKey);
+      if (hit != null) {
+        // the engine a timed search chose in an earlier process: ask the same heuristics mode,
+        // take the configuration with the same engine and knobs, finalize that one only
+        List<BackendDescriptor> cfgs;
+        try {
+          cfgs = heuristics(graph, hit.heurMode(), where);
+        } catch (ComixException e) {
+          cfgs = List.of();
+        }
+        configs.addAll(cfgs);
+        for (BackendDescriptor cfg : cfgs) {
+          if (engineIndex(cfg, where) != hit.engine() || !knobs(cfg, where).equals(hit.knobs())) continue;
+          Candidate c = candidate(cfg, handle, limit, rejected, where);
+          if (c == null) break; // no longer usable here (workspace limit, precision rules): search
+          cands.add(c);
+          owned.add(c.cfg());
+          owned.add(c.plan());
+          diskHits++;
+          Choice choice = new Choice(c.engine(), c.knobs(), numericalNotes(c.notes()), behaviorNotes(c.behavior()),
+              c.workspace(), hit.ms(), 0, rejected.size(), align, heurName(hit.heurMode()) + " (cached)");
+          return new Exec(c.plan(), owned, choice);
+        }
+        rejected.clear();
+      }
       for (int mode : new int[] {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK}) {
         List<BackendDescriptor> cfgs;
         try {
@@ -620,6 +677,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         owned.add(b.plan());
         Choice choice = new Choice(b.engine(), b.knobs(), numericalNotes(b.notes()), behaviorNotes(b.behavior()),
             b.workspace(), ms[best], timed, rejected.size(), align, heurName(mode));
+        if (cacheKey != null && timed > 0) AlgoCache.putGraph(cacheKey, new AlgoCache.GraphEntry(mode, b.engine(), b.knobs(), ms[best]));
         return new Exec(b.plan(), owned, choice);
       }
       throw new ComixException((cands.isEmpty() ? "no usable cuDNN graph engine" : "no cuDNN graph engine ran")

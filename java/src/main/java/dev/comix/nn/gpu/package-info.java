@@ -83,6 +83,8 @@
  * math type and workspace bytes. Timed choices are also kept across processes in a small file
  * (AlgoCache: {@code COMIX_CUDNN_CACHE}, default {@code ~/.cache/comix/cudnn-legacy-algos.tsv},
  * keyed by GPU, cuDNN version, convolution, shape and pass; {@code off} disables it), so a new JVM
- * skips the search for shapes already seen.
+ * skips the search for shapes already seen. The graph engine keeps its timed choices the same way
+ * ({@code COMIX_CUDNN_GRAPH_CACHE}, default {@code ~/.cache/comix/cudnn-graph-plans.tsv};
+ * {@code COMIX_CUDNN_CACHE=off} turns both off).
  */
 package dev.comix.nn.gpu;

@@ -35,4 +35,21 @@ class AlgoCacheTest {
     assertNull(AlgoCache.get("bad\tkey"));
     assertEquals(3, Files.readAllLines(f).stream().filter(l -> l.startsWith("H200")).count());
   }
+
+  @Test
+  void graphChoicesSurviveAReloadEmptyKnobsIncluded() throws Exception {
+    Path f = tmp.resolve("graph.tsv");
+    AlgoCache.useGraphFile(f);
+    assertNull(AlgoCache.getGraph("H200 | graph conv | forward"));
+    AlgoCache.putGraph("H200 | graph conv | forward", new AlgoCache.GraphEntry(0, 28, "k2=3 k3=0", 0.5f));
+    AlgoCache.putGraph("H200 | graph conv | backward-data", new AlgoCache.GraphEntry(2, 7, "", 1.5f));
+    AlgoCache.putGraph("bad\tkey", new AlgoCache.GraphEntry(0, 1, "", 1f)); // refused
+    Files.writeString(f, "torn\t0\n", java.nio.file.StandardOpenOption.APPEND);
+    AlgoCache.useGraphFile(f); // a new process, in effect
+    assertEquals(new AlgoCache.GraphEntry(0, 28, "k2=3 k3=0", 0.5f), AlgoCache.getGraph("H200 | graph conv | forward"));
+    assertEquals(new AlgoCache.GraphEntry(2, 7, "", 1.5f), AlgoCache.getGraph("H200 | graph conv | backward-data"));
+    assertNull(AlgoCache.getGraph("torn"));
+    // the legacy file is another one
+    assertNull(AlgoCache.get("H200 | graph conv | forward"));
+  }
 }

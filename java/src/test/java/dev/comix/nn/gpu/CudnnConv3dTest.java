@@ -298,6 +298,47 @@ class CudnnConv3dTest {
     return ((CudnnGraphConv3d.Plan) p).choice(pass);
   }
 
+  /**
+   * A new engine (as in a new process) takes the earlier timed choices from the cache file
+   * (AlgoCache): the same algorithm / engine and knobs per pass, no timed search (disk hits 3).
+   */
+  @ParameterizedTest
+  @EnumSource(ConvApi.class)
+  void timedChoicesAreReusedFromTheCacheFile(ConvApi api, @org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+    assumeTrue(!CudnnConv3d.heuristicMode(), "COMIX_CUDNN_FIND=heuristic: nothing is timed, nothing cached");
+    java.nio.file.Path f = tmp.resolve(api + "-choices.tsv");
+    if (api == ConvApi.LEGACY) AlgoCache.useFile(f);
+    else AlgoCache.useGraphFile(f);
+    try {
+      String[] first = new String[3];
+      for (int round = 0; round < 2; round++) {
+        try (Conv3dEngine conv = Conv3dEngine.create(api, Cudnn.of(gpu), 16, 32, new int[] {3, 3, 3},
+            new int[] {1, 1, 1}, new int[] {1, 1, 1}, ConvLayout.NDHWC, ConvPrecision.TF32)) {
+          Conv3dEngine.Plan p = conv.plan(2, 4, 8, 8);
+          try (Tensor x = gpu.zeros(DType.F32, p.inputShape()); Tensor w = gpu.zeros(DType.F32, conv.filterShape());
+               Tensor y = gpu.zeros(DType.F32, p.outputShape())) {
+            conv.forward(p, x.data(), w.data(), y.data());
+            conv.backwardData(p, y.data(), w.data(), x.data());
+            conv.backwardFilter(p, x.data(), y.data(), w.data(), false);
+            gpu.synchronize();
+          }
+          long hits = conv instanceof CudnnConv3d l ? l.diskHits() : ((CudnnGraphConv3d) conv).diskHits();
+          assertEquals(round == 0 ? 0 : 3, hits, "round " + round + ": " + conv.describe(p));
+          for (CudnnConv3d.Pass pass : CudnnConv3d.Pass.values()) {
+            Object c = chosen(p, pass);
+            String name = c instanceof CudnnConv3d.Algo a ? a.algo() + "/" + a.mathType()
+                : ((CudnnGraphConv3d.Choice) c).name();
+            if (round == 0) first[pass.ordinal()] = name;
+            else assertEquals(first[pass.ordinal()], name, pass + " from the cache");
+          }
+          System.out.println(api + " round " + round + ": " + conv.describe(p));
+        }
+      }
+    } finally {
+      AlgoCache.reset();
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(ConvApi.class)
   void plansAndAlgorithmsAreCachedPerShape(ConvApi api) {
