@@ -703,9 +703,9 @@ int pad_launch(const T* src, T* dst, int64_t N, int64_t D, int64_t H, int64_t W,
 }
 
 // ---- zero padding of D, H, W and of the channels C -> CP (a small Cin made 16 bytes wide) ----
-// One thread per padded position: C values loaded (or none outside), CP values stored; bits
-// copied, not converted, so it is exact for both types.
-template <class T>
+// One thread per padded position: C values loaded (or none outside), CP values stored (one 16-byte
+// store when CP values are 16 bytes, V16); bits copied, not converted, so it is exact for both types.
+template <class T, bool V16>
 __global__ void __launch_bounds__(kThreads) pad_channels_kernel(const T* __restrict__ src, T* __restrict__ dst,
                                                                 int64_t D, int64_t H, int64_t W, int64_t C, int64_t CP,
                                                                 int f0, int f1, int f2, int64_t Dp, int64_t Hp,
@@ -722,7 +722,18 @@ __global__ void __launch_bounds__(kThreads) pad_channels_kernel(const T* __restr
     const bool in = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
     const T* s = src + (((n * D + (in ? id : 0)) * H + (in ? ih : 0)) * W + (in ? iw : 0)) * C;
     T* o = dst + idx * CP;
-    for (int64_t c = 0; c < CP; ++c) o[c] = in && c < C ? s[c] : T(0);
+    if constexpr (V16) {
+      constexpr int K = 16 / (int)sizeof(T);  // == CP
+      union {
+        uint4 u;
+        T t[K];
+      } v;
+#pragma unroll
+      for (int c = 0; c < K; ++c) v.t[c] = in && c < C ? s[c] : T(0);
+      *reinterpret_cast<uint4*>(o) = v.u;
+    } else {
+      for (int64_t c = 0; c < CP; ++c) o[c] = in && c < C ? s[c] : T(0);
+    }
   }
 }
 
@@ -1061,12 +1072,16 @@ extern "C" int comix_nn_pad5d_channels_cuda(const void* x, int dtype, int64_t N,
   const int64_t Dp = D + front3[0] + back3[0], Hp = H + front3[1] + back3[1], Wp = W + front3[2] + back3[2];
   const int64_t total = N * Dp * Hp * Wp;
   const int blocks = comix_grid_for(total, kThreads, 1 << 20);
-  if (dtype == COMIX_DTYPE_F32)
-    pad_channels_kernel<float><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const float*>(x), static_cast<float*>(y),
-        D, H, W, C, CP, front3[0], front3[1], front3[2], Dp, Hp, Wp, total);
-  else
-    pad_channels_kernel<bf16bits><<<blocks, kThreads, 0, S(stream)>>>(static_cast<const bf16bits*>(x),
-        static_cast<bf16bits*>(y), D, H, W, C, CP, front3[0], front3[1], front3[2], Dp, Hp, Wp, total);
+  const bool v16 = CP * (int64_t)esize(dtype) == 16 && aligned(y, 16);
+  if (dtype == COMIX_DTYPE_F32) {
+    auto kernel = v16 ? pad_channels_kernel<float, true> : pad_channels_kernel<float, false>;
+    kernel<<<blocks, kThreads, 0, S(stream)>>>(static_cast<const float*>(x), static_cast<float*>(y), D, H, W, C, CP,
+                                               front3[0], front3[1], front3[2], Dp, Hp, Wp, total);
+  } else {
+    auto kernel = v16 ? pad_channels_kernel<bf16bits, true> : pad_channels_kernel<bf16bits, false>;
+    kernel<<<blocks, kThreads, 0, S(stream)>>>(static_cast<const bf16bits*>(x), static_cast<bf16bits*>(y), D, H, W, C,
+                                               CP, front3[0], front3[1], front3[2], Dp, Hp, Wp, total);
+  }
   COMIX_CUDA_LAUNCHED();
   return COMIX_OK;
 }

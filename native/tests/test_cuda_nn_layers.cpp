@@ -900,8 +900,9 @@ int main() {
     // Conv3d_1a's input and filter with 3 channels made 16 bytes wide (8 bf16 / 4 f32), and odd cases
     const int f2[3] = {2, 2, 2}, b3[3] = {3, 3, 3};
     test_pad_channels(2, 8, 12, 10, 3, dt == BF16 ? 8 : 4, f2, b3, dt);
-    test_pad_channels(1, 3, 5, 7, 5, 8, f0, f0, dt);
-    test_pad_channels(2, 1, 4, 3, 3, 3, f1, b1, dt);  // CP == C: the plain pad
+    test_pad_channels(1, 3, 5, 7, 5, 8, f0, f0, dt);  // bf16: 16-byte stores; f32: 32 bytes, scalar
+    test_pad_channels(1, 2, 3, 3, 3, dt == BF16 ? 4 : 2, f1, b1, dt);  // 8-byte rows: scalar stores
+    test_pad_channels(2, 1, 4, 3, 3, 3, f1, b1, dt);  // CP == C (no extra channels)
     test_weights_padded(64, 3, dt == BF16 ? 8 : 4, 7, 7, 7, dt);
     test_weights_padded(8, 5, 8, 3, 3, 3, dt);
     test_weights_padded(4, 6, 6, 1, 1, 1, dt);  // CinP == Cin

@@ -27,9 +27,12 @@ import java.util.function.Supplier;
  * <p>On a CUDA device (input on the GPU) it runs on cuDNN ({@link Conv3dEngine}: the legacy or the
  * graph API; channels-last, or NCDHW behind transposes; the {@link GpuContext}'s precision): symmetric TF-SAME padding is cuDNN's own; an asymmetric one
  * (a strided conv such as Conv3d_1a) is materialised by a zero-pad kernel first, and the input
- * gradient cropped back. The weight is kept on the device in cuDNN's [Cout, kT, kH, kW, Cin]
+ * gradient cropped back. The weight is kept on the device in cuDNN's [Cout, kT, kH, kW, Cin']
  * order (bf16 in BF16 precision), rebuilt when the parameter changes; its gradient is reordered
- * back and accumulated into the parameter's F32 device gradient. With the context's conv layout
+ * back and accumulated into the parameter's F32 device gradient. Cin' = Cin, or with {@link
+ * GpuContext#setPadInputChannels} Cin rounded up to 16 bytes (zero channels, in the input too,
+ * which is then materialised padded: 8/3 of a 3-channel bf16 input is kept for the backward). With
+ * {@link #setInputGradient}(false) the backward runs no backward-data convolution. With the context's conv layout
  * NCDHW ({@link GpuContext#setConvLayout}) cuDNN runs in NCDHW instead, between transposes of x,
  * y, dy and dx, on the weight in its own PyTorch order.
  */
@@ -140,10 +143,12 @@ public final class Conv3d implements Layer {
     return y;
   }
 
-  /** "3x3x3/1 64->192 @ 8x4x56x56 TF32" for profiles. */
+  /** "3x3x3/1 64->192 @ 8x4x56x56 TF32" for profiles ("3(8)->64" when the input channels are padded). */
   private String describe(long[] in, GpuContext g) {
-    return kernel[0] + "x" + kernel[1] + "x" + kernel[2] + "/" + stride[0] + stride[1] + stride[2] + " " + cin + "->" + cout
-        + " @ " + in[0] + "x" + in[1] + "x" + in[2] + "x" + in[3] + " " + g.precision();
+    int cinP = g.padInputChannels() ? GpuContext.paddedChannels(cin, g.activationType()) : cin;
+    return kernel[0] + "x" + kernel[1] + "x" + kernel[2] + "/" + stride[0] + stride[1] + stride[2] + " " + cin
+        + (cinP != cin ? "(" + cinP + ")" : "") + "->" + cout + " @ " + in[0] + "x" + in[1] + "x" + in[2] + "x" + in[3]
+        + " " + g.precision();
   }
 
   private Conv3dEngine gpuConv(GpuContext g, int[] pad, ConvLayout layout, int cinP) {
@@ -161,6 +166,7 @@ public final class Conv3d implements Layer {
         || devWeightCinP != cinP) {
       if (devWeight != null) devWeight.close();
       devWeight = null;
+      devWeightVersion = -1; // stays invalid unless the reorder below succeeds
       devWeight = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cinP);
       GpuProfile.Span sp = g.span("conv weight reorder");
       g.check(ComixCuda.comix_nn_weight_to_krsc_padded_cuda(master.data(), cout, cin, cinP, kernel[0], kernel[1],
@@ -183,27 +189,27 @@ public final class Conv3d implements Layer {
     int[] f = TfSame.front(size, kernel, stride), b = TfSame.back(size, kernel, stride);
     int cinP = g.padInputChannels() ? GpuContext.paddedChannels(cin, dt) : cin;
     boolean padded = !Arrays.equals(f, b) || cinP != cin;
-    Tensor xin;
-    if (padded) {
-      xin = g.alloc(dt, s[0], s[1] + f[0] + b[0], s[2] + f[1] + b[1], s[3] + f[2] + b[2], cinP);
-      try (GpuProfile.Span sp = g.span("conv pad")) {
-        if (cinP != cin)
-          g.check(ComixCuda.comix_nn_pad5d_channels_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin,
-              cinP, f, b, xin.data(), g.stream()), "Conv3d pad (channels " + cin + " -> " + cinP + ")");
-        else
-          g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
-              xin.data(), g.stream()), "Conv3d pad");
-      }
-    } else {
-      xin = x.retain();
-    }
+    Tensor xin = null;
     try {
+      if (padded) {
+        xin = g.alloc(dt, s[0], s[1] + f[0] + b[0], s[2] + f[1] + b[1], s[3] + f[2] + b[2], cinP);
+        try (GpuProfile.Span sp = g.span("conv pad")) {
+          if (cinP != cin)
+            g.check(ComixCuda.comix_nn_pad5d_channels_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin,
+                cinP, f, b, xin.data(), g.stream()), "Conv3d pad (channels " + cin + " -> " + cinP + ")");
+          else
+            g.check(ComixCuda.comix_nn_pad5d_cuda(x.data(), GpuContext.code(dt), s[0], s[1], s[2], s[3], cin, f, b,
+                xin.data(), g.stream()), "Conv3d pad");
+        }
+      } else {
+        xin = x.retain();
+      }
       Conv3dEngine conv = gpuConv(g, padded ? new int[] {0, 0, 0} : f, ConvLayout.NDHWC, cinP);
       long[] os = outShape(x.shape());
       long n = xin.dim(0);
       int chunk = g.convChunk(n, Math.max(xin.numel(), Tensor.numel(os)) / Math.max(1, n));
-      Tensor y = g.alloc(dt, os);
       Tensor w = deviceWeight(g, dt, cinP);
+      Tensor y = g.alloc(dt, os);
       try (GpuProfile.Span sp = g.span("conv fwd", () -> describe(x.shape(), g))) {
         for (long b0 = 0; b0 < n; b0 += chunk) {
           long b1 = Math.min(n, b0 + chunk);
@@ -236,7 +242,7 @@ public final class Conv3d implements Layer {
     DType dt = gradOut.dtype();
     int code = GpuContext.code(dt);
     int cinP = q.cinP();
-    Tensor w = deviceWeight(g, dt, cinP);
+    Tensor w = inputGradient ? deviceWeight(g, dt, cinP) : null; // only backward-data reads it
     Tensor dxin = inputGradient ? g.alloc(dt, c.input().shape()) : null;
     Tensor dx = dxin;
     try {

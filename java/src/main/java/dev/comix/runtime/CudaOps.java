@@ -303,6 +303,8 @@ public final class CudaOps implements Ops {
   }
 
   private long totalMemoryBytes = -1;
+  /** A larger S than {@link #GEMM_S_BYTES_DEFAULT} could not be allocated once: blocks from then on. */
+  private volatile boolean gemmWholeSFailed;
 
   /** The card's memory in bytes (cudaMemGetInfo once), or 0 when it cannot be read. */
   private synchronized long totalMemory() {
@@ -380,16 +382,18 @@ public final class CudaOps implements Ops {
     long zOff = ComixCuda.comix_supcon_cuda_workspace_offset(n, v, d, flags, 0);
     long dzOff = ComixCuda.comix_supcon_cuda_workspace_offset(n, v, d, flags, 1);
     if (wsBytes <= 0 || zOff < 0 || dzOff < 0) throw new ComixException(op + ": bad GEMM workspace layout");
-    GemmPlan plan = gemmPlan(m);
+    GemmPlan small = gemmPlan(m, gemmBlockRows, gemmSymmetric, GEMM_S_BYTES_DEFAULT);
+    GemmPlan plan = gemmWholeSFailed ? small : gemmPlan(m);
     Pointer ws = allocator.allocate(wsBytes);
     Pointer s = null;
     try {
       try {
         s = allocator.allocate(plan.sBytes());
       } catch (ComixException oom) {
-        // a whole S larger than the fallback block does not fit now: 1 GiB row blocks instead
-        GemmPlan small = gemmPlan(m, gemmBlockRows, gemmSymmetric, GEMM_S_BYTES_DEFAULT);
+        // a whole S larger than the fallback block does not fit: 1 GiB row blocks from now on (each
+        // failed cudaMalloc empties the allocator's cache, so it must not be retried every call)
         if (small.sBytes() >= plan.sBytes()) throw oom;
+        gemmWholeSFailed = true;
         plan = small;
         s = allocator.allocate(plan.sBytes());
       }

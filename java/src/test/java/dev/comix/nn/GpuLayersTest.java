@@ -157,6 +157,7 @@ class GpuLayersTest {
    */
   @Test
   void conv3dWithPaddedInputChannelsMatchesFloat64() {
+    int microBatch = g.microBatch();
     g.setPadInputChannels(true);
     try {
       assertEquals(4, GpuContext.paddedChannels(3, DType.F32));
@@ -172,13 +173,14 @@ class GpuLayersTest {
       convCase("padded channels: conv 7x7x7 s2, micro-batch 2 of 5", 3, 8, new int[] {7, 7, 7}, new int[] {2, 2, 2},
           new int[] {5, 5, 9, 11, 3});
     } finally {
-      g.setMicroBatch(GpuContext.DEFAULT_MICRO_BATCH);
+      g.setMicroBatch(microBatch);
       g.setPadInputChannels(false);
     }
   }
 
   /**
-   * The tiny I3D in BF16 with Conv3d_1a's 3 channels padded to 8 gives the same training-step
+   * The tiny I3D in BF16 with padded input channels (Conv3d_1a's 3 to 8, and at this width most
+   * other convs' too) gives the same training-step
    * features and Conv3d_1a weight gradient as without, up to bf16 rounding (the accumulation order
    * inside cuDNN differs); a wrong channel mapping would be off by O(1).
    */
@@ -193,8 +195,8 @@ class GpuLayersTest {
       for (int pad = 0; pad < 2; pad++) {
         g.setPadInputChannels(pad == 1);
         m.zeroGrad();
-        try (Tensor y = m.forward(xd, true); Tensor yh = g.toHostF32(y); Tensor gd = g.upload(Floats.of(gy, 2, 32), DType.F32);
-            Tensor dx = m.backward(gd)) {
+        try (Tensor y = m.forward(xd, true); Tensor yh = g.toHostF32(y); Tensor gh = Floats.of(gy, 2, 32);
+            Tensor gd = g.upload(gh, DType.F32); Tensor dx = m.backward(gd)) {
           feats[pad] = Floats.read(yh);
           grads[pad] = Floats.read(m.namedParams(false).get("Conv3d_1a_7x7.conv3d.weight").grad());
         }

@@ -155,9 +155,10 @@ public final class GpuContext {
 
   /**
    * Whether NDHWC convolutions whose input channels are not a multiple of 16 bytes (I3D's
-   * Conv3d_1a: 3 channels) run on an input and filter zero-padded to the next multiple (8 bf16
-   * or 4 fp32 channels): tensor-core kernels want 16-byte channel vectors. Same results (the
-   * extra channels are zeros). Off by default, {@code COMIX_GPU_PAD_CHANNELS=1} turns it on: on
+   * Conv3d_1a: 3 channels; every such conv, e.g. most of a tiny-width test model) run on an input
+   * and filter zero-padded to the next multiple (8 bf16 or 4 fp32 channels): tensor-core kernels
+   * want 16-byte channel vectors. Same results (the extra channels are zeros); costs the padded
+   * input's memory, kept for the backward (8/3 of a 3-channel bf16 clip, 4/3 in fp32). Off by default, {@code COMIX_GPU_PAD_CHANNELS=1} turns it on: on
    * an H200 Conv3d_1a took 5.8 ms of a 28 ms BF16 step (36 TFLOP/s) and 4.4 ms in TF32; whether
    * 2.7x (bf16) or 1.3x (fp32) the MACs at tensor-core rates is faster is unmeasured.
    */
