@@ -4,6 +4,8 @@
 // up to one rounding step. Exits 77 (ctest: skipped) when no GPU answers, saying why.
 #include <cuda_runtime.h>
 
+#include <vector>
+
 #include "comix/background_mix.h"
 #include "comix/temporal_median.h"
 #include "cuda_test_util.h"
@@ -11,20 +13,28 @@
 
 
 
-static void check_median(int64_t T, int64_t n, int levels, int offset) {
+// One random input, its CPU median and one upload serve every kernel variant: when each variant
+// made its own, generating the 1080p x 300 input and its reference over and over took most of
+// this test's 75 s on an H200 (2026-11-26).
+static void check_median(int64_t T, int64_t n, int levels, int offset, const std::vector<int>& variants) {
   auto f = random_frames(T * n, levels);
   std::vector<uint8_t> ref((size_t)n), got((size_t)n);
   CHECK(comix_median_u8_cpu(f.data(), T, n, ref.data(), 0) == COMIX_OK, "cpu median");
   Dev<uint8_t> df((size_t)(T * n) + offset), dout((size_t)n + offset);
   CUDA_OK(cudaMemcpy(df.p + offset, f.data(), (size_t)(T * n), cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemset(dout.p, 0xAB, (size_t)n + offset));
-  int st = comix_median_u8_cuda(df.p + offset, T, n, dout.p + offset, nullptr);
-  CHECK(st == COMIX_OK, "cuda median status %d", st);
-  CUDA_OK(cudaDeviceSynchronize());
-  CUDA_OK(cudaMemcpy(got.data(), dout.p + offset, (size_t)n, cudaMemcpyDeviceToHost));
-  int64_t bad = 0;
-  for (int64_t i = 0; i < n; ++i) bad += got[(size_t)i] != ref[(size_t)i];
-  CHECK(bad == 0, "median T=%lld n=%lld offset=%d: %lld mismatches", (long long)T, (long long)n, offset, (long long)bad);
+  for (int variant : variants) {
+    CHECK(comix_median_cuda_set_variant(variant) == COMIX_OK, "variant %d", variant);
+    CUDA_OK(cudaMemset(dout.p, 0xAB, (size_t)n + offset));
+    int st = comix_median_u8_cuda(df.p + offset, T, n, dout.p + offset, nullptr);
+    CHECK(st == COMIX_OK, "cuda median status %d (variant %d)", st, variant);
+    CUDA_OK(cudaDeviceSynchronize());
+    CUDA_OK(cudaMemcpy(got.data(), dout.p + offset, (size_t)n, cudaMemcpyDeviceToHost));
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; ++i) bad += got[(size_t)i] != ref[(size_t)i];
+    CHECK(bad == 0, "median variant %d T=%lld n=%lld offset=%d: %lld mismatches", variant, (long long)T,
+          (long long)n, offset, (long long)bad);
+  }
+  comix_median_cuda_set_variant(-1);
 }
 
 static void check_hist(int64_t T, int64_t n) {
@@ -97,17 +107,14 @@ int main() {
   const int64_t Ts[] = {1, 2, 3, 16, 72, 255, 256, 300, 301, 1000, 1817, 2500, 8000};
   const int64_t ns[] = {1, 13, 128, 4096, 224 * 224 * 3, 101 * 77 * 3};
   // every kernel variant (4, 20: bit-sliced, 4 and 2 groups per warp; 5, 21: the same, version 12)
-  for (int variant : {-1, 0, 8, 3, 10, 4, 20, 5, 21}) {
-    CHECK(comix_median_cuda_set_variant(variant) == COMIX_OK, "variant %d", variant);
-    for (int64_t T : Ts)
-      for (int64_t n : ns) {
-        if (T * n > (int64_t)400e6 || (T >= 1000 && n > 4096 * 4)) continue;
-        check_median(T, n, (T + n) % 3 == 0 ? 3 : 256, 0);
-      }
-    check_median(16, 4096, 256, 3);  // misaligned pointers take the byte path
-    check_median(300, 1920 * 1080 * 3, 256, 0);
-  }
-  comix_median_cuda_set_variant(-1);
+  const std::vector<int> variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21};
+  for (int64_t T : Ts)
+    for (int64_t n : ns) {
+      if (T * n > (int64_t)400e6 || (T >= 1000 && n > 4096 * 4)) continue;
+      check_median(T, n, (T + n) % 3 == 0 ? 3 : 256, 0, variants);
+    }
+  check_median(16, 4096, 256, 3, variants);  // misaligned pointers take the byte path
+  check_median(300, 1920 * 1080 * 3, 256, 0, variants);
   CHECK(comix_median_cuda_set_variant(6) == COMIX_ERR_ARGUMENT, "variant 6 was removed");
   for (int64_t T : {1, 2, 7, 300}) check_hist(T, 4099);
   for (int dt : {COMIX_DTYPE_F32, COMIX_DTYPE_BF16}) {
