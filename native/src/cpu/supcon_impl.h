@@ -75,6 +75,31 @@ SCache<T>& s_cache() {
   return c;
 }
 
+// Reusable work buffers (slots 1-3: Z, its GEMM panels, its gradient panels). A fresh multi-MB
+// std::vector per call was page-faulted in and zeroed every time (~5% of a 1024 x 2 x 512 call);
+// a cached one is uninitialised and written in full below. A concurrent call gets its own.
+template <class T, int SLOT>
+SCache<T>& slot_cache() {
+  static SCache<T> c;
+  return c;
+}
+
+template <class T, int SLOT>
+T* work_buffer(size_t n, std::unique_lock<std::mutex>& lock, std::unique_ptr<T[]>& own) {
+  SCache<T>& c = slot_cache<T, SLOT>();
+  if (n * sizeof(T) <= ((size_t)256 << 20)) lock = std::unique_lock<std::mutex>(c.mu, std::try_to_lock);
+  if (lock.owns_lock()) {
+    if (c.n < n) {
+      c.buf.reset();
+      c.buf.reset(new T[n]);
+      c.n = n;
+    }
+    return c.buf.get();
+  }
+  own.reset(new T[n]);
+  return own.get();
+}
+
 template <class T>
 int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   typedef typename VecOf<T>::type Vt;
@@ -117,53 +142,72 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   }
 
   const int64_t Mp = (M + NB - 1) / NB * NB, Dp = (D + NB - 1) / NB * NB;
-  std::vector<T> Z((size_t)(Mp * Dp), T(0));
+  const double work = 3.0 * (double)M * (double)M * (double)(D + 8);
+  const int nthreads = work < 4e6 ? 1 : threads;
+  std::unique_lock<std::mutex> zlock, ztlock, zglock;
+  std::unique_ptr<T[]> zown, ztown, zgown;
+  // Z: the active rows (normalised if asked), zero-padded to Mp x Dp
+  T* const Z = work_buffer<T, 1>((size_t)(Mp * Dp), zlock, zown);
   std::vector<double> invnorm((size_t)M, 1.0);
   std::vector<uint8_t> clamped((size_t)M, 0);
-  for (int64_t i = 0; i < M; ++i) {
-    const T* src = P.x + comix::supcon_row_offset(rows[(size_t)i], N, V, D, vmajor);
-    T* dst = Z.data() + i * Dp;
-    if (normalize) {
-      double ss = 0;
-      for (int64_t d = 0; d < D; ++d) ss += (double)src[d] * (double)src[d];
-      const double nrm = std::sqrt(ss);
-      const double den = nrm > 1e-12 ? nrm : 1e-12;
-      clamped[(size_t)i] = !(nrm > 1e-12);
-      invnorm[(size_t)i] = 1.0 / den;
-      for (int64_t d = 0; d < D; ++d) dst[d] = (T)((double)src[d] / den);
-    } else {
-      for (int64_t d = 0; d < D; ++d) dst[d] = src[d];
+  comix::parallel_for(Mp, 64, nthreads, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T* dst = Z + i * Dp;
+      if (i >= M) {
+        std::fill(dst, dst + Dp, T(0));
+        continue;
+      }
+      const T* src = P.x + comix::supcon_row_offset(rows[(size_t)i], N, V, D, vmajor);
+      if (normalize) {
+        double ss = 0;
+        for (int64_t d = 0; d < D; ++d) ss += (double)src[d] * (double)src[d];
+        const double nrm = std::sqrt(ss);
+        const double den = nrm > 1e-12 ? nrm : 1e-12;
+        clamped[(size_t)i] = !(nrm > 1e-12);
+        invnorm[(size_t)i] = 1.0 / den;
+        for (int64_t d = 0; d < D; ++d) dst[d] = (T)((double)src[d] / den);
+      } else {
+        for (int64_t d = 0; d < D; ++d) dst[d] = src[d];
+      }
+      std::fill(dst + D, dst + Dp, T(0));
     }
-  }
+  });
   // panels: Zt[(jb*D + d)*NB + j] = Z[jb*NB + j][d]
-  std::vector<T> Zt((size_t)(Mp * D));
-  for (int64_t jb = 0; jb < Mp / NB; ++jb)
-    for (int64_t d = 0; d < D; ++d)
-      for (int64_t j = 0; j < NB; ++j) Zt[(size_t)((jb * D + d) * NB + j)] = Z[(size_t)((jb * NB + j) * Dp + d)];
+  T* const Zt = work_buffer<T, 2>((size_t)(Mp * D), ztlock, ztown);
+  comix::parallel_for(Mp / NB, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
+    for (int64_t jb = b0; jb < b1; ++jb)
+      for (int64_t d = 0; d < D; ++d)
+        for (int64_t j = 0; j < NB; ++j) Zt[(size_t)((jb * D + d) * NB + j)] = Z[(size_t)((jb * NB + j) * Dp + d)];
+  });
   // pass-2 panels of Z: for column tile t and feature chunk c, the CB x NB block
   // Zg[((t * Dp/NB + c) * CB + k) * NB + q] = Z[t*CB + k][c*NB + q], contiguous, so the
   // gradient product streams it (Z itself has a power-of-two row stride for common D, and
-  // walking its rows at that stride thrashes a few L1 sets).
+  // walking its rows at that stride thrashes a few L1 sets); rows past Mp are zeros.
   const int64_t ntp = (Mp + CB - 1) / CB, nch = Dp / NB;
-  std::vector<T> Zg((size_t)(ntp * nch * CB * NB), T(0));
-  for (int64_t r = 0; r < Mp; ++r) {
-    const int64_t t = r / CB, k = r % CB;
-    for (int64_t c = 0; c < nch; ++c)
-      std::memcpy(Zg.data() + ((t * nch + c) * CB + k) * NB, Z.data() + r * Dp + c * NB, (size_t)NB * sizeof(T));
-  }
-  // per-label sums (float64) and positive counts
+  T* const Zg = work_buffer<T, 3>((size_t)(ntp * nch * CB * NB), zglock, zgown);
+  comix::parallel_for(ntp * CB, 64, nthreads, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t t = r / CB, k = r % CB;
+      for (int64_t c = 0; c < nch; ++c) {
+        T* dst = Zg + ((t * nch + c) * CB + k) * NB;
+        if (r < Mp) std::memcpy(dst, Z + r * Dp + c * NB, (size_t)NB * sizeof(T));
+        else std::fill(dst, dst + NB, T(0));
+      }
+    }
+  });
+  // per-label sums (float64, rows added in index order for every column) and positive counts
   std::vector<double> gsum((size_t)(G * D), 0.0);
-  for (int64_t i = 0; i < M; ++i) {
-    double* gs = gsum.data() + (int64_t)group[(size_t)i] * D;
-    const T* z = Z.data() + i * Dp;
-    for (int64_t d = 0; d < D; ++d) gs[d] += (double)z[d];
-  }
+  comix::parallel_for(D, 16, nthreads, [&](int64_t d0, int64_t d1, int) {
+    for (int64_t i = 0; i < M; ++i) {
+      double* gs = gsum.data() + (int64_t)group[(size_t)i] * D;
+      const T* z = Z + i * Dp;
+      for (int64_t d = d0; d < d1; ++d) gs[d] += (double)z[d];
+    }
+  });
   const double inv_tau = 1.0 / P.tau;
 
   std::vector<double> lse((size_t)Mp, 0.0), inv_npos((size_t)M, 0.0), rowloss((size_t)M, 0.0);
   std::vector<T> lse_t((size_t)Mp, T(0)), valid_t((size_t)Mp, T(0));
-  const double work = 3.0 * (double)M * (double)M * (double)(D + 8);
-  const int nthreads = work < 4e6 ? 1 : threads;
   const int64_t nblocks = Mp / kRows;
   const int64_t ntiles = (M + CB - 1) / CB;
 
@@ -204,7 +248,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         const int64_t rw = std::min<int64_t>(CB, Mp - r0), cw = std::min<int64_t>(CB, Mp - c0);
         for (int64_t i = r0; i < r0 + rw; i += kRows) {
           for (int64_t jb = 0; jb < cw / NB; ++jb)
-            micro<T>(Z.data() + i * Dp, Dp, Zt.data() + (c0 / NB + jb) * D * NB, NB, D, Sm + i * Mp + c0 + jb * NB, Mp);
+            micro<T>(Z + i * Dp, Dp, Zt + (c0 / NB + jb) * D * NB, NB, D, Sm + i * Mp + c0 + jb * NB, Mp);
           for (int64_t r = i; r < i + kRows; ++r)
             for (int64_t j = c0; j < c0 + cw; ++j) Sm[r * Mp + j] = (T)(Sm[r * Mp + j] * (T)inv_tau);
         }
@@ -228,7 +272,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   auto sim_tile = [&](int64_t i0, int64_t j0, int64_t wp, T* tile) -> std::pair<T*, int64_t> {
     if (stored) return {Sm + i0 * Mp + j0, Mp};
     for (int64_t jb = 0; jb < wp / NB; ++jb)
-      micro<T>(Z.data() + i0 * Dp, Dp, Zt.data() + (j0 / NB + jb) * D * NB, NB, D, tile + jb * NB, CB);
+      micro<T>(Z + i0 * Dp, Dp, Zt + (j0 / NB + jb) * D * NB, NB, D, tile + jb * NB, CB);
     for (int i = 0; i < kRows; ++i)
       for (int64_t j = 0; j < wp; ++j) tile[i * CB + j] = (T)(tile[i * CB + j] * (T)inv_tau);
     return {tile, CB};
@@ -285,7 +329,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         const int64_t a = i0 + i;
         const int64_t npos = gcount[(size_t)group[(size_t)a]] - 1;  // rows of the label, minus the anchor
         if (npos <= 0 || !(l[i] > 0.0)) continue;
-        const T* z = Z.data() + a * Dp;
+        const T* z = Z + a * Dp;
         const double* gs = gsum.data() + (int64_t)group[(size_t)a] * D;
         double possum = 0.0;
         for (int64_t d = 0; d < D; ++d) possum += (double)z[d] * (gs[d] - (double)z[d]);
@@ -349,12 +393,12 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           wt = S.data();
         }
         for (int64_t d0 = 0; d0 < Dp; d0 += NB)
-          micro<T>(wt, CB, Zg.data() + ((t * nch + d0 / NB) * CB) * NB, NB, wp, tmp.data() + d0, Dp);
+          micro<T>(wt, CB, Zg + ((t * nch + d0 / NB) * CB) * NB, NB, wp, tmp.data() + d0, Dp);
         for (int64_t e = 0; e < kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
       }
       for (int i = 0; i < kRows && i0 + i < M; ++i) {
         const int64_t a = i0 + i;
-        const T* z = Z.data() + a * Dp;
+        const T* z = Z + a * Dp;
         const double* gs = gsum.data() + (int64_t)group[(size_t)a] * D;
         double* dz = acc.data() + i * Dp;  // sum_k W_ak z_k, turned into dL/dz_a in place
         const double ip2 = 2.0 * inv_npos[(size_t)a];
