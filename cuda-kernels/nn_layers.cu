@@ -507,36 +507,39 @@ struct PoolGeom {
   int kd, kh, kw, sd, sh, sw, pd, ph, pw;
 };
 
-template <class T, int V, int MODE>
+// Index arithmetic in I: int32_t when every offset fits (pool_launch checks), else int64_t. The
+// 64-bit divisions of the coordinate decode cost tens of instructions each on the GPU and these
+// kernels do little else per element.
+template <class T, int V, int MODE, class I>
 __global__ void __launch_bounds__(kThreads) pool_fwd_kernel(const T* __restrict__ x, T* __restrict__ y,
                                                             uint8_t* __restrict__ am, PoolGeom g, int64_t total) {
   const float inv = 1.0f / (float)(g.kd * g.kh * g.kw);
-  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += (int64_t)gridDim.x * blockDim.x) {
-    int64_t p = idx / g.L;
-    const int64_t lv = idx - p * g.L;
-    const int64_t ow = p % g.OW;
-    p /= g.OW;
-    const int64_t oh = p % g.OH;
-    p /= g.OH;
-    const int64_t od = p % g.OD, n = p / g.OD;
-    const int64_t d0 = od * g.sd - g.pd, h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+  const I L = (I)g.L, C = (I)g.C, D = (I)g.D, H = (I)g.H, W = (I)g.W, OD = (I)g.OD, OH = (I)g.OH, OW = (I)g.OW;
+  for (I idx = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; idx < (I)total; idx += (I)gridDim.x * (I)blockDim.x) {
+    I p = idx / L;
+    const I lv = idx - p * L;
+    const I ow = p % OW;
+    p /= OW;
+    const I oh = p % OH;
+    p /= OH;
+    const I od = p % OD, n = p / OD;
+    const I d0 = od * g.sd - g.pd, h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
     float best[V];
     uint8_t bi[V];
 #pragma unroll
     for (int j = 0; j < V; ++j) best[j] = MODE == 0 ? -INFINITY : 0.0f, bi[j] = 0;
     int widx = 0;
     for (int a = 0; a < g.kd; ++a) {
-      const int64_t id = d0 + a;
-      const bool ind = id >= 0 && id < g.D;
+      const I id = d0 + a;
+      const bool ind = id >= 0 && id < D;
       for (int b = 0; b < g.kh; ++b) {
-        const int64_t ih = h0 + b;
-        const bool inh = ind && ih >= 0 && ih < g.H;
+        const I ih = h0 + b;
+        const bool inh = ind && ih >= 0 && ih < H;
         for (int e = 0; e < g.kw; ++e, ++widx) {
-          const int64_t iw = w0 + e;
+          const I iw = w0 + e;
           float v[V];
-          if (inh && iw >= 0 && iw < g.W) {
-            ldv<T, V>(x + (((n * g.D + id) * g.H + ih) * g.W + iw) * g.C + lv * V, v);
+          if (inh && iw >= 0 && iw < W) {
+            ldv<T, V>(x + (((n * D + id) * H + ih) * W + iw) * C + lv * V, v);
           } else {
 #pragma unroll
             for (int j = 0; j < V; ++j) v[j] = 0.0f;  // padded zero (max); never reached for average
@@ -561,40 +564,41 @@ __global__ void __launch_bounds__(kThreads) pool_fwd_kernel(const T* __restrict_
 }
 
 // first output o along one dimension whose window covers input i (window: o*s - pad + [0, k))
-__device__ __forceinline__ int64_t first_cover(int64_t i, int k, int s, int pad) {
-  const int64_t num = i + pad - k + 1;
+template <class I>
+__device__ __forceinline__ I first_cover(I i, int k, int s, int pad) {
+  const I num = i + pad - k + 1;
   return num <= 0 ? 0 : (num + s - 1) / s;
 }
 
-template <class T, int V, int MODE>
+template <class T, int V, int MODE, class I>
 __global__ void __launch_bounds__(kThreads) pool_bwd_kernel(const T* __restrict__ dy, const uint8_t* __restrict__ am,
                                                             T* __restrict__ dx, PoolGeom g, int64_t total) {
   const float inv = 1.0f / (float)(g.kd * g.kh * g.kw);
-  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += (int64_t)gridDim.x * blockDim.x) {
-    int64_t p = idx / g.L;
-    const int64_t lv = idx - p * g.L;
-    const int64_t iw = p % g.W;
-    p /= g.W;
-    const int64_t ih = p % g.H;
-    p /= g.H;
-    const int64_t id = p % g.D, n = p / g.D;
+  const I L = (I)g.L, C = (I)g.C, D = (I)g.D, H = (I)g.H, W = (I)g.W, OD = (I)g.OD, OH = (I)g.OH, OW = (I)g.OW;
+  for (I idx = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; idx < (I)total; idx += (I)gridDim.x * (I)blockDim.x) {
+    I p = idx / L;
+    const I lv = idx - p * L;
+    const I iw = p % W;
+    p /= W;
+    const I ih = p % H;
+    p /= H;
+    const I id = p % D, n = p / D;
     float acc[V];
 #pragma unroll
     for (int j = 0; j < V; ++j) acc[j] = 0.0f;
-    const int64_t dlo = first_cover(id, g.kd, g.sd, g.pd), hlo = first_cover(ih, g.kh, g.sh, g.ph),
-                  wlo = first_cover(iw, g.kw, g.sw, g.pw);
-    int64_t dhi = (id + g.pd) / g.sd, hhi = (ih + g.ph) / g.sh, whi = (iw + g.pw) / g.sw;
-    dhi = dhi < g.OD - 1 ? dhi : g.OD - 1;
-    hhi = hhi < g.OH - 1 ? hhi : g.OH - 1;
-    whi = whi < g.OW - 1 ? whi : g.OW - 1;
-    for (int64_t od = dlo; od <= dhi; ++od) {
+    const I dlo = first_cover<I>(id, g.kd, g.sd, g.pd), hlo = first_cover<I>(ih, g.kh, g.sh, g.ph),
+            wlo = first_cover<I>(iw, g.kw, g.sw, g.pw);
+    I dhi = (id + g.pd) / g.sd, hhi = (ih + g.ph) / g.sh, whi = (iw + g.pw) / g.sw;
+    dhi = dhi < OD - 1 ? dhi : OD - 1;
+    hhi = hhi < OH - 1 ? hhi : OH - 1;
+    whi = whi < OW - 1 ? whi : OW - 1;
+    for (I od = dlo; od <= dhi; ++od) {
       const int a = (int)(id - (od * g.sd - g.pd));
-      for (int64_t oh = hlo; oh <= hhi; ++oh) {
+      for (I oh = hlo; oh <= hhi; ++oh) {
         const int b = (int)(ih - (oh * g.sh - g.ph));
-        for (int64_t ow = wlo; ow <= whi; ++ow) {
+        for (I ow = wlo; ow <= whi; ++ow) {
           const int e = (int)(iw - (ow * g.sw - g.pw));
-          const int64_t o = (((n * g.OD + od) * g.OH + oh) * g.OW + ow) * g.C + lv * V;
+          const I o = (((n * OD + od) * OH + oh) * OW + ow) * C + lv * V;
           float v[V];
           ldv<T, V>(dy + o, v);
           if (MODE == 0) {
@@ -614,6 +618,22 @@ __global__ void __launch_bounds__(kThreads) pool_bwd_kernel(const T* __restrict_
   }
 }
 
+template <class T, class I>
+void pool_kernels(bool fwd, bool vec, int mode, const T* src, T* dst, uint8_t* am, const uint8_t* amc, PoolGeom g,
+                  int64_t total, int blocks, cudaStream_t s) {
+  if (fwd) {
+    if (vec && mode == 0) pool_fwd_kernel<T, 4, 0, I><<<blocks, kThreads, 0, s>>>(src, dst, am, g, total);
+    else if (vec) pool_fwd_kernel<T, 4, 1, I><<<blocks, kThreads, 0, s>>>(src, dst, am, g, total);
+    else if (mode == 0) pool_fwd_kernel<T, 1, 0, I><<<blocks, kThreads, 0, s>>>(src, dst, am, g, total);
+    else pool_fwd_kernel<T, 1, 1, I><<<blocks, kThreads, 0, s>>>(src, dst, am, g, total);
+  } else {
+    if (vec && mode == 0) pool_bwd_kernel<T, 4, 0, I><<<blocks, kThreads, 0, s>>>(src, amc, dst, g, total);
+    else if (vec) pool_bwd_kernel<T, 4, 1, I><<<blocks, kThreads, 0, s>>>(src, amc, dst, g, total);
+    else if (mode == 0) pool_bwd_kernel<T, 1, 0, I><<<blocks, kThreads, 0, s>>>(src, amc, dst, g, total);
+    else pool_bwd_kernel<T, 1, 1, I><<<blocks, kThreads, 0, s>>>(src, amc, dst, g, total);
+  }
+}
+
 template <class T>
 int pool_launch(bool fwd, const T* src, T* dst, uint8_t* am, const uint8_t* amc, PoolGeom g, int mode, cudaStream_t s) {
   const bool vec = g.C % 4 == 0 && aligned(src, 4 * sizeof(T)) && aligned(dst, 4 * sizeof(T)) &&
@@ -622,17 +642,11 @@ int pool_launch(bool fwd, const T* src, T* dst, uint8_t* am, const uint8_t* amc,
   g.L = g.C / V;
   const int64_t total = (fwd ? g.N * g.OD * g.OH * g.OW : g.N * g.D * g.H * g.W) * g.L;
   const int blocks = comix_grid_for(total, kThreads, 1 << 20);
-  if (fwd) {
-    if (vec && mode == 0) pool_fwd_kernel<T, 4, 0><<<blocks, kThreads, 0, s>>>(src, dst, am, g, total);
-    else if (vec) pool_fwd_kernel<T, 4, 1><<<blocks, kThreads, 0, s>>>(src, dst, am, g, total);
-    else if (mode == 0) pool_fwd_kernel<T, 1, 0><<<blocks, kThreads, 0, s>>>(src, dst, am, g, total);
-    else pool_fwd_kernel<T, 1, 1><<<blocks, kThreads, 0, s>>>(src, dst, am, g, total);
-  } else {
-    if (vec && mode == 0) pool_bwd_kernel<T, 4, 0><<<blocks, kThreads, 0, s>>>(src, amc, dst, g, total);
-    else if (vec) pool_bwd_kernel<T, 4, 1><<<blocks, kThreads, 0, s>>>(src, amc, dst, g, total);
-    else if (mode == 0) pool_bwd_kernel<T, 1, 0><<<blocks, kThreads, 0, s>>>(src, amc, dst, g, total);
-    else pool_bwd_kernel<T, 1, 1><<<blocks, kThreads, 0, s>>>(src, amc, dst, g, total);
-  }
+  // int32 indices when every element offset, and the grid-stride index past the end, stay below
+  // 2^31: both tensors within 2^30 elements (a grid is at most 2^28 threads)
+  const bool small = g.N * g.D * g.H * g.W * g.C <= ((int64_t)1 << 30) && g.N * g.OD * g.OH * g.OW * g.C <= ((int64_t)1 << 30);
+  if (small) pool_kernels<T, int32_t>(fwd, vec, mode, src, dst, am, amc, g, total, blocks, s);
+  else pool_kernels<T, int64_t>(fwd, vec, mode, src, dst, am, amc, g, total, blocks, s);
   COMIX_CUDA_LAUNCHED();
   return COMIX_OK;
 }
