@@ -634,6 +634,8 @@ void pool_kernels(bool fwd, bool vec, int mode, const T* src, T* dst, uint8_t* a
   }
 }
 
+bool g_wide_index = false;  // comix_nn_test_wide_index: 64-bit indices everywhere (tests)
+
 template <class T>
 int pool_launch(bool fwd, const T* src, T* dst, uint8_t* am, const uint8_t* amc, PoolGeom g, int mode, cudaStream_t s) {
   const bool vec = g.C % 4 == 0 && aligned(src, 4 * sizeof(T)) && aligned(dst, 4 * sizeof(T)) &&
@@ -644,7 +646,8 @@ int pool_launch(bool fwd, const T* src, T* dst, uint8_t* am, const uint8_t* amc,
   const int blocks = comix_grid_for(total, kThreads, 1 << 20);
   // int32 indices when every element offset, and the grid-stride index past the end, stay below
   // 2^31: both tensors within 2^30 elements (a grid is at most 2^28 threads)
-  const bool small = g.N * g.D * g.H * g.W * g.C <= ((int64_t)1 << 30) && g.N * g.OD * g.OH * g.OW * g.C <= ((int64_t)1 << 30);
+  const bool small = !g_wide_index && g.N * g.D * g.H * g.W * g.C <= ((int64_t)1 << 30) &&
+                     g.N * g.OD * g.OH * g.OW * g.C <= ((int64_t)1 << 30);
   if (small) pool_kernels<T, int32_t>(fwd, vec, mode, src, dst, am, amc, g, total, blocks, s);
   else pool_kernels<T, int64_t>(fwd, vec, mode, src, dst, am, amc, g, total, blocks, s);
   COMIX_CUDA_LAUNCHED();
@@ -1015,6 +1018,8 @@ extern "C" int comix_nn_relu_backward_cuda(const void* y, const void* dy, int dt
                                      static_cast<bf16bits*>(dx)},
                    n, vec, S(stream));
 }
+
+extern "C" void comix_nn_test_wide_index(int on) { g_wide_index = on != 0; }
 
 extern "C" int comix_nn_pool3d_forward_cuda(const void* x, int dtype, int64_t N, int64_t D, int64_t H, int64_t W,
                                             int64_t C, const int* kernel3, const int* stride3, const int* padFront3,

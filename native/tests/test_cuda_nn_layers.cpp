@@ -883,11 +883,15 @@ int main() {
       {"avg 3x3x3 s2 overlapping C=5", 2, 5, 7, 9, 5, {3, 3, 3}, {2, 2, 2}, 1, 0},
       {"avg 1x2x2 s1 C=64", 1, 2, 5, 6, 64, {1, 2, 2}, {1, 1, 1}, 1, 0},
   };
-  for (int dt : {F32, BF16})
-    for (const PoolCase& pc : pools) {
-      test_pool(pc, dt);
-      if (pc.C % 4 == 0) test_pool(pc, dt, esz(dt));  // misaligned: scalar path
-    }
+  for (int wide = 0; wide < 2; ++wide) {  // 32-bit index path (these sizes), then the 64-bit one forced
+    comix_nn_test_wide_index(wide);
+    for (int dt : {F32, BF16})
+      for (const PoolCase& pc : pools) {
+        test_pool(pc, dt);
+        if (pc.C % 4 == 0) test_pool(pc, dt, esz(dt));  // misaligned: scalar path
+      }
+  }
+  comix_nn_test_wide_index(0);
 
   const int f1[3] = {1, 0, 2}, b1[3] = {0, 1, 1}, f0[3] = {0, 0, 0}, b2[3] = {1, 1, 0};
   for (int dt : {F32, BF16}) {
