@@ -501,6 +501,9 @@ struct DropoutBwd {
   }
 };
 
+// comix_nn_test_wide_index: the pool and pad kernels take their 64-bit index path at every size (tests)
+bool g_wide_index = false;
+
 // ---- pooling ----
 struct PoolGeom {
   int64_t N, D, H, W, C, L, OD, OH, OW;
@@ -634,8 +637,6 @@ void pool_kernels(bool fwd, bool vec, int mode, const T* src, T* dst, uint8_t* a
   }
 }
 
-bool g_wide_index = false;  // comix_nn_test_wide_index: 64-bit indices everywhere (tests)
-
 template <class T>
 int pool_launch(bool fwd, const T* src, T* dst, uint8_t* am, const uint8_t* amc, PoolGeom g, int mode, cudaStream_t s) {
   const bool vec = g.C % 4 == 0 && aligned(src, 4 * sizeof(T)) && aligned(dst, 4 * sizeof(T)) &&
@@ -672,24 +673,26 @@ int pool_check(const void* a, const void* b, int dtype, int64_t N, int64_t D, in
 }
 
 // ---- zero padding / cropping of D, H, W ----
-template <class T, int V, bool PAD>
-__global__ void __launch_bounds__(kThreads) pad_kernel(const T* __restrict__ src, T* __restrict__ dst, int64_t D,
-                                                       int64_t H, int64_t W, int64_t C, int64_t L, int f0, int f1,
-                                                       int f2, int64_t Dp, int64_t Hp, int64_t Wp, int64_t total) {
+// Index arithmetic in I as for the pools (int32_t when both tensors have at most 2^30 elements).
+template <class T, int V, bool PAD, class I>
+__global__ void __launch_bounds__(kThreads) pad_kernel(const T* __restrict__ src, T* __restrict__ dst, int64_t D64,
+                                                       int64_t H64, int64_t W64, int64_t C64, int64_t L64, int f0,
+                                                       int f1, int f2, int64_t Dp64, int64_t Hp64, int64_t Wp64,
+                                                       int64_t total) {
+  const I D = (I)D64, H = (I)H64, W = (I)W64, C = (I)C64, L = (I)L64, Dp = (I)Dp64, Hp = (I)Hp64, Wp = (I)Wp64;
   // PAD: threads over dst = padded [N, Dp, Hp, Wp, C]; else threads over dst = interior [N, D, H, W, C]
-  const int64_t AD = PAD ? Dp : D, AH = PAD ? Hp : H, AW = PAD ? Wp : W;
-  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += (int64_t)gridDim.x * blockDim.x) {
-    int64_t p = idx / L;
-    const int64_t lv = idx - p * L;
-    const int64_t w = p % AW;
+  const I AD = PAD ? Dp : D, AH = PAD ? Hp : H, AW = PAD ? Wp : W;
+  for (I idx = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; idx < (I)total; idx += (I)gridDim.x * (I)blockDim.x) {
+    I p = idx / L;
+    const I lv = idx - p * L;
+    const I w = p % AW;
     p /= AW;
-    const int64_t h = p % AH;
+    const I h = p % AH;
     p /= AH;
-    const int64_t d = p % AD, n = p / AD;
+    const I d = p % AD, n = p / AD;
     float v[V];
     if (PAD) {
-      const int64_t id = d - f0, ih = h - f1, iw = w - f2;
+      const I id = d - f0, ih = h - f1, iw = w - f2;
       if (id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W) {
         ldv<T, V>(src + (((n * D + id) * H + ih) * W + iw) * C + lv * V, v);
       } else {
@@ -711,10 +714,15 @@ int pad_launch(const T* src, T* dst, int64_t N, int64_t D, int64_t H, int64_t W,
   const int64_t L = C / V, Dp = D + f[0] + b[0], Hp = H + f[1] + b[1], Wp = W + f[2] + b[2];
   const int64_t total = (PAD ? N * Dp * Hp * Wp : N * D * H * W) * L;
   const int blocks = comix_grid_for(total, kThreads, 1 << 20);
-  if (vec)
-    pad_kernel<T, 4, PAD><<<blocks, kThreads, 0, s>>>(src, dst, D, H, W, C, L, f[0], f[1], f[2], Dp, Hp, Wp, total);
+  const bool small = !g_wide_index && N * Dp * Hp * Wp * C <= ((int64_t)1 << 30);  // the padded one is the larger
+  if (vec && small)
+    pad_kernel<T, 4, PAD, int32_t><<<blocks, kThreads, 0, s>>>(src, dst, D, H, W, C, L, f[0], f[1], f[2], Dp, Hp, Wp, total);
+  else if (vec)
+    pad_kernel<T, 4, PAD, int64_t><<<blocks, kThreads, 0, s>>>(src, dst, D, H, W, C, L, f[0], f[1], f[2], Dp, Hp, Wp, total);
+  else if (small)
+    pad_kernel<T, 1, PAD, int32_t><<<blocks, kThreads, 0, s>>>(src, dst, D, H, W, C, L, f[0], f[1], f[2], Dp, Hp, Wp, total);
   else
-    pad_kernel<T, 1, PAD><<<blocks, kThreads, 0, s>>>(src, dst, D, H, W, C, L, f[0], f[1], f[2], Dp, Hp, Wp, total);
+    pad_kernel<T, 1, PAD, int64_t><<<blocks, kThreads, 0, s>>>(src, dst, D, H, W, C, L, f[0], f[1], f[2], Dp, Hp, Wp, total);
   COMIX_CUDA_LAUNCHED();
   return COMIX_OK;
 }

@@ -894,10 +894,16 @@ int main() {
   comix_nn_test_wide_index(0);
 
   const int f1[3] = {1, 0, 2}, b1[3] = {0, 1, 1}, f0[3] = {0, 0, 0}, b2[3] = {1, 1, 0};
+  for (int wide = 0; wide < 2; ++wide) {  // the pad kernel's 32-bit and (forced) 64-bit index paths
+    comix_nn_test_wide_index(wide);
+    for (int dt : {F32, BF16}) {
+      test_pad(2, 3, 4, 5, 5, f1, b1, dt, 0);
+      test_pad(2, 1, 6, 7, 64, f1, b1, dt, 0);
+      test_pad(2, 1, 6, 7, 64, f0, b2, dt, esz(dt));
+    }
+  }
+  comix_nn_test_wide_index(0);
   for (int dt : {F32, BF16}) {
-    test_pad(2, 3, 4, 5, 5, f1, b1, dt, 0);
-    test_pad(2, 1, 6, 7, 64, f1, b1, dt, 0);
-    test_pad(2, 1, 6, 7, 64, f0, b2, dt, esz(dt));
     test_weights(8, 5, 3, 3, 3, dt);
     test_weights(64, 3, 7, 7, 7, dt);
     test_weights(16, 832, 1, 1, 1, dt);

@@ -89,7 +89,7 @@ int comix_nn_pool3d_backward_cuda(const void* dy, int dtype, int64_t N, int64_t 
                                   const int* kernel3, const int* stride3, const int* padFront3, int64_t OD, int64_t OH,
                                   int64_t OW, int mode, const uint8_t* argmax, void* dx, void* stream);
 
-/* For tests: on != 0 makes the pooling kernels use their 64-bit index path at every size (they
+/* For tests: on != 0 makes the pooling and padding kernels use their 64-bit index path at every size (they
  * take 32-bit indices when both tensors have at most 2^30 elements). Process-wide, not thread-safe. */
 void comix_nn_test_wide_index(int on);
 
