@@ -504,6 +504,26 @@ struct DropoutBwd {
 // comix_nn_test_wide_index: the pool and pad kernels take their 64-bit index path at every size (tests)
 bool g_wide_index = false;
 
+// The coordinates of a flat index over [N, A0, A1, A2, L] (L channel lanes innermost).
+template <class I>
+struct Coord5 {
+  I n, a0, a1, a2, lv;
+};
+
+template <class I>
+__device__ __forceinline__ Coord5<I> decode5(I idx, I L, I A0, I A1, I A2) {
+  Coord5<I> c;
+  I p = idx / L;
+  c.lv = idx - p * L;
+  c.a2 = p % A2;
+  p /= A2;
+  c.a1 = p % A1;
+  p /= A1;
+  c.a0 = p % A0;
+  c.n = p / A0;
+  return c;
+}
+
 // ---- pooling ----
 struct PoolGeom {
   int64_t N, D, H, W, C, L, OD, OH, OW;
@@ -519,14 +539,9 @@ __global__ void __launch_bounds__(kThreads) pool_fwd_kernel(const T* __restrict_
   const float inv = 1.0f / (float)(g.kd * g.kh * g.kw);
   const I L = (I)g.L, C = (I)g.C, D = (I)g.D, H = (I)g.H, W = (I)g.W, OD = (I)g.OD, OH = (I)g.OH, OW = (I)g.OW;
   for (I idx = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; idx < (I)total; idx += (I)gridDim.x * (I)blockDim.x) {
-    I p = idx / L;
-    const I lv = idx - p * L;
-    const I ow = p % OW;
-    p /= OW;
-    const I oh = p % OH;
-    p /= OH;
-    const I od = p % OD, n = p / OD;
-    const I d0 = od * g.sd - g.pd, h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+    const Coord5<I> c = decode5<I>(idx, L, OD, OH, OW);
+    const I n = c.n, lv = c.lv;
+    const I d0 = c.a0 * g.sd - g.pd, h0 = c.a1 * g.sh - g.ph, w0 = c.a2 * g.sw - g.pw;
     float best[V];
     uint8_t bi[V];
 #pragma unroll
@@ -579,13 +594,8 @@ __global__ void __launch_bounds__(kThreads) pool_bwd_kernel(const T* __restrict_
   const float inv = 1.0f / (float)(g.kd * g.kh * g.kw);
   const I L = (I)g.L, C = (I)g.C, D = (I)g.D, H = (I)g.H, W = (I)g.W, OD = (I)g.OD, OH = (I)g.OH, OW = (I)g.OW;
   for (I idx = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; idx < (I)total; idx += (I)gridDim.x * (I)blockDim.x) {
-    I p = idx / L;
-    const I lv = idx - p * L;
-    const I iw = p % W;
-    p /= W;
-    const I ih = p % H;
-    p /= H;
-    const I id = p % D, n = p / D;
+    const Coord5<I> c = decode5<I>(idx, L, D, H, W);
+    const I n = c.n, lv = c.lv, id = c.a0, ih = c.a1, iw = c.a2;
     float acc[V];
 #pragma unroll
     for (int j = 0; j < V; ++j) acc[j] = 0.0f;
@@ -683,13 +693,8 @@ __global__ void __launch_bounds__(kThreads) pad_kernel(const T* __restrict__ src
   // PAD: threads over dst = padded [N, Dp, Hp, Wp, C]; else threads over dst = interior [N, D, H, W, C]
   const I AD = PAD ? Dp : D, AH = PAD ? Hp : H, AW = PAD ? Wp : W;
   for (I idx = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; idx < (I)total; idx += (I)gridDim.x * (I)blockDim.x) {
-    I p = idx / L;
-    const I lv = idx - p * L;
-    const I w = p % AW;
-    p /= AW;
-    const I h = p % AH;
-    p /= AH;
-    const I d = p % AD, n = p / AD;
+    const Coord5<I> c = decode5<I>(idx, L, AD, AH, AW);
+    const I n = c.n, lv = c.lv, d = c.a0, h = c.a1, w = c.a2;
     float v[V];
     if (PAD) {
       const I id = d - f0, ih = h - f1, iw = w - f2;

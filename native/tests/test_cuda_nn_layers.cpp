@@ -451,31 +451,13 @@ void test_pool(const PoolCase& pc, int dt, size_t off = 0) {
 
 // ---------------- pad / crop ----------------
 
-void test_pad(int64_t N, int64_t D, int64_t H, int64_t W, int64_t C, const int f[3], const int b[3], int dt, size_t off) {
-  const int64_t Dp = D + f[0] + b[0], Hp = H + f[1] + b[1], Wp = W + f[2] + b[2];
-  const auto x = normal((size_t)(N * D * H * W * C), 0.0, 1.0, dt);
-  std::vector<double> ry((size_t)(N * Dp * Hp * Wp * C), 0.0);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t d = 0; d < D; ++d)
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t w = 0; w < W; ++w)
-          for (int64_t c = 0; c < C; ++c)
-            ry[(size_t)((((n * Dp + d + f[0]) * Hp + h + f[1]) * Wp + w + f[2]) * C + c)] =
-                x[(size_t)((((n * D + d) * H + h) * W + w) * C + c)];
-  Buf bx(x, dt, off), by(ry.size(), dt, off), bc(x.size(), dt, off);
-  CHECK(comix_nn_pad5d_cuda(bx.p(), dt, N, D, H, W, C, f, b, by.p(), nullptr) == COMIX_OK, "pad5d");
-  CHECK(comix_nn_crop5d_cuda(by.p(), dt, N, D, H, W, C, f, b, bc.p(), nullptr) == COMIX_OK, "crop5d");
-  CUDA_OK(cudaDeviceSynchronize());
-  char name[160];
-  std::snprintf(name, sizeof name, "pad5d %s C=%lld front %d,%d,%d back %d,%d,%d off=%zu", dname(dt), (long long)C, f[0],
-                f[1], f[2], b[0], b[1], b[2], off);
-  compare(name, by.get(), ry, kExact);
-  compare(std::string("crop5d (round trip) ") + dname(dt), bc.get(), to_d(x), kExact);
-}
-
-// D, H, W and channels C -> CP padded, and the crop back (outputs poisoned first).
-void test_pad_channels(int64_t N, int64_t D, int64_t H, int64_t W, int64_t C, int64_t CP, const int f[3],
-                       const int b[3], int dt) {
+// D, H, W (and channels C -> CP) zero-padded, and the crop back, exact (outputs poisoned first):
+// CP == 0 takes the plain entry points (comix_nn_pad5d_cuda / crop5d, C channels), CP > 0 the
+// channel-padding ones; off misaligns every pointer by that many bytes.
+void test_pad(int64_t N, int64_t D, int64_t H, int64_t W, int64_t C, int64_t CP, const int f[3], const int b[3],
+              int dt, size_t off = 0) {
+  const bool plain = CP == 0;
+  if (plain) CP = C;
   const int64_t Dp = D + f[0] + b[0], Hp = H + f[1] + b[1], Wp = W + f[2] + b[2];
   const auto x = normal((size_t)(N * D * H * W * C), 0.0, 1.0, dt);
   std::vector<double> ry((size_t)(N * Dp * Hp * Wp * CP), 0.0);
@@ -486,24 +468,32 @@ void test_pad_channels(int64_t N, int64_t D, int64_t H, int64_t W, int64_t C, in
           for (int64_t c = 0; c < C; ++c)
             ry[(size_t)((((n * Dp + d + f[0]) * Hp + h + f[1]) * Wp + w + f[2]) * CP + c)] =
                 x[(size_t)((((n * D + d) * H + h) * W + w) * C + c)];
-  Buf bx(x, dt), by(ry.size(), dt), bc(x.size(), dt);
-  CUDA_OK(cudaMemset(by.p(), 0xFF, ry.size() * esz(dt)));
-  CUDA_OK(cudaMemset(bc.p(), 0xFF, x.size() * esz(dt)));
-  CHECK(comix_nn_pad5d_channels_cuda(bx.p(), dt, N, D, H, W, C, CP, f, b, by.p(), nullptr) == COMIX_OK, "pad5d_channels");
-  CHECK(comix_nn_crop5d_channels_cuda(by.p(), dt, N, D, H, W, C, CP, f, b, bc.p(), nullptr) == COMIX_OK,
-        "crop5d_channels");
+  Buf bx(x, dt, off), by(ry.size(), dt, off), bc(x.size(), dt, off);
+  if (plain) {
+    CHECK(comix_nn_pad5d_cuda(bx.p(), dt, N, D, H, W, C, f, b, by.p(), nullptr) == COMIX_OK, "pad5d");
+    CHECK(comix_nn_crop5d_cuda(by.p(), dt, N, D, H, W, C, f, b, bc.p(), nullptr) == COMIX_OK, "crop5d");
+  } else {
+    CHECK(comix_nn_pad5d_channels_cuda(bx.p(), dt, N, D, H, W, C, CP, f, b, by.p(), nullptr) == COMIX_OK,
+          "pad5d_channels");
+    CHECK(comix_nn_crop5d_channels_cuda(by.p(), dt, N, D, H, W, C, CP, f, b, bc.p(), nullptr) == COMIX_OK,
+          "crop5d_channels");
+  }
   CUDA_OK(cudaDeviceSynchronize());
   char name[160];
-  std::snprintf(name, sizeof name, "pad5d_channels %s C=%lld->%lld front %d,%d,%d back %d,%d,%d", dname(dt),
-                (long long)C, (long long)CP, f[0], f[1], f[2], b[0], b[1], b[2]);
+  std::snprintf(name, sizeof name, "pad5d%s %s C=%lld->%lld front %d,%d,%d back %d,%d,%d off=%zu",
+                plain ? "" : "_channels", dname(dt), (long long)C, (long long)CP, f[0], f[1], f[2], b[0], b[1], b[2],
+                off);
   compare(name, by.get(), ry, kExact);
-  compare(std::string("crop5d_channels (round trip) ") + dname(dt), bc.get(), to_d(x), kExact);
+  compare(std::string(plain ? "crop5d" : "crop5d_channels") + " (round trip) " + dname(dt), bc.get(), to_d(x), kExact);
 }
 
 // ---------------- weight reorders ----------------
 
-// KRSC with CinP >= Cin channels (zeros past Cin), and the gradient back from it.
-void test_weights_padded(int64_t Co, int64_t Ci, int64_t CiP, int64_t kT, int64_t kH, int64_t kW, int dt) {
+// KRSC with CinP >= Cin channels (zeros past Cin), and the gradient back from it, through the
+// padded entry points, or (CiP == 0) the plain ones with CinP = Cin.
+void test_weights(int64_t Co, int64_t Ci, int64_t CiP, int64_t kT, int64_t kH, int64_t kW, int dt) {
+  const bool plain = CiP == 0;
+  if (plain) CiP = Ci;
   const int64_t Sz = kT * kH * kW, n = Co * Ci * Sz, np = Co * CiP * Sz;
   const auto w = normal((size_t)n);
   std::vector<double> rk((size_t)np, 0.0);
@@ -516,12 +506,13 @@ void test_weights_padded(int64_t Co, int64_t Ci, int64_t CiP, int64_t kT, int64_
   FBuf dw(w);
   Buf out((size_t)np, dt);
   CUDA_OK(cudaMemset(out.p(), 0xFF, (size_t)np * esz(dt)));
-  CHECK(comix_nn_weight_to_krsc_padded_cuda(dw.p(), Co, Ci, CiP, kT, kH, kW, out.p(), dt, nullptr) == COMIX_OK,
-        "to_krsc_padded");
+  CHECK((plain ? comix_nn_weight_to_krsc_cuda(dw.p(), Co, Ci, kT, kH, kW, out.p(), dt, nullptr)
+               : comix_nn_weight_to_krsc_padded_cuda(dw.p(), Co, Ci, CiP, kT, kH, kW, out.p(), dt, nullptr)) == COMIX_OK,
+        "to_krsc");
   CUDA_OK(cudaDeviceSynchronize());
   char name[160];
-  std::snprintf(name, sizeof name, "weight_to_krsc_padded %s [%lld,%lld->%lld,%lld,%lld,%lld]", dname(dt),
-                (long long)Co, (long long)Ci, (long long)CiP, (long long)kT, (long long)kH, (long long)kW);
+  std::snprintf(name, sizeof name, "weight_to_krsc%s %s [%lld,%lld->%lld,%lld,%lld,%lld]", plain ? "" : "_padded",
+                dname(dt), (long long)Co, (long long)Ci, (long long)CiP, (long long)kT, (long long)kH, (long long)kW);
   compare(name, out.get(), rk, kExact);
   const auto g = normal((size_t)np, 0.0, 1.0, dt), g0 = normal((size_t)n);
   Buf bg(g, dt);
@@ -535,45 +526,10 @@ void test_weights_padded(int64_t Co, int64_t Ci, int64_t CiP, int64_t kT, int64_
         }
     FBuf grad(g0);
     if (!acc) CUDA_OK(cudaMemset(grad.p(), 0xFF, (size_t)n * 4));
-    CHECK(comix_nn_weight_grad_from_krsc_padded_cuda(bg.p(), dt, Co, Ci, CiP, kT, kH, kW, grad.p(), acc, nullptr) ==
-              COMIX_OK, "from_krsc_padded");
-    CUDA_OK(cudaDeviceSynchronize());
-    compare(std::string(name) + " grad acc=" + std::to_string(acc), grad.get(), rg, kF32);
-  }
-}
-
-void test_weights(int64_t Co, int64_t Ci, int64_t kT, int64_t kH, int64_t kW, int dt) {
-  const int64_t Sz = kT * kH * kW, n = Co * Ci * Sz;
-  const auto w = normal((size_t)n);
-  std::vector<double> rk((size_t)n);
-  for (int64_t co = 0; co < Co; ++co)
-    for (int64_t ci = 0; ci < Ci; ++ci)
-      for (int64_t s = 0; s < Sz; ++s) {
-        const float v = w[(size_t)((co * Ci + ci) * Sz + s)];
-        rk[(size_t)((co * Sz + s) * Ci + ci)] = dt == F32 ? v : bf2f(comix::f32_to_bf16(v));
-      }
-  FBuf dw(w);
-  Buf out((size_t)n, dt);
-  CHECK(comix_nn_weight_to_krsc_cuda(dw.p(), Co, Ci, kT, kH, kW, out.p(), dt, nullptr) == COMIX_OK, "to_krsc");
-  CUDA_OK(cudaDeviceSynchronize());
-  char name[160];
-  std::snprintf(name, sizeof name, "weight_to_krsc %s [%lld,%lld,%lld,%lld,%lld]", dname(dt), (long long)Co, (long long)Ci,
-                (long long)kT, (long long)kH, (long long)kW);
-  compare(name, out.get(), rk, kExact);
-  // gradient back: g in KRSC (dtype) -> grad in PyTorch order (f32), both accumulate modes
-  const auto g = normal((size_t)n, 0.0, 1.0, dt), g0 = normal((size_t)n);
-  Buf bg(g, dt);
-  for (int acc = 0; acc < 2; ++acc) {
-    std::vector<double> rg((size_t)n);
-    for (int64_t co = 0; co < Co; ++co)
-      for (int64_t ci = 0; ci < Ci; ++ci)
-        for (int64_t s = 0; s < Sz; ++s) {
-          const size_t i = (size_t)((co * Ci + ci) * Sz + s);
-          rg[i] = (acc ? g0[i] : 0.0) + g[(size_t)((co * Sz + s) * Ci + ci)];
-        }
-    FBuf grad(g0);
-    if (!acc) CUDA_OK(cudaMemset(grad.p(), 0xFF, (size_t)n * 4));
-    CHECK(comix_nn_weight_grad_from_krsc_cuda(bg.p(), dt, Co, Ci, kT, kH, kW, grad.p(), acc, nullptr) == COMIX_OK, "from_krsc");
+    CHECK((plain ? comix_nn_weight_grad_from_krsc_cuda(bg.p(), dt, Co, Ci, kT, kH, kW, grad.p(), acc, nullptr)
+                 : comix_nn_weight_grad_from_krsc_padded_cuda(bg.p(), dt, Co, Ci, CiP, kT, kH, kW, grad.p(), acc,
+                                                              nullptr)) == COMIX_OK,
+          "from_krsc");
     CUDA_OK(cudaDeviceSynchronize());
     compare(std::string(name) + " grad acc=" + std::to_string(acc), grad.get(), rg, kF32);
   }
@@ -897,25 +853,25 @@ int main() {
   for (int wide = 0; wide < 2; ++wide) {  // the pad kernel's 32-bit and (forced) 64-bit index paths
     comix_nn_test_wide_index(wide);
     for (int dt : {F32, BF16}) {
-      test_pad(2, 3, 4, 5, 5, f1, b1, dt, 0);
-      test_pad(2, 1, 6, 7, 64, f1, b1, dt, 0);
-      test_pad(2, 1, 6, 7, 64, f0, b2, dt, esz(dt));
+      test_pad(2, 3, 4, 5, 5, 0, f1, b1, dt);  // CP 0: the plain entry points
+      test_pad(2, 1, 6, 7, 64, 0, f1, b1, dt);
+      test_pad(2, 1, 6, 7, 64, 0, f0, b2, dt, esz(dt));
     }
   }
   comix_nn_test_wide_index(0);
   for (int dt : {F32, BF16}) {
-    test_weights(8, 5, 3, 3, 3, dt);
-    test_weights(64, 3, 7, 7, 7, dt);
-    test_weights(16, 832, 1, 1, 1, dt);
+    test_weights(8, 5, 0, 3, 3, 3, dt);  // CiP 0: the plain entry points
+    test_weights(64, 3, 0, 7, 7, 7, dt);
+    test_weights(16, 832, 0, 1, 1, 1, dt);
     // Conv3d_1a's input and filter with 3 channels made 16 bytes wide (8 bf16 / 4 f32), and odd cases
     const int f2[3] = {2, 2, 2}, b3[3] = {3, 3, 3};
-    test_pad_channels(2, 8, 12, 10, 3, dt == BF16 ? 8 : 4, f2, b3, dt);
-    test_pad_channels(1, 3, 5, 7, 5, 8, f0, f0, dt);  // bf16: 16-byte stores; f32: 32 bytes, scalar
-    test_pad_channels(1, 2, 3, 3, 3, dt == BF16 ? 4 : 2, f1, b1, dt);  // 8-byte rows: scalar stores
-    test_pad_channels(2, 1, 4, 3, 3, 3, f1, b1, dt);  // CP == C (no extra channels)
-    test_weights_padded(64, 3, dt == BF16 ? 8 : 4, 7, 7, 7, dt);
-    test_weights_padded(8, 5, 8, 3, 3, 3, dt);
-    test_weights_padded(4, 6, 6, 1, 1, 1, dt);  // CinP == Cin
+    test_pad(2, 8, 12, 10, 3, dt == BF16 ? 8 : 4, f2, b3, dt);
+    test_pad(1, 3, 5, 7, 5, 8, f0, f0, dt);  // bf16: 16-byte stores; f32: 32 bytes, scalar
+    test_pad(1, 2, 3, 3, 3, dt == BF16 ? 4 : 2, f1, b1, dt);  // 8-byte rows: scalar stores
+    test_pad(2, 1, 4, 3, 3, 3, f1, b1, dt);  // CP == C (no extra channels)
+    test_weights(64, 3, dt == BF16 ? 8 : 4, 7, 7, 7, dt);
+    test_weights(8, 5, 8, 3, 3, 3, dt);
+    test_weights(4, 6, 6, 1, 1, 1, dt);  // CinP == Cin through the padded entry points
   }
   // transposes: the thin paths (C or S <= 16), the tiled path, the copy path (C or S == 1),
   // partial tiles, an I3D-sized sample (832 x 112*112), and more samples than grid.y holds
