@@ -41,8 +41,19 @@ final class InfoCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
           System.out.println("cuDNN: not usable: " + e.getMessage());
         }
+        // the GPU layers' settings as a new GpuContext would take them (environment variables)
+        System.out.println("GPU layers: convolutions on cuDNN's " + dev.comix.nn.gpu.ConvApi.fromEnvironment()
+            .name().toLowerCase(java.util.Locale.ROOT) + " API (COMIX_CUDNN_API), precision "
+            + envOr("COMIX_GPU_PRECISION", "tf32") + ", conv layout " + envOr("COMIX_GPU_CONV_LAYOUT", "ndhwc")
+            + ", micro-batch " + envOr("COMIX_GPU_MICROBATCH", Integer.toString(dev.comix.nn.gpu.GpuContext.DEFAULT_MICRO_BATCH))
+            + ", padded input channels " + ("1".equals(System.getenv("COMIX_GPU_PAD_CHANNELS")) ? "on" : "off"));
       }
     }
     return 0;
+  }
+
+  private static String envOr(String name, String fallback) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? fallback : v.trim().toLowerCase(java.util.Locale.ROOT);
   }
 }
