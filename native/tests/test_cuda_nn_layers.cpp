@@ -867,7 +867,7 @@ int main() {
     const int f2[3] = {2, 2, 2}, b3[3] = {3, 3, 3};
     test_pad(2, 8, 12, 10, 3, dt == BF16 ? 8 : 4, f2, b3, dt);
     test_pad(1, 3, 5, 7, 5, 8, f0, f0, dt);  // bf16: 16-byte stores; f32: 32 bytes, scalar
-    test_pad(1, 2, 3, 3, 3, dt == BF16 ? 4 : 2, f1, b1, dt);  // 8-byte rows: scalar stores
+    test_pad(1, 2, 3, 3, dt == BF16 ? 3 : 2, dt == BF16 ? 4 : 2, f1, b1, dt);  // 8-byte rows: scalar stores
     test_pad(2, 1, 4, 3, 3, 3, f1, b1, dt);  // CP == C (no extra channels)
     test_weights(64, 3, dt == BF16 ? 8 : 4, 7, 7, 7, dt);
     test_weights(8, 5, 8, 3, 3, 3, dt);

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 #include <exception>
+#include <mutex>
 
 namespace comix {
 
@@ -32,17 +33,29 @@ void parallel_for(int64_t count, int64_t grain, int threads, Fn fn) {
     b = ub * grain;
     e = std::min(count, ue * grain);
   };
+  std::mutex error_mu;
   for (int w = 1; w < workers; ++w) {
     pool.emplace_back([&, w] {
       int64_t b, e;
       range(w, b, e);
-      if (b < e) fn(b, e, w);
+      try {
+        if (b < e) fn(b, e, w);
+      } catch (...) {  // an exception leaving a std::thread would terminate the process
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (!error) error = std::current_exception();
+      }
     });
   }
   int64_t b, e;
   range(0, b, e);
-  if (b < e) fn(b, e, 0);
+  try {
+    if (b < e) fn(b, e, 0);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(error_mu);
+    if (!error) error = std::current_exception();
+  }
   for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace comix

@@ -77,7 +77,9 @@ SCache<T>& s_cache() {
 
 // Reusable work buffers (slots 1-3: Z, its GEMM panels, its gradient panels). A fresh multi-MB
 // std::vector per call was page-faulted in and zeroed every time (~5% of a 1024 x 2 x 512 call);
-// a cached one is uninitialised and written in full below. A concurrent call gets its own.
+// a cached one is uninitialised and written in full below. A concurrent call gets its own. The
+// process keeps each slot (up to 256 MiB, per element type and instruction set; the S cache up to
+// 512 MiB) for its lifetime.
 template <class T, int SLOT>
 SCache<T>& slot_cache() {
   static SCache<T> c;
@@ -91,6 +93,7 @@ T* work_buffer(size_t n, std::unique_lock<std::mutex>& lock, std::unique_ptr<T[]
   if (lock.owns_lock()) {
     if (c.n < n) {
       c.buf.reset();
+      c.n = 0;  // stays consistent if the allocation below throws
       c.buf.reset(new T[n]);
       c.n = n;
     }
@@ -230,6 +233,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     if (cache_lock.owns_lock()) {
       if (cache.n < need) {
         cache.buf.reset();
+        cache.n = 0;  // stays consistent if the allocation below throws
         cache.buf.reset(new T[need]);
         cache.n = need;
       }

@@ -2,6 +2,7 @@ package dev.comix.cli;
 
 import dev.comix.jni.ComixCpu;
 import dev.comix.nn.gpu.Cudnn;
+import dev.comix.nn.gpu.GpuContext;
 import dev.comix.runtime.Backends;
 import dev.comix.runtime.CudaOps;
 import dev.comix.runtime.Device;
@@ -42,18 +43,20 @@ final class InfoCommand implements Callable<Integer> {
           System.out.println("cuDNN: not usable: " + e.getMessage());
         }
         // the GPU layers' settings as a new GpuContext would take them (environment variables)
-        System.out.println("GPU layers: convolutions on cuDNN's " + dev.comix.nn.gpu.ConvApi.fromEnvironment()
-            .name().toLowerCase(java.util.Locale.ROOT) + " API (COMIX_CUDNN_API), precision "
-            + envOr("COMIX_GPU_PRECISION", "tf32") + ", conv layout " + envOr("COMIX_GPU_CONV_LAYOUT", "ndhwc")
-            + ", micro-batch " + envOr("COMIX_GPU_MICROBATCH", Integer.toString(dev.comix.nn.gpu.GpuContext.DEFAULT_MICRO_BATCH))
-            + ", padded input channels " + ("1".equals(System.getenv("COMIX_GPU_PAD_CHANNELS")) ? "on" : "off"));
+        try {
+          System.out.println("GPU layers: convolutions on cuDNN's " + lower(dev.comix.nn.gpu.ConvApi.fromEnvironment())
+              + " API, precision " + lower(GpuContext.defaultPrecision()) + ", conv layout "
+              + lower(GpuContext.defaultConvLayout()) + ", micro-batch " + GpuContext.defaultMicroBatch()
+              + ", padded input channels " + ("1".equals(System.getenv("COMIX_GPU_PAD_CHANNELS")) ? "on" : "off"));
+        } catch (RuntimeException e) {
+          System.out.println("GPU layers: " + e.getMessage());
+        }
       }
     }
     return 0;
   }
 
-  private static String envOr(String name, String fallback) {
-    String v = System.getenv(name);
-    return v == null || v.isBlank() ? fallback : v.trim().toLowerCase(java.util.Locale.ROOT);
+  private static String lower(Enum<?> e) {
+    return e.name().toLowerCase(java.util.Locale.ROOT);
   }
 }

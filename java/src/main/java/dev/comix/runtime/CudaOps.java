@@ -303,8 +303,8 @@ public final class CudaOps implements Ops {
   }
 
   private long totalMemoryBytes = -1;
-  /** A larger S than {@link #GEMM_S_BYTES_DEFAULT} could not be allocated once: blocks from then on. */
-  private volatile boolean gemmWholeSFailed;
+  /** The smallest S (bytes, above the fallback block) that could not be allocated: plans that large take blocks. */
+  private volatile long gemmSFailedBytes = Long.MAX_VALUE;
 
   /** The card's memory in bytes (cudaMemGetInfo once), or 0 when it cannot be read. */
   private synchronized long totalMemory() {
@@ -383,17 +383,18 @@ public final class CudaOps implements Ops {
     long dzOff = ComixCuda.comix_supcon_cuda_workspace_offset(n, v, d, flags, 1);
     if (wsBytes <= 0 || zOff < 0 || dzOff < 0) throw new ComixException(op + ": bad GEMM workspace layout");
     GemmPlan small = gemmPlan(m, gemmBlockRows, gemmSymmetric, GEMM_S_BYTES_DEFAULT);
-    GemmPlan plan = gemmWholeSFailed ? small : gemmPlan(m);
+    GemmPlan want = gemmPlan(m);
+    GemmPlan plan = want.sBytes() >= gemmSFailedBytes && small.sBytes() < want.sBytes() ? small : want;
     Pointer ws = allocator.allocate(wsBytes);
     Pointer s = null;
     try {
       try {
         s = allocator.allocate(plan.sBytes());
       } catch (ComixException oom) {
-        // a whole S larger than the fallback block does not fit: 1 GiB row blocks from now on (each
-        // failed cudaMalloc empties the allocator's cache, so it must not be retried every call)
+        // an S larger than the fallback block does not fit: 1 GiB row blocks, and for S this large
+        // from now on (each failed cudaMalloc empties the allocator's cache: not on every call)
         if (small.sBytes() >= plan.sBytes()) throw oom;
-        gemmWholeSFailed = true;
+        gemmSFailedBytes = Math.min(gemmSFailedBytes, plan.sBytes());
         plan = small;
         s = allocator.allocate(plan.sBytes());
       }

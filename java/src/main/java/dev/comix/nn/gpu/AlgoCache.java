@@ -33,18 +33,33 @@ final class AlgoCache {
   /** A graph-engine choice: the heuristics mode that listed it, the engine's global index, its knob choices ("k2=3 k3=0", maybe empty), the timed ms. */
   record GraphEntry(int heurMode, long engine, String knobs, float ms) {}
 
-  private static final Store LEGACY = new Store("COMIX_CUDNN_CACHE", "cudnn-legacy-algos.tsv", 3);
-  private static final Store GRAPH = new Store("COMIX_CUDNN_GRAPH_CACHE", "cudnn-graph-plans.tsv", 4);
+  private static final Store LEGACY = new Store("COMIX_CUDNN_CACHE", "cudnn-legacy-algos.tsv", 3,
+      f -> parseLegacy(f) != null);
+  private static final Store GRAPH = new Store("COMIX_CUDNN_GRAPH_CACHE", "cudnn-graph-plans.tsv", 4,
+      f -> parseGraph(f) != null);
 
   private AlgoCache() {}
 
   static Entry get(String key) {
     String[] f = LEGACY.get(key);
-    if (f == null) return null;
+    return f == null ? null : parseLegacy(f);
+  }
+
+  /** The entry of a line's fields, or null when they do not parse (a torn or foreign line). */
+  private static Entry parseLegacy(String[] f) {
     try {
       return new Entry(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Float.parseFloat(f[2]));
     } catch (NumberFormatException e) {
-      return null; // a torn or foreign line
+      return null;
+    }
+  }
+
+  private static GraphEntry parseGraph(String[] f) {
+    try {
+      return new GraphEntry(Integer.parseInt(f[0]), Long.parseLong(f[1]), f[2].equals("-") ? "" : f[2],
+          Float.parseFloat(f[3]));
+    } catch (NumberFormatException e) {
+      return null;
     }
   }
 
@@ -54,13 +69,7 @@ final class AlgoCache {
 
   static GraphEntry getGraph(String key) {
     String[] f = GRAPH.get(key);
-    if (f == null) return null;
-    try {
-      return new GraphEntry(Integer.parseInt(f[0]), Long.parseLong(f[1]), f[2].equals("-") ? "" : f[2],
-          Float.parseFloat(f[3]));
-    } catch (NumberFormatException e) {
-      return null;
-    }
+    return f == null ? null : parseGraph(f);
   }
 
   static void putGraph(String key, GraphEntry e) {
@@ -88,14 +97,17 @@ final class AlgoCache {
   private static final class Store {
     private final String env, defaultName;
     private final int fields;
+    /** Whether a line's fields parse: a torn line must not shadow an earlier good one of its key. */
+    private final java.util.function.Predicate<String[]> valid;
     private Map<String, String[]> entries;
     private Path file;
     private boolean disabled;
 
-    Store(String env, String defaultName, int fields) {
+    Store(String env, String defaultName, int fields, java.util.function.Predicate<String[]> valid) {
       this.env = env;
       this.defaultName = defaultName;
       this.fields = fields;
+      this.valid = valid;
     }
 
     private synchronized void load() {
@@ -120,7 +132,7 @@ final class AlgoCache {
           if (f.length != fields + 1) continue; // a torn or foreign line
           String[] values = new String[fields];
           System.arraycopy(f, 1, values, 0, fields);
-          entries.put(f[0], values);
+          if (valid.test(values)) entries.put(f[0], values);
         }
       } catch (IOException | RuntimeException e) {
         entries.clear();

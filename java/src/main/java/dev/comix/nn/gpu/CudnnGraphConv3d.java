@@ -538,7 +538,10 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         + runtimeCompilationAllowed();
   }
 
-  /** "k&lt;type&gt;=&lt;value&gt; …" of an engine configuration's knob choices, "" when they cannot be read. */
+  /** What {@link #knobs} gives when a configuration's knobs cannot be read (never cached or matched). */
+  private static final String UNREADABLE_KNOBS = "knobs?";
+
+  /** "k&lt;type&gt;=&lt;value&gt; …" of an engine configuration's knob choices ("" for none), {@link #UNREADABLE_KNOBS} when they cannot be read. */
   private static String knobs(BackendDescriptor cfg, String where) {
     List<BackendDescriptor> ks = new ArrayList<>();
     try {
@@ -554,7 +557,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
       }
       return sb.toString();
     } catch (ComixException e) {
-      return "";
+      return UNREADABLE_KNOBS;
     } finally {
       BackendDescriptor.closeAll(ks);
     }
@@ -623,9 +626,11 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
     String cacheKey = heuristic ? null : cacheKey(p, pass, accumulate, align);
     try {
       AlgoCache.GraphEntry hit = cacheKey == null ? null : AlgoCache.getGraph(cacheKey);
+      boolean keepCached = false; // the cached choice is still the right one, only not usable now
       if (hit != null) {
         // the engine a timed search chose in an earlier process: ask the same heuristics mode,
-        // take the configuration with the same engine and knobs, finalize that one only
+        // take the configuration with the same engine and knobs, finalize that one only, and run
+        // it once on scratch tensors (as the search would) before trusting it
         List<BackendDescriptor> cfgs;
         try {
           cfgs = heuristics(graph, hit.heurMode(), where);
@@ -635,14 +640,22 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         configs.addAll(cfgs);
         for (BackendDescriptor cfg : cfgs) {
           if (engineIndex(cfg, where) != hit.engine() || !knobs(cfg, where).equals(hit.knobs())) continue;
+          int before = rejected.size();
           Candidate c = candidate(cfg, handle, limit, rejected, where);
-          if (c == null) break; // no longer usable here (workspace limit, precision rules): search
+          if (c == null) {
+            // over today's workspace limit (free memory): search now, but keep the cached choice
+            keepCached = rejected.size() > before && rejected.get(before).contains("over the limit");
+            break;
+          }
           cands.add(c);
+          float[] ms = {-1f};
+          time(p, List.of(c), ms, rejected, where);
+          if (ms[0] < 0) break; // it does not run here any more: search
           owned.add(c.cfg());
           owned.add(c.plan());
           diskHits++;
           Choice choice = new Choice(c.engine(), c.knobs(), numericalNotes(c.notes()), behaviorNotes(c.behavior()),
-              c.workspace(), hit.ms(), 0, rejected.size(), align, heurName(hit.heurMode()) + " (cached)");
+              c.workspace(), ms[0], 0, rejected.size(), align, heurName(hit.heurMode()) + " (cached)");
           return new Exec(c.plan(), owned, choice);
         }
         rejected.clear();
@@ -677,7 +690,8 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         owned.add(b.plan());
         Choice choice = new Choice(b.engine(), b.knobs(), numericalNotes(b.notes()), behaviorNotes(b.behavior()),
             b.workspace(), ms[best], timed, rejected.size(), align, heurName(mode));
-        if (cacheKey != null && timed > 0) AlgoCache.putGraph(cacheKey, new AlgoCache.GraphEntry(mode, b.engine(), b.knobs(), ms[best]));
+        if (cacheKey != null && timed > 0 && !keepCached && !b.knobs().equals(UNREADABLE_KNOBS))
+          AlgoCache.putGraph(cacheKey, new AlgoCache.GraphEntry(mode, b.engine(), b.knobs(), ms[best]));
         return new Exec(b.plan(), owned, choice);
       }
       throw new ComixException((cands.isEmpty() ? "no usable cuDNN graph engine" : "no cuDNN graph engine ran")
@@ -957,7 +971,8 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         sb.append(c.name()).append(" (").append(c.numericalNotes().isEmpty() ? "no notes" : c.numericalNotes());
         if (!c.behaviorNotes().isEmpty()) sb.append(", ").append(c.behaviorNotes());
         sb.append(", ws ").append(c.workspaceBytes()).append(" B");
-        if (c.ms() >= 0) sb.append(String.format(Locale.ROOT, ", %.3f ms, fastest of %d", c.ms(), c.timed()));
+        if (c.ms() >= 0)
+          sb.append(String.format(Locale.ROOT, ", %.3f ms", c.ms())).append(c.timed() > 0 ? ", fastest of " + c.timed() : "");
         sb.append(", heur ").append(c.heuristics());
         if (c.alignment() != MAX_ALIGNMENT) sb.append(", align ").append(c.alignment());
         sb.append(')');

@@ -46,8 +46,7 @@ public final class GpuContext {
     this.ops = ops;
     this.precision = defaultPrecision();
     this.convLayout = defaultConvLayout();
-    String mb = System.getenv("COMIX_GPU_MICROBATCH");
-    this.microBatch = mb == null || mb.isBlank() ? DEFAULT_MICRO_BATCH : Integer.parseInt(mb.trim());
+    this.microBatch = defaultMicroBatch();
     this.profile = new GpuProfile(ops, "1".equals(System.getenv("COMIX_GPU_PROFILE")));
   }
 
@@ -70,7 +69,8 @@ public final class GpuContext {
     return profile.span(category, detail);
   }
 
-  static ConvPrecision defaultPrecision() {
+  /** The precision a new context takes: {@code COMIX_GPU_PRECISION}, else TF32; one clear error for a bad value. */
+  public static ConvPrecision defaultPrecision() {
     String s = System.getenv("COMIX_GPU_PRECISION");
     if (s == null || s.isBlank()) return ConvPrecision.TF32;
     try {
@@ -80,7 +80,8 @@ public final class GpuContext {
     }
   }
 
-  static ConvLayout defaultConvLayout() {
+  /** The conv layout a new context takes: {@code COMIX_GPU_CONV_LAYOUT}, else NDHWC; one clear error for a bad value. */
+  public static ConvLayout defaultConvLayout() {
     String s = System.getenv("COMIX_GPU_CONV_LAYOUT");
     if (s == null || s.isBlank()) return ConvLayout.NDHWC;
     try {
@@ -88,6 +89,19 @@ public final class GpuContext {
     } catch (IllegalArgumentException e) {
       throw new ComixException("COMIX_GPU_CONV_LAYOUT=" + s + ": expected ndhwc or ncdhw");
     }
+  }
+
+  /** The micro-batch a new context takes: {@code COMIX_GPU_MICROBATCH}, else {@link #DEFAULT_MICRO_BATCH}. */
+  public static int defaultMicroBatch() {
+    String s = System.getenv("COMIX_GPU_MICROBATCH");
+    if (s == null || s.isBlank()) return DEFAULT_MICRO_BATCH;
+    try {
+      int v = Integer.parseInt(s.trim());
+      if (v >= 0) return v;
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new ComixException("COMIX_GPU_MICROBATCH=" + s + ": expected clips per cuDNN call, 0 (no cap) or more");
   }
 
   /** The context of CUDA device {@code device} (created on first use). */

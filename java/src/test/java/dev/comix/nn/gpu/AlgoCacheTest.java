@@ -45,6 +45,8 @@ class AlgoCacheTest {
     AlgoCache.putGraph("H200 | graph conv | backward-data", new AlgoCache.GraphEntry(2, 7, "", 1.5f));
     AlgoCache.putGraph("bad\tkey", new AlgoCache.GraphEntry(0, 1, "", 1f)); // refused
     Files.writeString(f, "torn\t0\n", java.nio.file.StandardOpenOption.APPEND);
+    // a torn line of a known key (a field that does not parse) must not shadow its good line
+    Files.writeString(f, "H200 | graph conv | forward\t0\tx\t-\t0.1\n", java.nio.file.StandardOpenOption.APPEND);
     AlgoCache.useGraphFile(f); // a new process, in effect
     assertEquals(new AlgoCache.GraphEntry(0, 28, "k2=3 k3=0", 0.5f), AlgoCache.getGraph("H200 | graph conv | forward"));
     assertEquals(new AlgoCache.GraphEntry(2, 7, "", 1.5f), AlgoCache.getGraph("H200 | graph conv | backward-data"));
