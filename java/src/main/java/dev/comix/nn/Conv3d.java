@@ -143,9 +143,13 @@ public final class Conv3d implements Layer {
     return y;
   }
 
-  /** "3x3x3/1 64->192 @ 8x4x56x56 TF32" for profiles ("3(8)->64" when the input channels are padded). */
+  /** "3x3x3/1 64->192 @ 8x4x56x56 TF32" for profiles. */
   private String describe(long[] in, GpuContext g) {
-    int cinP = g.padInputChannels() ? GpuContext.paddedChannels(cin, g.activationType()) : cin;
+    return describe(in, g, cin);
+  }
+
+  /** The same with the channels cuDNN saw: "3(8)->64" when the input channels were padded. */
+  private String describe(long[] in, GpuContext g, int cinP) {
     return kernel[0] + "x" + kernel[1] + "x" + kernel[2] + "/" + stride[0] + stride[1] + stride[2] + " " + cin
         + (cinP != cin ? "(" + cinP + ")" : "") + "->" + cout + " @ " + in[0] + "x" + in[1] + "x" + in[2] + "x" + in[3]
         + " " + g.precision();
@@ -210,7 +214,7 @@ public final class Conv3d implements Layer {
       int chunk = g.convChunk(n, Math.max(xin.numel(), Tensor.numel(os)) / Math.max(1, n));
       Tensor w = deviceWeight(g, dt, cinP);
       Tensor y = g.alloc(dt, os);
-      try (GpuProfile.Span sp = g.span("conv fwd", () -> describe(x.shape(), g))) {
+      try (GpuProfile.Span sp = g.span("conv fwd", () -> describe(x.shape(), g, cinP))) {
         for (long b0 = 0; b0 < n; b0 += chunk) {
           long b1 = Math.min(n, b0 + chunk);
           Conv3dEngine.Plan p = conv.plan(b1 - b0, xin.dim(1), xin.dim(2), xin.dim(3));
@@ -249,7 +253,7 @@ public final class Conv3d implements Layer {
       long n = c.input().dim(0);
       long[] ps = c.input().shape();
       if (inputGradient) {
-        try (GpuProfile.Span sp = g.span("conv bwd-data", () -> describe(q.inShape(), g))) {
+        try (GpuProfile.Span sp = g.span("conv bwd-data", () -> describe(q.inShape(), g, cinP))) {
           for (long b0 = 0; b0 < n; b0 += q.chunk()) {
             long b1 = Math.min(n, b0 + q.chunk());
             Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);
@@ -271,7 +275,7 @@ public final class Conv3d implements Layer {
         dxin.close();
       }
       try (Tensor dwk = g.alloc(dt, cout, kernel[0], kernel[1], kernel[2], cinP);
-          GpuProfile.Span sp = g.span("conv bwd-filter", () -> describe(q.inShape(), g))) {
+          GpuProfile.Span sp = g.span("conv bwd-filter", () -> describe(q.inShape(), g, cinP))) {
         for (long b0 = 0; b0 < n; b0 += q.chunk()) {
           long b1 = Math.min(n, b0 + q.chunk());
           Conv3dEngine.Plan p = q.conv().plan(b1 - b0, ps[1], ps[2], ps[3]);

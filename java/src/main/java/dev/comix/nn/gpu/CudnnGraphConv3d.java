@@ -38,7 +38,7 @@ import org.bytedeco.javacpp.Pointer;
  * <h2>What is built</h2>
  * Per conv: one CONVOLUTION descriptor (compute type FLOAT, CROSS_CORRELATION, 3 spatial dims,
  * pre/post paddings, filter strides, dilations 1). Per plan, pass, accumulate flag (backward-filter
- * with beta 1 is a different graph from beta 0) and pointer alignment, on first use: three TENSOR
+ * with beta 1 is a different graph from beta 0), on first use: three TENSOR
  * descriptors (x, w, y; dims in N, C, D, H, W order with the layout's strides; unique ids
  * {@link #UID_X}, {@link #UID_W}, {@link #UID_Y}; dx shares x's id and dy y's), the operation
  * (alpha 1, beta 0 or 1), the OPERATIONGRAPH, then engine configurations from ENGINEHEUR mode A
@@ -115,7 +115,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
 
   private record Key(long n, long d, long h, long w) {}
 
-  private record ExecKey(Pass pass, boolean accumulate, int alignment) {}
+  private record ExecKey(Pass pass, boolean accumulate) {}
 
   /** A finalized execution plan and every descriptor it was built from (destroyed together). */
   private record Exec(BackendDescriptor plan, List<BackendDescriptor> owned, Choice choice) {}
@@ -226,7 +226,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
     return span < 0 ? -1 : span / s + 1;
   }
 
-  /** The byte alignment to declare for these pointers: the largest power of two up to 16 dividing every address. */
+  /** The byte alignment these pointers share: the largest power of two up to 16 dividing every address. */
   static int alignment(Pointer... ptrs) {
     long a = MAX_ALIGNMENT;
     for (Pointer p : ptrs) {
@@ -374,27 +374,28 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
     return pass.name().toLowerCase(Locale.ROOT).replace('_', '-') + (accumulate ? " (accumulate)" : "");
   }
 
-  /** The execution plan for a pass at an alignment, searched on first use. */
-  private Exec exec(Plan p, Pass pass, boolean accumulate, int align) {
-    ExecKey key = new ExecKey(pass, accumulate, align);
+  /** The execution plan for a pass, searched on first use. */
+  private Exec exec(Plan p, Pass pass, boolean accumulate) {
+    ExecKey key = new ExecKey(pass, accumulate);
     Exec e = p.execs.get(key);
     if (e == null) {
       searches++;
-      e = build(p, pass, accumulate, align);
+      e = build(p, pass, accumulate);
       p.execs.put(key, e);
     }
     p.latest[pass.ordinal()] = e.choice();
     return e;
   }
 
-  private BackendDescriptor tensor(long uid, long[] dims, long[] strides, int align, String where) {
+  /** A tensor descriptor declaring {@link #MAX_ALIGNMENT} (run() stages pointers that are not). */
+  private BackendDescriptor tensor(long uid, long[] dims, long[] strides, String where) {
     BackendDescriptor t = BackendDescriptor.create(CUDNN_BACKEND_TENSOR_DESCRIPTOR, where);
     try {
       return t.setEnum(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, dataType())
           .setInt64(CUDNN_ATTR_TENSOR_DIMENSIONS, dims)
           .setInt64(CUDNN_ATTR_TENSOR_STRIDES, strides)
           .setInt64(CUDNN_ATTR_TENSOR_UNIQUE_ID, uid)
-          .setInt64(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, align)
+          .setInt64(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, MAX_ALIGNMENT)
           .finish();
     } catch (RuntimeException e) {
       t.close();
@@ -402,20 +403,20 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
     }
   }
 
-  private Exec build(Plan p, Pass pass, boolean accumulate, int align) {
-    String where = " for " + passText(pass, accumulate) + this + " at " + shapeText(p) + ", alignment " + align;
+  private Exec build(Plan p, Pass pass, boolean accumulate) {
+    String where = " for " + passText(pass, accumulate) + this + " at " + shapeText(p);
     cudnnContext handle = cudnn.handle();
     List<BackendDescriptor> owned = new ArrayList<>();
     boolean ok = false;
     try {
       BackendDescriptor x = tensor(UID_X, new long[] {p.n, cin, p.d, p.h, p.w}, strides(layout, cin, p.d, p.h, p.w),
-          align, where);
+          where);
       owned.add(x);
       BackendDescriptor w = tensor(UID_W, new long[] {cout, cin, kernel[0], kernel[1], kernel[2]},
-          strides(layout, cin, kernel[0], kernel[1], kernel[2]), align, where);
+          strides(layout, cin, kernel[0], kernel[1], kernel[2]), where);
       owned.add(w);
       BackendDescriptor y = tensor(UID_Y, new long[] {p.n, cout, p.od, p.oh, p.ow},
-          strides(layout, cout, p.od, p.oh, p.ow), align, where);
+          strides(layout, cout, p.od, p.oh, p.ow), where);
       owned.add(y);
       BackendDescriptor op = operation(pass, accumulate, x, w, y, where);
       owned.add(op);
@@ -424,7 +425,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
       graph.setHandle(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle)
           .setDescriptors(CUDNN_ATTR_OPERATIONGRAPH_OPS, op)
           .finish();
-      Exec e = select(p, pass, accumulate, graph, handle, align, owned, where);
+      Exec e = select(p, pass, accumulate, graph, handle, owned, where);
       ok = true;
       return e;
     } finally {
@@ -529,12 +530,12 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
 
   /**
    * The persistent cache's key of a plan's pass: GPU, cuDNN version, this conv (geometry, layout,
-   * precision), shape, pass, accumulate, alignment, and the search settings that change its
+   * precision), shape, pass, accumulate, and the search settings that change its
    * outcome (candidates timed, runtime compilation allowed).
    */
-  private String cacheKey(Plan p, Pass pass, boolean accumulate, int align) {
+  private String cacheKey(Plan p, Pass pass, boolean accumulate) {
     return cudnn.ops().describe() + " | cuDNN " + Cudnn.version() + " | graph" + this + " | " + shapeText(p) + " | "
-        + passText(pass, accumulate) + " | align " + align + " | candidates " + candidateLimit() + " | rtc "
+        + passText(pass, accumulate) + " | candidates " + candidateLimit() + " | rtc "
         + runtimeCompilationAllowed();
   }
 
@@ -615,7 +616,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
    * Heuristics, filtering, finalization and timing for one operation graph. On return the chosen
    * plan and its configuration are in {@code owned}; every other descriptor made here is destroyed.
    */
-  private Exec select(Plan p, Pass pass, boolean accumulate, BackendDescriptor graph, cudnnContext handle, int align,
+  private Exec select(Plan p, Pass pass, boolean accumulate, BackendDescriptor graph, cudnnContext handle,
                       List<BackendDescriptor> owned, String where) {
     boolean heuristic = CudnnConv3d.heuristicMode();
     int want = heuristic ? 1 : candidateLimit();
@@ -623,7 +624,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
     List<String> rejected = new ArrayList<>();
     List<Candidate> cands = new ArrayList<>(); // every finalized plan, for the cleanup below
     List<BackendDescriptor> configs = new ArrayList<>();
-    String cacheKey = heuristic ? null : cacheKey(p, pass, accumulate, align);
+    String cacheKey = heuristic ? null : cacheKey(p, pass, accumulate);
     try {
       AlgoCache.GraphEntry hit = cacheKey == null ? null : AlgoCache.getGraph(cacheKey);
       boolean keepCached = false; // the cached choice is still the right one, only not usable now
@@ -655,7 +656,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
           owned.add(c.plan());
           diskHits++;
           Choice choice = new Choice(c.engine(), c.knobs(), numericalNotes(c.notes()), behaviorNotes(c.behavior()),
-              c.workspace(), ms[0], 0, rejected.size(), align, heurName(hit.heurMode()) + " (cached)");
+              c.workspace(), ms[0], 0, rejected.size(), MAX_ALIGNMENT, heurName(hit.heurMode()) + " (cached)");
           return new Exec(c.plan(), owned, choice);
         }
         rejected.clear();
@@ -689,7 +690,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         owned.add(b.cfg());
         owned.add(b.plan());
         Choice choice = new Choice(b.engine(), b.knobs(), numericalNotes(b.notes()), behaviorNotes(b.behavior()),
-            b.workspace(), ms[best], timed, rejected.size(), align, heurName(mode));
+            b.workspace(), ms[best], timed, rejected.size(), MAX_ALIGNMENT, heurName(mode));
         if (cacheKey != null && timed > 0 && !keepCached && !b.knobs().equals(UNREADABLE_KNOBS))
           AlgoCache.putGraph(cacheKey, new AlgoCache.GraphEntry(mode, b.engine(), b.knobs(), ms[best]));
         return new Exec(b.plan(), owned, choice);
@@ -826,7 +827,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
       runStaged(p, pass, accumulate, x, w, y);
       return;
     }
-    Exec e = exec(p, pass, accumulate, MAX_ALIGNMENT);
+    Exec e = exec(p, pass, accumulate);
     long bytes = e.choice().workspaceBytes();
     CudaAllocator alloc = cudnn.ops().allocator();
     Pointer ws = bytes > 0 ? alloc.allocate(bytes) : new Pointer();
@@ -974,7 +975,6 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         if (c.ms() >= 0)
           sb.append(String.format(Locale.ROOT, ", %.3f ms", c.ms())).append(c.timed() > 0 ? ", fastest of " + c.timed() : "");
         sb.append(", heur ").append(c.heuristics());
-        if (c.alignment() != MAX_ALIGNMENT) sb.append(", align ").append(c.alignment());
         sb.append(')');
       }
     }
