@@ -2,19 +2,28 @@
 // checked against (itself checked against a plain float64 oracle in tests/test_supcon_cpu.cpp).
 //
 // Plan (M active rows of D values, tau = temperature, c = (tau/tau_b)/A, A = valid anchors):
-//   1. gather the active rows into a zero-padded row-major copy Z (normalised if asked) and a
-//      panel-packed transposed copy for the similarity micro-kernel; group rows by label:
+//   1. gather the active rows into a zero-padded row-major copy Z (normalised if asked) and two
+//      panel-packed copies for the micro-kernel; group rows by label:
 //      npos_a = V*count(label_a) - 1, and the per-label sums of z give, in O(M*D),
 //        sum_{p in P(a)} s_ap = z_a.(S_label - z_a)/tau  and  sum_{p in P(a)} z_p = S_label - z_a,
 //      so no label test is needed in the O(M^2) loops.
+//   When S fits (M^2 floats <= 2 GiB, the usual case):
+//   2s. S = Z Z^T / tau, upper tiles only (S is symmetric), into a stored matrix; each tile's
+//       row and column maxima and sums of exp(s - max) are taken while it is hot, so no pass
+//       re-reads S for the statistics; then lse_a and the row loss (sums in float64).
+//   3s. W_ak = p_ak + p_ka (p_ak = exp(s_ak - lse_a)) in place on the upper tiles.
+//   4s. dZ = W Z by row blocks; a lower tile of W is read as the transpose of the upper one
+//       (float per tile, float64 across tiles); then
+//         dL/dz_a = c/tau [ sum_k W_ak z_k - 2/|P(a)| (S_label - z_a) ]
+//       (the positive part of G_ak + G_ka is symmetric because rows of one label share |P|), and
+//       the normalisation backward.
+//       1.5 M^2 D multiply-adds, 2 M^2 exponentials.
+//   Otherwise no M x M matrix is stored:
 //   2. pass 1, per block of 8 rows: S = Z_blk Z^T / tau tile by tile, online max / log-sum-exp per
 //      row (sums in float64), then lse_a and the row loss.
-//   3. pass 2, per block of 8 rows: recompute S, W_ak = p_ak + p_ka (p_ak = exp(s_ak - lse_a)), and
-//      dz_blk += W Z (float per tile, float64 across tiles); then
-//        dL/dz_a = c/tau [ sum_k W_ak z_k - 2/|P(a)| (S_label - z_a) ]
-//      (the positive part of G_ak + G_ka is symmetric because rows of one label share |P|), and
-//      the normalisation backward.
-// No M x M matrix is stored: 3 M^2 D multiply-adds, M^2 (pass 1) + 2 M^2 (pass 2) exponentials.
+//   3. pass 2, per block of 8 rows: recompute S and W, and dz_blk += W Z as in 4s.
+//      3 M^2 D multiply-adds, M^2 (pass 1) + 2 M^2 (pass 2) exponentials.
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <memory>

@@ -39,6 +39,40 @@ COMIX_ALWAYS_INLINE void micro(const T* A, int64_t lda, const T* B, int64_t ldb,
     for (int v = 0; v < kNV; ++v) std::memcpy(C + i * ldc + v * L, &c[i][v], sizeof(V));
 }
 
+// The same tile from a packed A: C[8][kNV*L] (+)= A[k*AKS + i] * B[k*NB + v*L], where B is a
+// contiguous K x NB panel and A holds the 8 rows' values for each k at a fixed stride (8 for a
+// k-major packed copy, NB when A is read from the Z^T panels). LOADC adds to C instead of
+// overwriting it (float adds in the same order as one long K, so slicing K changes no bit).
+template <class T, int AKS, int AIS, bool LOADC>
+COMIX_ALWAYS_INLINE void micro_p(const T* A, const T* B, int64_t K, T* C, int64_t ldc) {
+  typedef typename VecOf<T>::type V;
+  constexpr int L = (int)(sizeof(V) / sizeof(T));
+  constexpr int64_t NBc = kNV * L;
+  V c[kRows][kNV];
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) {
+      if (LOADC) std::memcpy(&c[i][v], C + i * ldc + v * L, sizeof(V));
+      else c[i][v] = V{};
+    }
+  for (int64_t k = 0; k < K; ++k) {
+    V b[kNV];
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) std::memcpy(&b[v], B + k * NBc + v * L, sizeof(V));
+#pragma GCC unroll 8
+    for (int i = 0; i < kRows; ++i) {
+      const T a = A[k * AKS + i * AIS];
+#pragma GCC unroll 4
+      for (int v = 0; v < kNV; ++v) c[i][v] += a * b[v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) std::memcpy(C + i * ldc + v * L, &c[i][v], sizeof(V));
+}
+
 // exp for x <= 0 (clamped to [-87, 0]), branch-free so loops over it vectorise; relative error
 // about 2e-7 (Cephes expf polynomial on the reduced argument).
 COMIX_ALWAYS_INLINE float exp_neg(float x) {
@@ -108,6 +142,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   typedef typename VecOf<T>::type Vt;
   constexpr int64_t NB = kNV * (int64_t)(sizeof(Vt) / sizeof(T));  // micro-tile columns
   constexpr int64_t CB = 8 * NB;                                  // columns per tile
+  constexpr int64_t KC = 128;  // features (or W columns) per slice: a KC x NB panel is 16 KiB (float)
   const bool vmajor = (P.flags & COMIX_SUPCON_VIEW_MAJOR) != 0;
   const bool normalize = (P.flags & COMIX_SUPCON_NORMALIZE) != 0;
   const bool accumulate = (P.flags & COMIX_SUPCON_ACCUMULATE) != 0;
@@ -162,13 +197,17 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       }
       const T* src = P.x + comix::supcon_row_offset(rows[(size_t)i], N, V, D, vmajor);
       if (normalize) {
-        double ss = 0;
-        for (int64_t d = 0; d < D; ++d) ss += (double)src[d] * (double)src[d];
-        const double nrm = std::sqrt(ss);
+        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 chains, not one latency-bound one
+        int64_t d = 0;
+        for (; d + 8 <= D; d += 8)
+          for (int q = 0; q < 8; ++q) lane[q] += (double)src[d + q] * (double)src[d + q];
+        for (; d < D; ++d) lane[0] += (double)src[d] * (double)src[d];
+        const double nrm =
+            std::sqrt(((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])));
         const double den = nrm > 1e-12 ? nrm : 1e-12;
         clamped[(size_t)i] = !(nrm > 1e-12);
         invnorm[(size_t)i] = 1.0 / den;
-        for (int64_t d = 0; d < D; ++d) dst[d] = (T)((double)src[d] / den);
+        for (d = 0; d < D; ++d) dst[d] = (T)((double)src[d] / den);
       } else {
         for (int64_t d = 0; d < D; ++d) dst[d] = src[d];
       }
@@ -214,19 +253,112 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   const int64_t nblocks = Mp / kRows;
   const int64_t ntiles = (M + CB - 1) / CB;
 
-  // ---- 1b. small enough: S = Z Z^T / tau once, upper tiles only (symmetry), mirrored, and
-  // both passes read it (1.5 M^2 D multiply-adds instead of 3). Otherwise both passes recompute
-  // their tiles. The limit can be lowered with COMIX_SUPCON_CPU_MAX_S_BYTES (tests use it).
+  // The statistics of one anchor row a from its max m and sum l of exp(s - m) over k != a:
+  // lse, 1/|P(a)| and the row loss; rows without positives (or only themselves) stay invalid.
+  auto row_stats = [&](int64_t a, double m, double l) {
+    const int64_t npos = gcount[(size_t)group[(size_t)a]] - 1;  // rows of the label, minus the anchor
+    if (npos <= 0 || !(l > 0.0)) return;
+    const T* z = Z + a * Dp;
+    const double* gs = gsum.data() + (int64_t)group[(size_t)a] * D;
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 chains, not one latency-bound one
+    int64_t d = 0;
+    for (; d + 8 <= D; d += 8)
+      for (int q = 0; q < 8; ++q) lane[q] += (double)z[d + q] * (gs[d + q] - (double)z[d + q]);
+    for (; d < D; ++d) lane[0] += (double)z[d] * (gs[d] - (double)z[d]);
+    const double possum = (((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]))) * inv_tau;
+    lse[(size_t)a] = m + std::log(l);
+    inv_npos[(size_t)a] = 1.0 / (double)npos;
+    rowloss[(size_t)a] = lse[(size_t)a] - possum / (double)npos;
+    lse_t[(size_t)a] = (T)lse[(size_t)a];
+    valid_t[(size_t)a] = T(1);
+  };
+  // The loss; false when no gradient is to be written (none asked, or no valid anchor).
+  double cg = 0.0;
+  auto finish_loss = [&]() -> bool {
+    int64_t A = 0;
+    double total = 0.0;
+    for (int64_t a = 0; a < M; ++a)
+      if (valid_t[(size_t)a] != T(0)) { ++A; total += rowloss[(size_t)a]; }
+    const double factor = P.tau / P.tau_b;
+    *loss_out = A > 0 ? factor * total / (double)A : 0.0;
+    if (!P.grad) return false;
+    if (A == 0) {
+      if (!accumulate) write_zero_grad();
+      return false;
+    }
+    cg = factor / (double)A * inv_tau * P.gscale;  // c/tau times the caller's scale
+    if (!accumulate && M < Mall) write_zero_grad();  // masked rows get 0; active rows below
+    return true;
+  };
+  // dz = sum_k W_ak z_k for anchor a (float64, row of Dp), turned into dL/dz_a and written out
+  auto write_grad_row = [&](int64_t a, double* dz) {
+    const T* z = Z + a * Dp;
+    const double* gs = gsum.data() + (int64_t)group[(size_t)a] * D;
+    const double ip2 = 2.0 * inv_npos[(size_t)a];
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t d = 0;
+    for (; d + 8 <= D; d += 8)
+      for (int q = 0; q < 8; ++q) {
+        dz[d + q] = cg * (dz[d + q] - ip2 * (gs[d + q] - (double)z[d + q]));
+        lane[q] += dz[d + q] * (double)z[d + q];
+      }
+    for (; d < D; ++d) {
+      dz[d] = cg * (dz[d] - ip2 * (gs[d] - (double)z[d]));
+      lane[0] += dz[d] * (double)z[d];
+    }
+    const double dot = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    T* out = P.grad + comix::supcon_row_offset(rows[(size_t)a], N, V, D, vmajor);
+    const double inv = invnorm[(size_t)a];
+    const bool cl = clamped[(size_t)a] != 0;
+    for (int64_t d = 0; d < D; ++d) {
+      double g = dz[d];
+      if (normalize) g = cl ? g * inv : (g - (double)z[d] * dot) * inv;
+      out[d] = accumulate ? (T)((double)out[d] + g) : (T)g;
+    }
+  };
+  // Max and sum of exp(s - max) of one row segment, skipping index `self` (lanes vectorise
+  // without -ffast-math); max -inf and sum 0 when nothing is left.
+  auto seg_stats = [](const T* s, int64_t w, int64_t self, T& mx_out, T& sum_out) {
+    constexpr int kL = 16;
+    T lane[kL];
+    for (int q = 0; q < kL; ++q) lane[q] = -std::numeric_limits<T>::infinity();
+    const int64_t wv = w / kL * kL;
+    for (int64_t j0 = 0; j0 < wv; j0 += kL)
+      for (int q = 0; q < kL; ++q) {
+        const T v = j0 + q == self ? -std::numeric_limits<T>::infinity() : s[j0 + q];
+        lane[q] = v > lane[q] ? v : lane[q];
+      }
+    T mx = -std::numeric_limits<T>::infinity();
+    for (int64_t j = wv; j < w; ++j) {
+      const T v = j == self ? -std::numeric_limits<T>::infinity() : s[j];
+      mx = v > mx ? v : mx;
+    }
+    for (int q = 0; q < kL; ++q) mx = lane[q] > mx ? lane[q] : mx;
+    mx_out = mx;
+    sum_out = T(0);
+    if (mx == -std::numeric_limits<T>::infinity()) return;
+    for (int q = 0; q < kL; ++q) lane[q] = T(0);
+    for (int64_t j0 = 0; j0 < wv; j0 += kL)
+      for (int q = 0; q < kL; ++q) lane[q] += j0 + q == self ? T(0) : exp_neg((T)(s[j0 + q] - mx));
+    T acc = 0;
+    for (int64_t j = wv; j < w; ++j) acc += j == self ? T(0) : exp_neg((T)(s[j] - mx));
+    for (int q = 0; q < kL; ++q) acc += lane[q];
+    sum_out = acc;
+  };
+
+  // ---- 1b. small enough: S = Z Z^T / tau is stored, upper tiles only ----
+  // Otherwise both passes recompute their tiles (section 4). The limit can be lowered with
+  // COMIX_SUPCON_CPU_MAX_S_BYTES (tests use it).
   int64_t max_s_bytes = (int64_t)1 << 31;
   if (const char* env = std::getenv("COMIX_SUPCON_CPU_MAX_S_BYTES")) max_s_bytes = std::atoll(env);
   const bool stored = Mp * Mp * (int64_t)sizeof(T) <= max_s_bytes;
-  std::unique_ptr<T[]> Sown;
-  std::unique_lock<std::mutex> cache_lock;
-  T* Sm = nullptr;
   if (stored) {
     // Up to 512 MiB stay cached between calls (page faults of a fresh buffer cost ~10%); a
-    // concurrent call, or a larger matrix, gets its own buffer. Uninitialised on purpose: every
-    // entry read below is written first.
+    // concurrent call, or a larger matrix, gets its own buffer. Uninitialised on purpose: only
+    // the upper tiles (I <= J) are written and read.
+    std::unique_ptr<T[]> Sown;
+    std::unique_lock<std::mutex> cache_lock;
+    T* Sm = nullptr;
     const size_t need = (size_t)(Mp * Mp);
     SCache<T>& cache = s_cache<T>();
     if (need * sizeof(T) <= ((size_t)512 << 20)) cache_lock = std::unique_lock<std::mutex>(cache.mu, std::try_to_lock);
@@ -242,47 +374,183 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       Sown.reset(new T[need]);
       Sm = Sown.get();
     }
+    const int nw = comix::resolve_threads(nthreads);
     const int64_t nt = (Mp + CB - 1) / CB;
+    // tile pairs, the full off-diagonal ones first (the diagonal ones cost about half), taken
+    // by whichever worker is free
     std::vector<std::pair<int64_t, int64_t>> pairs;
     for (int64_t I = 0; I < nt; ++I)
-      for (int64_t J = I; J < nt; ++J) pairs.emplace_back(I, J);
-    comix::parallel_for((int64_t)pairs.size(), 1, nthreads, [&](int64_t u0, int64_t u1, int) {
-      for (int64_t u = u0; u < u1; ++u) {
-        const int64_t r0 = pairs[(size_t)u].first * CB, c0 = pairs[(size_t)u].second * CB;
-        const int64_t rw = std::min<int64_t>(CB, Mp - r0), cw = std::min<int64_t>(CB, Mp - c0);
-        for (int64_t i = r0; i < r0 + rw; i += kRows) {
-          for (int64_t jb = 0; jb < cw / NB; ++jb)
-            micro<T>(Z + i * Dp, Dp, Zt + (c0 / NB + jb) * D * NB, NB, D, Sm + i * Mp + c0 + jb * NB, Mp);
-          for (int64_t r = i; r < i + kRows; ++r)
-            for (int64_t j = c0; j < c0 + cw; ++j) Sm[r * Mp + j] = (T)(Sm[r * Mp + j] * (T)inv_tau);
+      for (int64_t J = I + 1; J < nt; ++J) pairs.emplace_back(I, J);
+    for (int64_t I = 0; I < nt; ++I) pairs.emplace_back(I, I);
+    const int64_t npairs = (int64_t)pairs.size();
+
+    // ---- 2s. S tiles and their row statistics, both ways ----
+    // pm/pl[a * nt + t]: max and sum of exp(s - max) of anchor a's similarities to column tile t
+    // (for an upper tile (I, J) its rows give row tile I's entries for t = J and its columns give
+    // row tile J's entries for t = I).
+    std::vector<double> pm((size_t)(M * nt), -std::numeric_limits<double>::infinity()), pl((size_t)(M * nt), 0.0);
+    {
+      std::atomic<int64_t> next{0};
+      comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
+        std::unique_ptr<T[]> tb(new T[(size_t)(CB * CB)]);
+        std::vector<T> cmax((size_t)CB), csum((size_t)CB);
+        for (int64_t u; (u = next.fetch_add(1)) < npairs;) {
+          const int64_t I = pairs[(size_t)u].first, J = pairs[(size_t)u].second;
+          const int64_t r0 = I * CB, c0 = J * CB;
+          const int64_t rw = std::min<int64_t>(CB, Mp - r0), cw = std::min<int64_t>(CB, Mp - c0);
+          const bool diag = I == J;
+          // tb = Z[rows] Z[cols]^T in slices of KC features, so the NB-column panel of Z^T
+          // (KC x NB) stays in L1 while all row groups pass over it
+          for (int64_t k0 = 0; k0 < D; k0 += KC) {
+            const int64_t kc = std::min<int64_t>(KC, D - k0);
+            for (int64_t jb = 0; jb < cw / NB; ++jb) {
+              const T* B = Zt + ((c0 / NB + jb) * D + k0) * NB;
+              for (int64_t g = 0; g < rw / kRows; ++g) {
+                if (diag && (jb + 1) * NB <= g * kRows) continue;  // below the diagonal: mirrored
+                const int64_t r = r0 + g * kRows;
+                const T* Ap = Zt + ((r / NB) * D + k0) * NB + r % NB;
+                T* C = tb.get() + g * kRows * CB + jb * NB;
+                if (k0 == 0) micro_p<T, NB, 1, false>(Ap, B, kc, C, CB);
+                else micro_p<T, NB, 1, true>(Ap, B, kc, C, CB);
+              }
+            }
+          }
+          if (diag)  // bit-identical to computing them: the same products in the same order
+            for (int64_t i = 1; i < rw; ++i)
+              for (int64_t j = 0; j < i; ++j) tb[(size_t)(i * CB + j)] = tb[(size_t)(j * CB + i)];
+          const T sc = (T)inv_tau;
+          const int64_t mr = std::min<int64_t>(rw, M - r0), mc = std::min<int64_t>(cw, M - c0);
+          for (int64_t i = 0; i < rw; ++i) {
+            T* row = tb.get() + i * CB;
+            for (int64_t j = 0; j < cw; ++j) row[j] = (T)(row[j] * sc);
+            std::memcpy(Sm + (r0 + i) * Mp + c0, row, (size_t)cw * sizeof(T));
+            if (i < mr && mc > 0) {
+              T mx, sum;
+              seg_stats(row, mc, diag ? i : -1, mx, sum);
+              pm[(size_t)((r0 + i) * nt + J)] = (double)mx;
+              pl[(size_t)((r0 + i) * nt + J)] = (double)sum;
+            }
+          }
+          if (!diag && mc > 0 && mr > 0) {  // the same tile seen from its columns' anchors
+            for (int64_t j = 0; j < mc; ++j) cmax[(size_t)j] = -std::numeric_limits<T>::infinity();
+            for (int64_t i = 0; i < mr; ++i) {
+              const T* row = tb.get() + i * CB;
+              for (int64_t j = 0; j < mc; ++j) cmax[(size_t)j] = row[j] > cmax[(size_t)j] ? row[j] : cmax[(size_t)j];
+            }
+            for (int64_t j = 0; j < mc; ++j) csum[(size_t)j] = T(0);
+            for (int64_t i = 0; i < mr; ++i) {
+              const T* row = tb.get() + i * CB;
+              for (int64_t j = 0; j < mc; ++j) csum[(size_t)j] += exp_neg((T)(row[j] - cmax[(size_t)j]));
+            }
+            for (int64_t j = 0; j < mc; ++j) {
+              pm[(size_t)((c0 + j) * nt + I)] = (double)cmax[(size_t)j];
+              pl[(size_t)((c0 + j) * nt + I)] = (double)csum[(size_t)j];
+            }
+          }
         }
+      });
+    }
+    comix::parallel_for(M, 64, nthreads, [&](int64_t a0, int64_t a1, int) {
+      for (int64_t a = a0; a < a1; ++a) {
+        const double* m = pm.data() + a * nt;
+        const double* l = pl.data() + a * nt;
+        double ms = -std::numeric_limits<double>::infinity();
+        for (int64_t t = 0; t < nt; ++t)
+          if (l[t] > 0.0 && m[t] > ms) ms = m[t];
+        double sum = 0.0;
+        for (int64_t t = 0; t < nt; ++t)
+          if (l[t] > 0.0) sum += l[t] * std::exp(m[t] - ms);
+        row_stats(a, ms, sum);
       }
     });
-    comix::parallel_for((int64_t)pairs.size(), 1, nthreads, [&](int64_t u0, int64_t u1, int) {
-      for (int64_t u = u0; u < u1; ++u) {
-        if (pairs[(size_t)u].first == pairs[(size_t)u].second) continue;
-        const int64_t r0 = pairs[(size_t)u].first * CB, c0 = pairs[(size_t)u].second * CB;
-        const int64_t rw = std::min<int64_t>(CB, Mp - r0), cw = std::min<int64_t>(CB, Mp - c0);
-        for (int64_t jj = c0; jj < c0 + cw; jj += 16)  // 16 x 16 blocks of the transpose
-          for (int64_t ii = r0; ii < r0 + rw; ii += 16)
-            for (int64_t j = jj; j < std::min(jj + 16, c0 + cw); ++j)
-              for (int64_t i = ii; i < std::min(ii + 16, r0 + rw); ++i) Sm[j * Mp + i] = Sm[i * Mp + j];
+    if (!finish_loss()) return COMIX_OK;
+
+    // ---- 3s. W_ak = p_ak + p_ka (p_ak = exp(s_ak - lse_a), valid anchors only) in place on the
+    // upper tiles; W is symmetric, so the lower ones are its transpose. Self and padding: 0.
+    {
+      std::atomic<int64_t> next{0};
+      comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
+        for (int64_t u; (u = next.fetch_add(1)) < npairs;) {
+          const int64_t I = pairs[(size_t)u].first, J = pairs[(size_t)u].second;
+          const int64_t r0 = I * CB, c0 = J * CB;
+          const int64_t rw = std::min<int64_t>(CB, Mp - r0), cw = std::min<int64_t>(CB, Mp - c0);
+          const int64_t mc = std::max<int64_t>(0, std::min<int64_t>(cw, M - c0));
+          const T* lk = lse_t.data() + c0;
+          const T* vk = valid_t.data() + c0;
+          for (int64_t i = 0; i < rw; ++i) {
+            const int64_t a = r0 + i;
+            T* s = Sm + a * Mp + c0;
+            if (a >= M) { std::fill(s, s + cw, T(0)); continue; }
+            const T la = lse_t[(size_t)a], va = valid_t[(size_t)a];
+            for (int64_t j = 0; j < mc; ++j) {
+              const T x = s[j];
+              s[j] = va * exp_neg((T)(x - la)) + vk[j] * exp_neg((T)(x - lk[j]));
+            }
+            std::fill(s + mc, s + cw, T(0));
+            if (I == J) s[i] = T(0);
+          }
+        }
+      });
+    }
+
+    // ---- 4s. dZ = W Z, blocks of MC rows: each column tile of W (direct from an upper tile, or
+    // transposed from the one mirroring it) is packed k-major into Ap; each KC x NB panel of Z
+    // then stays in L1 while the block's row groups pass over it (float per tile, float64 across).
+    constexpr int64_t MC = 64;
+    const int64_t nrb = (M + MC - 1) / MC;
+    std::atomic<int64_t> next{0};
+    comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
+      std::unique_ptr<T[]> Ap(new T[(size_t)(MC * CB)]), tmp(new T[(size_t)(MC * Dp)]);
+      std::unique_ptr<double[]> acc(new double[(size_t)(MC * Dp)]);
+      for (int64_t rb; (rb = next.fetch_add(1)) < nrb;) {
+        const int64_t R0 = rb * MC, I = R0 / CB;
+        const int64_t ng = (std::min<int64_t>(MC, M - R0) + kRows - 1) / kRows;  // groups with rows < M
+        std::fill(acc.get(), acc.get() + ng * kRows * Dp, 0.0);
+        for (int64_t t = 0; t < nt; ++t) {
+          const int64_t c0 = t * CB;
+          const int64_t kw = std::min<int64_t>(CB, M - c0);  // W is 0 past M
+          if (kw <= 0) break;
+          if (t >= I) {
+            for (int64_t g = 0; g < ng; ++g) {
+              const T* src = Sm + (R0 + g * kRows) * Mp + c0;
+              T* dst = Ap.get() + g * CB * kRows;
+              for (int64_t k = 0; k < kw; ++k)
+                for (int i = 0; i < kRows; ++i) dst[k * kRows + i] = src[i * Mp + k];
+            }
+          } else {
+            for (int64_t g = 0; g < ng; ++g) {
+              T* dst = Ap.get() + g * CB * kRows;
+              for (int64_t k = 0; k < kw; ++k)
+                std::memcpy(dst + k * kRows, Sm + (c0 + k) * Mp + R0 + g * kRows, (size_t)kRows * sizeof(T));
+            }
+          }
+          for (int64_t k0 = 0; k0 < kw; k0 += KC) {
+            const int64_t kc = std::min<int64_t>(KC, kw - k0);
+            for (int64_t c = 0; c < nch; ++c) {
+              const T* B = Zg + ((t * nch + c) * CB + k0) * NB;
+              for (int64_t g = 0; g < ng; ++g) {
+                const T* A = Ap.get() + (g * CB + k0) * kRows;
+                T* C = tmp.get() + g * kRows * Dp + c * NB;
+                if (k0 == 0) micro_p<T, kRows, 1, false>(A, B, kc, C, Dp);
+                else micro_p<T, kRows, 1, true>(A, B, kc, C, Dp);
+              }
+            }
+          }
+          for (int64_t e = 0; e < ng * kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
+        }
+        for (int64_t i = 0; i < ng * kRows && R0 + i < M; ++i) write_grad_row(R0 + i, acc.get() + i * Dp);
       }
     });
+    return COMIX_OK;
   }
-  // The scaled similarity tile rows i0..i0+7, columns j0..j0+wp-1: in the stored matrix (row
-  // stride Mp; pass 2 overwrites its own rows with W, no other thread reads them), or computed
-  // into `tile` (row stride CB).
-  auto sim_tile = [&](int64_t i0, int64_t j0, int64_t wp, T* tile) -> std::pair<T*, int64_t> {
-    if (stored) return {Sm + i0 * Mp + j0, Mp};
+
+  // ---- 2. pass 1 (S too large to store): row statistics, S recomputed tile by tile ----
+  auto sim_tile = [&](int64_t i0, int64_t j0, int64_t wp, T* tile) {
     for (int64_t jb = 0; jb < wp / NB; ++jb)
       micro<T>(Z + i0 * Dp, Dp, Zt + (j0 / NB + jb) * D * NB, NB, D, tile + jb * NB, CB);
     for (int i = 0; i < kRows; ++i)
       for (int64_t j = 0; j < wp; ++j) tile[i * CB + j] = (T)(tile[i * CB + j] * (T)inv_tau);
-    return {tile, CB};
   };
-
-  // ---- 2. pass 1: row statistics ----
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
     std::vector<T> S((size_t)(kRows * CB));
     for (int64_t blk = b0; blk < b1; ++blk) {
@@ -293,76 +561,27 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       for (int64_t t = 0; t < ntiles; ++t) {
         const int64_t j0 = t * CB, w = std::min<int64_t>(CB, M - j0);
         const int64_t wp = (w + NB - 1) / NB * NB;
-        const auto st = sim_tile(i0, j0, wp, S.data());
+        sim_tile(i0, j0, wp, S.data());
         for (int i = 0; i < kRows && i0 + i < M; ++i) {
-          const T* s = st.first + i * st.second;
-          const int64_t self = i0 + i - j0;
-          // lane-wise max and sum (16 independent lanes vectorise without -ffast-math); the
-          // anchor itself is not in the denominator
-          constexpr int kL = 16;
-          T lane[kL];
-          for (int q = 0; q < kL; ++q) lane[q] = -std::numeric_limits<T>::infinity();
-          const int64_t wv = w / kL * kL;
-          for (int64_t j0 = 0; j0 < wv; j0 += kL)
-            for (int q = 0; q < kL; ++q) {
-              const T v = j0 + q == self ? -std::numeric_limits<T>::infinity() : s[j0 + q];
-              lane[q] = v > lane[q] ? v : lane[q];
-            }
-          T mx = -std::numeric_limits<T>::infinity();
-          for (int64_t j = wv; j < w; ++j) {
-            const T v = j == self ? -std::numeric_limits<T>::infinity() : s[j];
-            mx = v > mx ? v : mx;
-          }
-          for (int q = 0; q < kL; ++q) mx = lane[q] > mx ? lane[q] : mx;
+          T mx, sum;
+          seg_stats(S.data() + i * CB, w, i0 + i - j0, mx, sum);
           if (mx == -std::numeric_limits<T>::infinity()) continue;  // only the anchor itself
+          // fold the tile's (max, sum) into the running ones
           if ((double)mx > m[i]) {
             l[i] = m[i] == -std::numeric_limits<double>::infinity() ? 0.0 : l[i] * std::exp(m[i] - (double)mx);
+            l[i] += (double)sum;
             m[i] = (double)mx;
+          } else {
+            l[i] += (double)sum * std::exp((double)mx - m[i]);
           }
-          const T mt = (T)m[i];
-          for (int q = 0; q < kL; ++q) lane[q] = T(0);
-          for (int64_t j0 = 0; j0 < wv; j0 += kL)
-            for (int q = 0; q < kL; ++q) lane[q] += j0 + q == self ? T(0) : exp_neg((T)(s[j0 + q] - mt));
-          T acc = 0;
-          for (int64_t j = wv; j < w; ++j) acc += j == self ? T(0) : exp_neg((T)(s[j] - mt));
-          for (int q = 0; q < kL; ++q) acc += lane[q];
-          l[i] += (double)acc;
         }
       }
-      for (int i = 0; i < kRows && i0 + i < M; ++i) {
-        const int64_t a = i0 + i;
-        const int64_t npos = gcount[(size_t)group[(size_t)a]] - 1;  // rows of the label, minus the anchor
-        if (npos <= 0 || !(l[i] > 0.0)) continue;
-        const T* z = Z + a * Dp;
-        const double* gs = gsum.data() + (int64_t)group[(size_t)a] * D;
-        double possum = 0.0;
-        for (int64_t d = 0; d < D; ++d) possum += (double)z[d] * (gs[d] - (double)z[d]);
-        possum *= inv_tau;
-        lse[(size_t)a] = m[i] + std::log(l[i]);
-        inv_npos[(size_t)a] = 1.0 / (double)npos;
-        rowloss[(size_t)a] = lse[(size_t)a] - possum / (double)npos;
-        lse_t[(size_t)a] = (T)lse[(size_t)a];
-        valid_t[(size_t)a] = T(1);
-      }
+      for (int i = 0; i < kRows && i0 + i < M; ++i) row_stats(i0 + i, m[i], l[i]);
     }
   });
+  if (!finish_loss()) return COMIX_OK;
 
-  int64_t A = 0;
-  double total = 0.0;
-  for (int64_t a = 0; a < M; ++a)
-    if (valid_t[(size_t)a] != T(0)) { ++A; total += rowloss[(size_t)a]; }
-  const double factor = P.tau / P.tau_b;
-  *loss_out = A > 0 ? factor * total / (double)A : 0.0;
-  if (!P.grad) return COMIX_OK;
-  if (A == 0) {
-    if (accumulate) return COMIX_OK;
-    write_zero_grad();
-    return COMIX_OK;
-  }
-  const double cg = factor / (double)A * inv_tau * P.gscale;  // c/tau times the caller's scale
-  if (!accumulate && M < Mall) write_zero_grad();  // masked rows get 0; active rows below
-
-  // ---- 3. pass 2: gradient ----
+  // ---- 3. pass 2 (S too large to store): gradient, S recomputed tile by tile ----
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
     std::vector<T> S((size_t)(kRows * CB)), tmp((size_t)(kRows * Dp));
     std::vector<double> acc((size_t)(kRows * Dp));
@@ -373,9 +592,10 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       for (int64_t t = 0; t < ntiles; ++t) {
         const int64_t j0 = t * CB, w = std::min<int64_t>(CB, M - j0);
         const int64_t wp = (w + NB - 1) / NB * NB;
-        const auto st = sim_tile(i0, j0, wp, S.data());
+        T* s0 = S.data();
+        sim_tile(i0, j0, wp, s0);
         for (int i = 0; i < kRows; ++i) {
-          T* s = st.first + i * st.second;
+          T* s = s0 + i * CB;
           const int64_t a = i0 + i;
           if (a >= M) { std::fill(s, s + wp, T(0)); continue; }
           const T la = lse_t[(size_t)a], va = valid_t[(size_t)a];
@@ -389,37 +609,11 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           const int64_t self = a - j0;
           if (self >= 0 && self < w) s[self] = T(0);
         }
-        // W rows at the stored matrix's stride (Mp, a large power of two) would alias in L1 over
-        // the Dp/NB passes below: give the micro-kernel a compact copy (row stride CB).
-        const T* wt = st.first;
-        if (st.second != CB) {
-          for (int i = 0; i < kRows; ++i) std::memcpy(S.data() + i * CB, st.first + i * st.second, (size_t)wp * sizeof(T));
-          wt = S.data();
-        }
         for (int64_t d0 = 0; d0 < Dp; d0 += NB)
-          micro<T>(wt, CB, Zg + ((t * nch + d0 / NB) * CB) * NB, NB, wp, tmp.data() + d0, Dp);
+          micro<T>(s0, CB, Zg + ((t * nch + d0 / NB) * CB) * NB, NB, wp, tmp.data() + d0, Dp);
         for (int64_t e = 0; e < kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
       }
-      for (int i = 0; i < kRows && i0 + i < M; ++i) {
-        const int64_t a = i0 + i;
-        const T* z = Z + a * Dp;
-        const double* gs = gsum.data() + (int64_t)group[(size_t)a] * D;
-        double* dz = acc.data() + i * Dp;  // sum_k W_ak z_k, turned into dL/dz_a in place
-        const double ip2 = 2.0 * inv_npos[(size_t)a];
-        double dot = 0.0;
-        for (int64_t d = 0; d < D; ++d) {
-          dz[d] = cg * (dz[d] - ip2 * (gs[d] - (double)z[d]));
-          dot += dz[d] * (double)z[d];
-        }
-        T* out = P.grad + comix::supcon_row_offset(rows[(size_t)a], N, V, D, vmajor);
-        const double inv = invnorm[(size_t)a];
-        const bool cl = clamped[(size_t)a] != 0;
-        for (int64_t d = 0; d < D; ++d) {
-          double g = dz[d];
-          if (normalize) g = cl ? g * inv : (g - (double)z[d] * dot) * inv;
-          out[d] = accumulate ? (T)((double)out[d] + g) : (T)g;
-        }
-      }
+      for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.data() + i * Dp);
     }
   });
   return COMIX_OK;
