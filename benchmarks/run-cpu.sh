@@ -4,7 +4,7 @@
 #   benchmarks/run-cpu.sh
 #
 # Builds benchmarks/target/benchmarks.jar if it is missing or older than the sources, then in the
-# same run: measures memory bandwidth, decodes vtest.avi and times numpy.median on it, runs the
+# same run: measures memory bandwidth and the fp32 FMA peak, decodes vtest.avi and times numpy.median on it, runs the
 # Python baselines (numpy.median, numpy.partition, torch.median; torch eager mixing) and the JMH
 # benchmarks (MedianBench, VtestMedianBench, MixBench with -p device=cpu), and prints the table.
 # Raw outputs land in $OUT (default benchmarks/target/results-cpu-<date>): env.txt, *.jsonl,
@@ -46,6 +46,10 @@ fi
 
 log "memory bandwidth"
 "$PYTHON" benchmarks/pytorch/membw.py --out "$OUT/membw.jsonl" >/dev/null
+log "fp32 FMA peak (benchmarks/native/fma_peak.cpp)"
+if g++ -O2 -march=native -std=c++17 -pthread benchmarks/native/fma_peak.cpp -o "$OUT/fma_peak" 2>>"$OUT/env.txt"; then
+  "$OUT/fma_peak" | tee -a "$OUT/env.txt"
+fi
 VT=
 if [[ -z "${SKIP_VTEST:-}" ]]; then
   log "vtest.avi: decode, numpy.median (native, 224), expected PNG check"
