@@ -324,6 +324,7 @@ int main() {
     check_case("multi-tile 300x2x64", {300, 2, 64, true, false, false, false, 50, 0.5, 0.07, 0.2}, threads);
     check_case("multi-tile 301x2x130 norm", {301, 2, 130, false, false, true, false, 0, 0.1, 0.07, 1.0}, threads);
     check_case("multi-tile 700x2x300 masked", {700, 2, 300, true, true, false, false, 40, 0.5, 0.07, 0.2}, threads);
+    check_case("multi-tile wide logit range", {300, 2, 16, true, false, false, false, 20, 0.1, 0.07, 0.8}, threads);
   }
   unsetenv("COMIX_SUPCON_CPU_MAX_S_BYTES");
   check_fd({3, 2, 4, false, false, false, false, 0});

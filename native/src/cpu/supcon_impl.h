@@ -393,7 +393,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       std::atomic<int64_t> next{0};
       comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
         std::unique_ptr<T[]> tb(new T[(size_t)(CB * CB)]);
-        std::vector<T> cmax((size_t)CB), csum((size_t)CB);
+        std::vector<T> cmax((size_t)CB), csum((size_t)CB), rmax((size_t)CB);
         for (int64_t u; (u = next.fetch_add(1)) < npairs;) {
           const int64_t I = pairs[(size_t)u].first, J = pairs[(size_t)u].second;
           const int64_t r0 = I * CB, c0 = J * CB;
@@ -420,31 +420,91 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
               for (int64_t j = 0; j < i; ++j) tb[(size_t)(i * CB + j)] = tb[(size_t)(j * CB + i)];
           const T sc = (T)inv_tau;
           const int64_t mr = std::min<int64_t>(rw, M - r0), mc = std::min<int64_t>(cw, M - c0);
-          for (int64_t i = 0; i < rw; ++i) {
-            T* row = tb.get() + i * CB;
-            for (int64_t j = 0; j < cw; ++j) row[j] = (T)(row[j] * sc);
-            std::memcpy(Sm + (r0 + i) * Mp + c0, row, (size_t)cw * sizeof(T));
-            if (i < mr && mc > 0) {
-              T mx, sum;
-              seg_stats(row, mc, diag ? i : -1, mx, sum);
-              pm[(size_t)((r0 + i) * nt + J)] = (double)mx;
-              pl[(size_t)((r0 + i) * nt + J)] = (double)sum;
+          constexpr int kL = 16;
+          const T ninf = -std::numeric_limits<T>::infinity();
+          if (!diag && mr > 0 && mc > 0) {
+            // One pass scales the tile, stores it, and takes its rows' and columns' maxima. When
+            // every row and column maximum is within 50 of the tile's, exp(s - tile max) serves
+            // both statistics (one exponential per entry, the smallest maximum still e^-50 above
+            // the float range, the clamped entries 256 e^-87 below it); else each row and
+            // column is shifted by its own maximum (two exponentials per entry).
+            for (int64_t j = 0; j < mc; ++j) cmax[(size_t)j] = ninf;
+            const int64_t wv = mc / kL * kL;
+            T tmax = ninf, tmin = std::numeric_limits<T>::infinity();
+            for (int64_t i = 0; i < rw; ++i) {
+              T* row = tb.get() + i * CB;
+              for (int64_t j = 0; j < cw; ++j) row[j] = (T)(row[j] * sc);
+              std::memcpy(Sm + (r0 + i) * Mp + c0, row, (size_t)cw * sizeof(T));
+              if (i >= mr) continue;
+              T lane[kL];
+              for (int q = 0; q < kL; ++q) lane[q] = ninf;
+              for (int64_t j0 = 0; j0 < wv; j0 += kL)
+                for (int q = 0; q < kL; ++q) {
+                  const T v = row[j0 + q];
+                  lane[q] = v > lane[q] ? v : lane[q];
+                  cmax[(size_t)(j0 + q)] = v > cmax[(size_t)(j0 + q)] ? v : cmax[(size_t)(j0 + q)];
+                }
+              T mx = ninf;
+              for (int64_t j = wv; j < mc; ++j) {
+                mx = row[j] > mx ? row[j] : mx;
+                cmax[(size_t)j] = row[j] > cmax[(size_t)j] ? row[j] : cmax[(size_t)j];
+              }
+              for (int q = 0; q < kL; ++q) mx = lane[q] > mx ? lane[q] : mx;
+              rmax[(size_t)i] = mx;
+              tmax = mx > tmax ? mx : tmax;
+              tmin = mx < tmin ? mx : tmin;
             }
-          }
-          if (!diag && mc > 0 && mr > 0) {  // the same tile seen from its columns' anchors
-            for (int64_t j = 0; j < mc; ++j) cmax[(size_t)j] = -std::numeric_limits<T>::infinity();
-            for (int64_t i = 0; i < mr; ++i) {
-              const T* row = tb.get() + i * CB;
-              for (int64_t j = 0; j < mc; ++j) cmax[(size_t)j] = row[j] > cmax[(size_t)j] ? row[j] : cmax[(size_t)j];
-            }
+            for (int64_t j = 0; j < mc; ++j) tmin = cmax[(size_t)j] < tmin ? cmax[(size_t)j] : tmin;
+            const bool one_shift = (double)tmax - (double)tmin <= 50.0;
             for (int64_t j = 0; j < mc; ++j) csum[(size_t)j] = T(0);
             for (int64_t i = 0; i < mr; ++i) {
               const T* row = tb.get() + i * CB;
-              for (int64_t j = 0; j < mc; ++j) csum[(size_t)j] += exp_neg((T)(row[j] - cmax[(size_t)j]));
+              const T rm = one_shift ? tmax : rmax[(size_t)i];
+              T lane[kL];
+              for (int q = 0; q < kL; ++q) lane[q] = T(0);
+              if (one_shift) {
+                for (int64_t j0 = 0; j0 < wv; j0 += kL)
+                  for (int q = 0; q < kL; ++q) {
+                    const T e = exp_neg((T)(row[j0 + q] - rm));
+                    lane[q] += e;
+                    csum[(size_t)(j0 + q)] += e;
+                  }
+                for (int64_t j = wv; j < mc; ++j) {
+                  const T e = exp_neg((T)(row[j] - rm));
+                  lane[0] += e;
+                  csum[(size_t)j] += e;
+                }
+              } else {
+                for (int64_t j0 = 0; j0 < wv; j0 += kL)
+                  for (int q = 0; q < kL; ++q) {
+                    lane[q] += exp_neg((T)(row[j0 + q] - rm));
+                    csum[(size_t)(j0 + q)] += exp_neg((T)(row[j0 + q] - cmax[(size_t)(j0 + q)]));
+                  }
+                for (int64_t j = wv; j < mc; ++j) {
+                  lane[0] += exp_neg((T)(row[j] - rm));
+                  csum[(size_t)j] += exp_neg((T)(row[j] - cmax[(size_t)j]));
+                }
+              }
+              T sum = 0;
+              for (int q = 0; q < kL; ++q) sum += lane[q];
+              pm[(size_t)((r0 + i) * nt + J)] = (double)rm;
+              pl[(size_t)((r0 + i) * nt + J)] = (double)sum;
             }
             for (int64_t j = 0; j < mc; ++j) {
-              pm[(size_t)((c0 + j) * nt + I)] = (double)cmax[(size_t)j];
+              pm[(size_t)((c0 + j) * nt + I)] = (double)(one_shift ? tmax : cmax[(size_t)j]);
               pl[(size_t)((c0 + j) * nt + I)] = (double)csum[(size_t)j];
+            }
+          } else {  // a diagonal tile: rows only, the anchor itself left out
+            for (int64_t i = 0; i < rw; ++i) {
+              T* row = tb.get() + i * CB;
+              for (int64_t j = 0; j < cw; ++j) row[j] = (T)(row[j] * sc);
+              std::memcpy(Sm + (r0 + i) * Mp + c0, row, (size_t)cw * sizeof(T));
+              if (i < mr && mc > 0) {
+                T mx, sum;
+                seg_stats(row, mc, diag ? i : -1, mx, sum);
+                pm[(size_t)((r0 + i) * nt + J)] = (double)mx;
+                pl[(size_t)((r0 + i) * nt + J)] = (double)sum;
+              }
             }
           }
         }
