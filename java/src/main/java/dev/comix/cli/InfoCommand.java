@@ -48,6 +48,7 @@ final class InfoCommand implements Callable<Integer> {
               + " API, precision " + lower(GpuContext.defaultPrecision()) + ", conv layout "
               + lower(GpuContext.defaultConvLayout()) + ", micro-batch " + GpuContext.defaultMicroBatch()
               + ", padded input channels " + ("1".equals(System.getenv("COMIX_GPU_PAD_CHANNELS")) ? "on" : "off"));
+          System.out.println("GPU convolution search: " + dev.comix.nn.gpu.CudnnConv3d.searchSettings());
         } catch (RuntimeException e) {
           System.out.println("GPU layers: " + e.getMessage());
         }

@@ -262,7 +262,8 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
 
   /** The persistent cache's key: GPU, cuDNN version, this convolution, the plan's shape and the pass. */
   private String cacheKey(Plan p, Pass pass) {
-    return cudnn.ops().describe() + " | cuDNN " + Cudnn.version() + " | legacy" + this + " | " + shapeText(p) + " | " + pass;
+    return cudnn.ops().describe() + " | cuDNN " + Cudnn.version() + " | legacy" + this + " | " + shapeText(p) + " | " + pass
+        + workspaceKey();
   }
 
   /** Algorithm choices taken from the persistent cache (AlgoCache) instead of a search. */
@@ -270,16 +271,57 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
     return diskHits;
   }
 
-  /** The largest workspace a search may pick: min(1 GiB, free device memory / 4), 256 MiB if that cannot be asked. */
+  /**
+   * The largest workspace a search may pick: min(cap, free device memory / 4), min(cap, 256 MiB)
+   * if the free memory cannot be asked. The cap is {@code comix.cudnn.workspace.mb} /
+   * {@code COMIX_CUDNN_WORKSPACE_MB} (MiB), default 1024: PyTorch's benchmark mode lets plans
+   * use what memory is free, and some fp32 engines need more than 1 GiB at I3D's shapes.
+   */
   static long workspaceLimit() {
+    long cap = workspaceCap();
     try (SizeTPointer free = new SizeTPointer(1); SizeTPointer total = new SizeTPointer(1)) {
       int st = cudart.cudaMemGetInfo(free, total);
       if (st != 0) {
         cudart.cudaGetLastError();
-        return 256L << 20;
+        return Math.min(cap, 256L << 20);
       }
-      return Math.min(ONE_GIB, free.get() / 4);
+      return Math.min(cap, free.get() / 4);
     }
+  }
+
+  /** The workspace cap of a search in bytes ({@link #workspaceLimit}); a clear error for a bad setting. */
+  static long workspaceCap() {
+    String v = System.getProperty("comix.cudnn.workspace.mb");
+    if (v == null || v.isBlank()) v = System.getenv("COMIX_CUDNN_WORKSPACE_MB");
+    if (v == null || v.isBlank()) return ONE_GIB;
+    try {
+      long mb = Long.parseLong(v.trim());
+      if (mb >= 1 && mb <= (1L << 24)) return mb << 20;
+    } catch (NumberFormatException e) {
+      // the message below
+    }
+    throw new ComixException("COMIX_CUDNN_WORKSPACE_MB=" + v + ": expected a number of MiB from 1 to 16777216");
+  }
+
+  /**
+   * The convolution search settings as the environment gives them, for {@code comix info}:
+   * "timed, graph: 8 candidates from the first heuristics mode that runs, workspace cap 1024 MiB".
+   * Throws a ComixException naming a bad setting.
+   */
+  public static String searchSettings() {
+    String what = heuristicMode() ? "cuDNN's first heuristic choice (COMIX_CUDNN_FIND=heuristic)"
+        : "timed, graph: " + CudnnGraphConv3d.candidateLimit() + " candidates "
+            + (CudnnGraphConv3d.allHeuristicModes() ? "from every heuristics mode" : "from the first heuristics mode that runs");
+    return what + ", workspace cap " + (workspaceCap() >> 20) + " MiB";
+  }
+
+  /**
+   * The part of a persistent-cache key that names a non-default workspace cap (a search under
+   * another cap can choose differently); empty by default, so the lines cached before it stay valid.
+   */
+  static String workspaceKey() {
+    long cap = workspaceCap();
+    return cap == ONE_GIB ? "" : " | ws " + (cap >> 20) + " MiB";
   }
 
   private long workspaceSize(Plan p, Pass pass, int algo) {

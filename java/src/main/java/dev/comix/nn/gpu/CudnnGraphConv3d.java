@@ -6,9 +6,11 @@ import dev.comix.nn.gpu.CudnnConv3d.Pass;
 import dev.comix.runtime.ComixException;
 import dev.comix.runtime.CudaAllocator;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 import java.util.Map;
 import org.bytedeco.cuda.cudart.CUevent_st;
@@ -311,6 +313,23 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   }
 
   /**
+   * Which heuristics lists a timed search draws from: {@code comix.cudnn.graph.modes} /
+   * {@code COMIX_CUDNN_GRAPH_MODES} = {@code first} (default: modes A, B and fallback in turn, the
+   * first whose candidates run; its top {@link #candidateLimit} are timed) or {@code all} (the top
+   * candidates of every mode, duplicates dropped, timed together: what PyTorch's benchmark mode
+   * does with its heuristics and fallback lists; a longer search, cached on disk like any other).
+   */
+  static boolean allHeuristicModes() {
+    String v = System.getProperty("comix.cudnn.graph.modes");
+    if (v == null || v.isBlank()) v = System.getenv("COMIX_CUDNN_GRAPH_MODES");
+    if (v == null || v.isBlank()) return false;
+    String t = v.trim().toLowerCase(Locale.ROOT);
+    if (t.equals("first")) return false;
+    if (t.equals("all")) return true;
+    throw new ComixException("COMIX_CUDNN_GRAPH_MODES=" + v + ": expected first or all");
+  }
+
+  /**
    * Whether runtime-compiled engines (behavior note RUNTIME_COMPILATION: NVRTC at finalization,
    * which can take a good fraction of a second per plan) may be candidates:
    * {@code comix.cudnn.graph.rtc} / {@code COMIX_CUDNN_GRAPH_RTC} = 0 or false forbids them;
@@ -536,7 +555,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   private String cacheKey(Plan p, Pass pass, boolean accumulate) {
     return cudnn.ops().describe() + " | cuDNN " + Cudnn.version() + " | graph" + this + " | " + shapeText(p) + " | "
         + passText(pass, accumulate) + " | candidates " + candidateLimit() + " | rtc "
-        + runtimeCompilationAllowed();
+        + runtimeCompilationAllowed() + CudnnConv3d.workspaceKey() + (allHeuristicModes() ? " | modes all" : "");
   }
 
   /** What {@link #knobs} gives when a configuration's knobs cannot be read (never cached or matched). */
@@ -661,7 +680,53 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         }
         rejected.clear();
       }
-      for (int mode : new int[] {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK}) {
+      if (!heuristic && allHeuristicModes()) {
+        List<Candidate> all = new ArrayList<>();
+        List<Integer> modeOf = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (int mode : new int[] {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK}) {
+          List<BackendDescriptor> cfgs;
+          try {
+            cfgs = heuristics(graph, mode, where);
+          } catch (ComixException e) {
+            rejected.add("heuristics " + heurName(mode) + ": " + e.getMessage());
+            continue;
+          }
+          configs.addAll(cfgs);
+          if (cfgs.isEmpty()) rejected.add("heuristics " + heurName(mode) + ": no engine configurations");
+          int mine = 0;
+          for (BackendDescriptor cfg : cfgs) {
+            if (mine >= want) break;
+            if (!seen.add(engineIndex(cfg, where) + " " + knobs(cfg, where))) continue; // listed by an earlier mode
+            Candidate c = candidate(cfg, handle, limit, rejected, where);
+            if (c != null) {
+              all.add(c);
+              cands.add(c);
+              modeOf.add(mode);
+              mine++;
+            }
+          }
+        }
+        if (!all.isEmpty()) {
+          float[] ms = new float[all.size()];
+          Arrays.fill(ms, -1f);
+          int timed = time(p, all, ms, rejected, where);
+          int best = fastest(ms);
+          if (best >= 0) {
+            Candidate b = all.get(best);
+            int mode = modeOf.get(best);
+            owned.add(b.cfg());
+            owned.add(b.plan());
+            Choice choice = new Choice(b.engine(), b.knobs(), numericalNotes(b.notes()), behaviorNotes(b.behavior()),
+                b.workspace(), ms[best], timed, rejected.size(), MAX_ALIGNMENT, heurName(mode) + " (of all modes)");
+            if (cacheKey != null && timed > 0 && !keepCached && !b.knobs().equals(UNREADABLE_KNOBS))
+              AlgoCache.putGraph(cacheKey, new AlgoCache.GraphEntry(mode, b.engine(), b.knobs(), ms[best]));
+            return new Exec(b.plan(), owned, choice);
+          }
+        }
+      }
+      for (int mode : allHeuristicModes() && !heuristic ? new int[0]
+          : new int[] {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK}) {
         List<BackendDescriptor> cfgs;
         try {
           cfgs = heuristics(graph, mode, where);

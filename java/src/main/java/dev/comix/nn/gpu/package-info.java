@@ -33,8 +33,12 @@
  * Selection: {@link dev.comix.nn.gpu.Conv3dEngine#create}, or for the layers
  * {@link dev.comix.nn.gpu.GpuContext#setConvEngine} / {@code COMIX_CUDNN_API=legacy|graph}
  * (system property {@code comix.cudnn.api}); {@code COMIX_CUDNN_FIND=heuristic} skips the timing
- * in both, {@code COMIX_CUDNN_GRAPH_CANDIDATES} (default 8) caps the graph engine's timed plans and
- * {@code COMIX_CUDNN_GRAPH_RTC=0} keeps runtime-compiled (NVRTC) engines out of its search.
+ * in both, {@code COMIX_CUDNN_GRAPH_CANDIDATES} (default 8) caps the graph engine's timed plans (per
+ * heuristics mode), {@code COMIX_CUDNN_GRAPH_MODES=all} times the candidates of heuristics modes A,
+ * B and fallback together instead of stopping at the first mode whose plans run,
+ * {@code COMIX_CUDNN_WORKSPACE_MB} (default 1024, at most a quarter of free memory) caps the
+ * workspace a search of either engine may choose, and {@code COMIX_CUDNN_GRAPH_RTC=0} keeps
+ * runtime-compiled (NVRTC) engines out of its search.
  *
  * <h2>Loading</h2>
  * The cuDNN bindings need libcudnn 9 (all its sub-libraries), libcublas/libcublasLt 13 and a

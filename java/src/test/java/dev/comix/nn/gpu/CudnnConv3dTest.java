@@ -385,6 +385,44 @@ class CudnnConv3dTest {
     }
   }
 
+  /**
+   * The search knobs that widen it (every heuristics mode's candidates timed together, a 4 GiB
+   * workspace cap) still give correct results, and the graph engine's choice says it came from
+   * the all-modes search.
+   */
+  @Test
+  void widerSearchIsCorrectToo(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+    assumeTrue(!CudnnConv3d.heuristicMode(), "COMIX_CUDNN_FIND=heuristic: nothing is searched");
+    System.setProperty("comix.cudnn.graph.modes", "all");
+    System.setProperty("comix.cudnn.graph.candidates", "3");
+    System.setProperty("comix.cudnn.workspace.mb", "4096");
+    AlgoCache.useGraphFile(tmp.resolve("graph.tsv"));  // a fresh cache: the choices below are searched
+    AlgoCache.useFile(tmp.resolve("legacy.tsv"));
+    try {
+      matchesFloat64Reference(GEOMETRIES.get(2), ConvLayout.NDHWC, ConvPrecision.F32, ConvApi.GRAPH);
+      matchesFloat64Reference(GEOMETRIES.get(3), ConvLayout.NDHWC, ConvPrecision.BF16, ConvApi.GRAPH);
+      matchesFloat64Reference(GEOMETRIES.get(4), ConvLayout.NCDHW, ConvPrecision.F32, ConvApi.LEGACY);
+      Geometry g = GEOMETRIES.get(2);
+      try (CudnnGraphConv3d conv = new CudnnGraphConv3d(Cudnn.of(gpu), g.cin(), g.cout(), g.k(), g.s(), g.p(),
+          ConvLayout.NDHWC, ConvPrecision.TF32)) {
+        CudnnGraphConv3d.Plan p = conv.plan(g.n(), g.d(), g.h(), g.w());
+        try (Tensor x = gpu.zeros(DType.F32, p.inputShape()); Tensor w = gpu.zeros(DType.F32, conv.filterShape());
+             Tensor y = gpu.zeros(DType.F32, p.outputShape())) {
+          conv.forward(p, x.data(), w.data(), y.data());
+          gpu.synchronize();
+          CudnnGraphConv3d.Choice c = p.choice(CudnnConv3d.Pass.FORWARD);
+          assertTrue(c.heuristics().endsWith("(of all modes)"), conv.describe(p));
+          assertTrue(c.timed() >= 1, conv.describe(p));
+        }
+      }
+    } finally {
+      System.clearProperty("comix.cudnn.graph.modes");
+      System.clearProperty("comix.cudnn.graph.candidates");
+      System.clearProperty("comix.cudnn.workspace.mb");
+      AlgoCache.reset();
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(ConvApi.class)
   void badArgumentsFailInJava(ConvApi api) {

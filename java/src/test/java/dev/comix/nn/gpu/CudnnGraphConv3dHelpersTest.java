@@ -126,4 +126,34 @@ class CudnnGraphConv3dHelpersTest {
       System.clearProperty("comix.cudnn.graph.candidates");
     }
   }
+
+  @Test
+  void searchKnobs() {
+    // defaults: the first heuristics mode that runs, a 1 GiB cap, nothing added to cache keys
+    assertFalse(CudnnGraphConv3d.allHeuristicModes());
+    assertEquals(1L << 30, CudnnConv3d.workspaceCap());
+    assertEquals("", CudnnConv3d.workspaceKey());
+    try {
+      System.setProperty("comix.cudnn.graph.modes", "ALL");
+      System.setProperty("comix.cudnn.workspace.mb", "8192");
+      assertTrue(CudnnGraphConv3d.allHeuristicModes());
+      assertEquals(8192L << 20, CudnnConv3d.workspaceCap());
+      assertEquals(" | ws 8192 MiB", CudnnConv3d.workspaceKey());
+      assertEquals("timed, graph: 8 candidates from every heuristics mode, workspace cap 8192 MiB",
+          CudnnConv3d.searchSettings());
+      System.setProperty("comix.cudnn.graph.modes", "first");
+      assertFalse(CudnnGraphConv3d.allHeuristicModes());
+      System.setProperty("comix.cudnn.graph.modes", "some");
+      ComixException e = assertThrows(ComixException.class, CudnnGraphConv3d::allHeuristicModes);
+      assertTrue(e.getMessage().contains("COMIX_CUDNN_GRAPH_MODES=some"), e.getMessage());
+      for (String bad : new String[] {"0", "-5", "1.5", "lots", "99999999999"}) {
+        System.setProperty("comix.cudnn.workspace.mb", bad);
+        e = assertThrows(ComixException.class, CudnnConv3d::workspaceCap, bad);
+        assertTrue(e.getMessage().startsWith("COMIX_CUDNN_WORKSPACE_MB=" + bad), e.getMessage());
+      }
+    } finally {
+      System.clearProperty("comix.cudnn.graph.modes");
+      System.clearProperty("comix.cudnn.workspace.mb");
+    }
+  }
 }
