@@ -307,11 +307,12 @@ static void check_ce() {
 
 int main() {
   std::printf("supcon CPU vs float64 oracle\n");
-  for (int variant = 0; variant < 3; ++variant) {
-    // 0, 1: stored similarity matrix, 1 thread / all threads; 2: the recompute path (forced)
-    const int threads = variant == 0 ? 1 : 0;
+  for (int variant = 0; variant < 4; ++variant) {
+    // 0, 1, 3: stored similarity matrix, 1 thread / all threads / 13 threads (more workers than
+    // cores and than tile pairs); 2: the recompute path (forced)
+    const int threads = variant == 0 ? 1 : variant == 3 ? 13 : 0;
     if (variant == 2) setenv("COMIX_SUPCON_CPU_MAX_S_BYTES", "0", 1);
-    std::printf(" variant %d (%s)\n", variant, variant == 2 ? "recomputed tiles" : "stored S");
+    std::printf(" variant %d (%s, threads %d)\n", variant, variant == 2 ? "recomputed tiles" : "stored S", threads);
     check_case("infonce other view only", {37, 2, 19, false, false, false, false, 0}, threads);
     check_case("infonce normalized", {37, 2, 19, false, false, true, false, 0, 0.1, 0.1, 1.0}, threads);
     check_case("many positives", {50, 2, 33, true, false, false, false, 3}, threads);
@@ -325,6 +326,12 @@ int main() {
     check_case("multi-tile 301x2x130 norm", {301, 2, 130, false, false, true, false, 0, 0.1, 0.07, 1.0}, threads);
     check_case("multi-tile 700x2x300 masked", {700, 2, 300, true, true, false, false, 40, 0.5, 0.07, 0.2}, threads);
     check_case("multi-tile wide logit range", {300, 2, 16, true, false, false, false, 20, 0.1, 0.07, 0.8}, threads);
+    check_case("M=1 (no pair at all)", {1, 1, 5, false, false, false, false, 0}, threads);
+    check_case("M=2 normalized", {1, 2, 3, false, false, true, false, 0, 0.1, 0.1, 1.0}, threads);
+    check_case("M=3 V=3 view-major", {1, 3, 7, false, false, false, true, 0}, threads);
+    check_case("D=1, 2 row tiles", {129, 2, 1, false, false, false, false, 0, 0.5, 0.07, 1.0}, threads);
+    check_case("513x1x129 labels masked", {513, 1, 129, true, true, false, false, 30, 0.5, 0.07, 0.3}, threads);
+    check_case("65x2x255 masked", {65, 2, 255, false, true, false, false, 0, 0.5, 0.07, 0.3}, threads);
   }
   unsetenv("COMIX_SUPCON_CPU_MAX_S_BYTES");
   check_fd({3, 2, 4, false, false, false, false, 0});

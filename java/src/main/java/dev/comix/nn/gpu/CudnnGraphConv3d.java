@@ -697,7 +697,10 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
           int mine = 0;
           for (BackendDescriptor cfg : cfgs) {
             if (mine >= want) break;
-            if (!seen.add(engineIndex(cfg, where) + " " + knobs(cfg, where))) continue; // listed by an earlier mode
+            long eng = engineIndex(cfg, where);
+            String kn = knobs(cfg, where);
+            // listed by an earlier mode (only when both are readable: unreadable ones are kept apart)
+            if (eng >= 0 && !kn.equals(UNREADABLE_KNOBS) && !seen.add(eng + " " + kn)) continue;
             Candidate c = candidate(cfg, handle, limit, rejected, where);
             if (c != null) {
               all.add(c);
@@ -725,7 +728,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
           }
         }
       }
-      for (int mode : allHeuristicModes() && !heuristic ? new int[0]
+      for (int mode : !heuristic && allHeuristicModes() ? new int[0]
           : new int[] {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK}) {
         List<BackendDescriptor> cfgs;
         try {

@@ -129,11 +129,19 @@ class CudnnGraphConv3dHelpersTest {
 
   @Test
   void searchKnobs() {
-    // defaults: the first heuristics mode that runs, a 1 GiB cap, nothing added to cache keys
-    assertFalse(CudnnGraphConv3d.allHeuristicModes());
-    assertEquals(1L << 30, CudnnConv3d.workspaceCap());
-    assertEquals("", CudnnConv3d.workspaceKey());
+    // defaults (unless the environment sets them): the first heuristics mode that runs, a 1 GiB
+    // cap, nothing added to cache keys
+    if (System.getenv("COMIX_CUDNN_GRAPH_MODES") == null) assertFalse(CudnnGraphConv3d.allHeuristicModes());
+    if (System.getenv("COMIX_CUDNN_WORKSPACE_MB") == null) {
+      assertEquals(1L << 30, CudnnConv3d.workspaceCap());
+      assertEquals("", CudnnConv3d.workspaceKey());
+    }
     try {
+      // the properties win over the environment, so the rest holds whatever the shell sets
+      System.setProperty("comix.cudnn.find", "timed");
+      System.setProperty("comix.cudnn.graph.candidates", "8");
+      System.setProperty("comix.cudnn.workspace.mb", "1024");
+      assertEquals("", CudnnConv3d.workspaceKey());
       System.setProperty("comix.cudnn.graph.modes", "ALL");
       System.setProperty("comix.cudnn.workspace.mb", "8192");
       assertTrue(CudnnGraphConv3d.allHeuristicModes());
@@ -154,6 +162,8 @@ class CudnnGraphConv3dHelpersTest {
     } finally {
       System.clearProperty("comix.cudnn.graph.modes");
       System.clearProperty("comix.cudnn.workspace.mb");
+      System.clearProperty("comix.cudnn.find");
+      System.clearProperty("comix.cudnn.graph.candidates");
     }
   }
 }
