@@ -12,39 +12,14 @@ constexpr int kRows = 8;  // rows per micro-tile
 
 constexpr int kNV = 2;  // vectors per micro-tile row (3 measured no faster, and pads D = 128 to 144)
 
-// C[8][kNV*L] = A[8][K] * B[K][kNV*L]: A read as scalars (A[i*lda + k]), B as kNV vectors per k.
-template <class T>
-COMIX_ALWAYS_INLINE void micro(const T* A, int64_t lda, const T* B, int64_t ldb, int64_t K, T* C, int64_t ldc) {
-  typedef typename VecOf<T>::type V;
-  constexpr int L = (int)(sizeof(V) / sizeof(T));
-  V c[kRows][kNV];
-#pragma GCC unroll 8
-  for (int i = 0; i < kRows; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) c[i][v] = V{};
-  for (int64_t k = 0; k < K; ++k) {
-    V b[kNV];
-#pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) std::memcpy(&b[v], B + k * ldb + v * L, sizeof(V));
-#pragma GCC unroll 8
-    for (int i = 0; i < kRows; ++i) {
-      const T a = A[i * lda + k];
-#pragma GCC unroll 4
-      for (int v = 0; v < kNV; ++v) c[i][v] += a * b[v];
-    }
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < kRows; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) std::memcpy(C + i * ldc + v * L, &c[i][v], sizeof(V));
-}
-
-// The same tile from a packed A: C[8][kNV*L] (+)= A[k*AKS + i] * B[k*NB + v*L], where B is a
-// contiguous K x NB panel and A holds the 8 rows' values for each k at a fixed stride (8 for a
-// k-major packed copy, NB when A is read from the Z^T panels). LOADC adds to C instead of
-// overwriting it (float adds in the same order as one long K, so slicing K changes no bit).
+// One micro-tile: C[8][kNV*L] (+)= A(i, k) * B[k*NB + v*L] over k < K, where B is a contiguous
+// K x NB panel and A(i, k) = A[k*AKS + i*ais] with ais = AIS, or the run-time `ais` when AIS is 0
+// (AKS 8 for a k-major packed copy; NB when A is read from the Z^T panels; 1 for rows of A).
+// LOADC adds to C instead of overwriting it (float adds in the same order as one long K, so
+// slicing K changes no bit).
 template <class T, int AKS, int AIS, bool LOADC>
-COMIX_ALWAYS_INLINE void micro_p(const T* A, const T* B, int64_t K, T* C, int64_t ldc) {
+COMIX_ALWAYS_INLINE void micro_p(const T* A, int64_t ais, const T* B, int64_t K, T* C, int64_t ldc) {
+  const int64_t is = AIS > 0 ? (int64_t)AIS : ais;
   typedef typename VecOf<T>::type V;
   constexpr int L = (int)(sizeof(V) / sizeof(T));
   constexpr int64_t NBc = kNV * L;
@@ -62,7 +37,7 @@ COMIX_ALWAYS_INLINE void micro_p(const T* A, const T* B, int64_t K, T* C, int64_
     for (int v = 0; v < kNV; ++v) std::memcpy(&b[v], B + k * NBc + v * L, sizeof(V));
 #pragma GCC unroll 8
     for (int i = 0; i < kRows; ++i) {
-      const T a = A[k * AKS + i * AIS];
+      const T a = A[k * AKS + i * is];
 #pragma GCC unroll 4
       for (int v = 0; v < kNV; ++v) c[i][v] += a * b[v];
     }
@@ -410,8 +385,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
                 const int64_t r = r0 + g * kRows;
                 const T* Ap = Zt + ((r / NB) * D + k0) * NB + r % NB;
                 T* C = tb.get() + g * kRows * CB + jb * NB;
-                if (k0 == 0) micro_p<T, NB, 1, false>(Ap, B, kc, C, CB);
-                else micro_p<T, NB, 1, true>(Ap, B, kc, C, CB);
+                if (k0 == 0) micro_p<T, NB, 1, false>(Ap, 0, B, kc, C, CB);
+                else micro_p<T, NB, 1, true>(Ap, 0, B, kc, C, CB);
               }
             }
           }
@@ -591,8 +566,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
               for (int64_t g = 0; g < ng; ++g) {
                 const T* A = Ap.get() + (g * CB + k0) * kRows;
                 T* C = tmp.get() + g * kRows * Dp + c * NB;
-                if (k0 == 0) micro_p<T, kRows, 1, false>(A, B, kc, C, Dp);
-                else micro_p<T, kRows, 1, true>(A, B, kc, C, Dp);
+                if (k0 == 0) micro_p<T, kRows, 1, false>(A, 0, B, kc, C, Dp);
+                else micro_p<T, kRows, 1, true>(A, 0, B, kc, C, Dp);
               }
             }
           }
@@ -607,7 +582,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   // ---- 2. pass 1 (S too large to store): row statistics, S recomputed tile by tile ----
   auto sim_tile = [&](int64_t i0, int64_t j0, int64_t wp, T* tile) {
     for (int64_t jb = 0; jb < wp / NB; ++jb)
-      micro<T>(Z + i0 * Dp, Dp, Zt + (j0 / NB + jb) * D * NB, NB, D, tile + jb * NB, CB);
+      micro_p<T, 1, 0, false>(Z + i0 * Dp, Dp, Zt + (j0 / NB + jb) * D * NB, D, tile + jb * NB, CB);
     for (int i = 0; i < kRows; ++i)
       for (int64_t j = 0; j < wp; ++j) tile[i * CB + j] = (T)(tile[i * CB + j] * (T)inv_tau);
   };
@@ -670,7 +645,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           if (self >= 0 && self < w) s[self] = T(0);
         }
         for (int64_t d0 = 0; d0 < Dp; d0 += NB)
-          micro<T>(s0, CB, Zg + ((t * nch + d0 / NB) * CB) * NB, NB, wp, tmp.data() + d0, Dp);
+          micro_p<T, 1, CB, false>(s0, 0, Zg + ((t * nch + d0 / NB) * CB) * NB, wp, tmp.data() + d0, Dp);
         for (int64_t e = 0; e < kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
       }
       for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.data() + i * Dp);

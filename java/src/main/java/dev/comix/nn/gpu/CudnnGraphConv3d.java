@@ -685,15 +685,8 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         List<Integer> modeOf = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         for (int mode : new int[] {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK}) {
-          List<BackendDescriptor> cfgs;
-          try {
-            cfgs = heuristics(graph, mode, where);
-          } catch (ComixException e) {
-            rejected.add("heuristics " + heurName(mode) + ": " + e.getMessage());
-            continue;
-          }
-          configs.addAll(cfgs);
-          if (cfgs.isEmpty()) rejected.add("heuristics " + heurName(mode) + ": no engine configurations");
+          List<BackendDescriptor> cfgs = listed(graph, mode, where, configs, rejected);
+          if (cfgs == null) continue;
           int mine = 0;
           for (BackendDescriptor cfg : cfgs) {
             if (mine >= want) break;
@@ -730,15 +723,8 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
       }
       for (int mode : !heuristic && allHeuristicModes() ? new int[0]
           : new int[] {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK}) {
-        List<BackendDescriptor> cfgs;
-        try {
-          cfgs = heuristics(graph, mode, where);
-        } catch (ComixException e) {
-          rejected.add("heuristics " + heurName(mode) + ": " + e.getMessage());
-          continue;
-        }
-        configs.addAll(cfgs);
-        if (cfgs.isEmpty()) rejected.add("heuristics " + heurName(mode) + ": no engine configurations");
+        List<BackendDescriptor> cfgs = listed(graph, mode, where, configs, rejected);
+        if (cfgs == null) continue;
         List<Candidate> mine = new ArrayList<>();
         for (BackendDescriptor cfg : cfgs) {
           if (mine.size() >= want) break;
@@ -771,6 +757,24 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
       for (Candidate c : cands) if (!owned.contains(c.plan())) c.plan().close();
       for (BackendDescriptor cfg : configs) if (!owned.contains(cfg)) cfg.close();
     }
+  }
+
+  /**
+   * A heuristics mode's engine configurations, added to {@code configs} (destroyed by the caller
+   * unless chosen); null, with the reason in {@code rejected}, when the mode cannot be asked.
+   */
+  private List<BackendDescriptor> listed(BackendDescriptor graph, int mode, String where, List<BackendDescriptor> configs,
+                                         List<String> rejected) {
+    List<BackendDescriptor> cfgs;
+    try {
+      cfgs = heuristics(graph, mode, where);
+    } catch (ComixException e) {
+      rejected.add("heuristics " + heurName(mode) + ": " + e.getMessage());
+      return null;
+    }
+    configs.addAll(cfgs);
+    if (cfgs.isEmpty()) rejected.add("heuristics " + heurName(mode) + ": no engine configurations");
+    return cfgs;
   }
 
   /** cuDNN's name for a status plus its last-error text (read and cleared here, so it cannot leak into a later message). */
