@@ -400,9 +400,10 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           if (!diag && mr > 0 && mc > 0) {
             // One pass scales the tile, stores it, and takes its rows' and columns' maxima. When
             // every row and column maximum is within 50 of the tile's, exp(s - tile max) serves
-            // both statistics (one exponential per entry, the smallest maximum still e^-50 above
-            // the float range, the clamped entries 256 e^-87 below it); else each row and
-            // column is shifted by its own maximum (two exponentials per entry).
+            // both statistics (one exponential per entry: each row's and column's largest term is
+            // then >= e^-50, well inside the float range, and the entries exp_neg clamps at e^-87
+            // add at most 256 e^-87 to a sum >= e^-50); else each row and column is shifted by
+            // its own maximum (two exponentials per entry).
             for (int64_t j = 0; j < mc; ++j) cmax[(size_t)j] = ninf;
             const int64_t wv = mc / kL * kL;
             T tmax = ninf, tmin = std::numeric_limits<T>::infinity();
