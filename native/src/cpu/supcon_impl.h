@@ -532,7 +532,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     // ---- 4s. dZ = W Z, blocks of MC rows: each column tile of W (direct from an upper tile, or
     // transposed from the one mirroring it) is packed k-major into Ap; each KC x NB panel of Z
     // then stays in L1 while the block's row groups pass over it (float per tile, float64 across).
-    constexpr int64_t MC = 64;
+    constexpr int64_t MC = 32;
     const int64_t nrb = (M + MC - 1) / MC;
     std::atomic<int64_t> next{0};
     comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
