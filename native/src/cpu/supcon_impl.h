@@ -78,17 +78,11 @@ struct SCache {
   std::unique_ptr<T[]> buf;
   size_t n = 0;
 };
-template <class T>
-SCache<T>& s_cache() {
-  static SCache<T> c;
-  return c;
-}
-
-// Reusable work buffers (slots 1-3: Z, its GEMM panels, its gradient panels). A fresh multi-MB
-// std::vector per call was page-faulted in and zeroed every time (~5% of a 1024 x 2 x 512 call);
-// a cached one is uninitialised and written in full below. A concurrent call gets its own. The
-// process keeps each slot (up to 256 MiB, per element type and instruction set; the S cache up to
-// 512 MiB) for its lifetime.
+// Reusable work buffers (slot 0: S; 1-3: Z, its GEMM panels, its gradient panels). A fresh
+// multi-MB buffer per call was page-faulted in (and, as a std::vector, zeroed) every time (~5-10%
+// of a 1024 x 2 x 512 call); a cached one is uninitialised and every entry read is written first.
+// A concurrent call, or a buffer over the slot's cap (512 MiB for S, else 256 MiB), gets its own.
+// The process keeps each slot (per element type and instruction set) for its lifetime.
 template <class T, int SLOT>
 SCache<T>& slot_cache() {
   static SCache<T> c;
@@ -98,7 +92,8 @@ SCache<T>& slot_cache() {
 template <class T, int SLOT>
 T* work_buffer(size_t n, std::unique_lock<std::mutex>& lock, std::unique_ptr<T[]>& own) {
   SCache<T>& c = slot_cache<T, SLOT>();
-  if (n * sizeof(T) <= ((size_t)256 << 20)) lock = std::unique_lock<std::mutex>(c.mu, std::try_to_lock);
+  const size_t cap = (size_t)(SLOT == 0 ? 512 : 256) << 20;
+  if (n * sizeof(T) <= cap) lock = std::unique_lock<std::mutex>(c.mu, std::try_to_lock);
   if (lock.owns_lock()) {
     if (c.n < n) {
       c.buf.reset();
@@ -322,33 +317,16 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   };
 
   // ---- 1b. small enough: S = Z Z^T / tau is stored, upper tiles only ----
-  // Otherwise both passes recompute their tiles (section 4). The limit can be lowered with
+  // Otherwise passes 2 and 3 below recompute their tiles. The limit can be lowered with
   // COMIX_SUPCON_CPU_MAX_S_BYTES (tests use it).
   int64_t max_s_bytes = (int64_t)1 << 31;
   if (const char* env = std::getenv("COMIX_SUPCON_CPU_MAX_S_BYTES")) max_s_bytes = std::atoll(env);
   const bool stored = Mp * Mp * (int64_t)sizeof(T) <= max_s_bytes;
   if (stored) {
-    // Up to 512 MiB stay cached between calls (page faults of a fresh buffer cost ~10%); a
-    // concurrent call, or a larger matrix, gets its own buffer. Uninitialised on purpose: only
-    // the upper tiles (I <= J) are written and read.
-    std::unique_ptr<T[]> Sown;
-    std::unique_lock<std::mutex> cache_lock;
-    T* Sm = nullptr;
-    const size_t need = (size_t)(Mp * Mp);
-    SCache<T>& cache = s_cache<T>();
-    if (need * sizeof(T) <= ((size_t)512 << 20)) cache_lock = std::unique_lock<std::mutex>(cache.mu, std::try_to_lock);
-    if (cache_lock.owns_lock()) {
-      if (cache.n < need) {
-        cache.buf.reset();
-        cache.n = 0;  // stays consistent if the allocation below throws
-        cache.buf.reset(new T[need]);
-        cache.n = need;
-      }
-      Sm = cache.buf.get();
-    } else {
-      Sown.reset(new T[need]);
-      Sm = Sown.get();
-    }
+    // only the upper tiles (I <= J) are written and read
+    std::unique_lock<std::mutex> slock;
+    std::unique_ptr<T[]> sown;
+    T* const Sm = work_buffer<T, 0>((size_t)(Mp * Mp), slock, sown);
     const int nw = comix::resolve_threads(nthreads);
     const int64_t nt = (Mp + CB - 1) / CB;
     // tile pairs, the full off-diagonal ones first (the diagonal ones cost about half), taken

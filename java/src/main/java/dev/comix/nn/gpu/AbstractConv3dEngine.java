@@ -1,5 +1,6 @@
 package dev.comix.nn.gpu;
 
+import dev.comix.runtime.ComixException;
 import java.util.Arrays;
 
 /** What both cuDNN engines hold and check: the convolution's geometry, layout and precision. */
@@ -9,6 +10,9 @@ abstract class AbstractConv3dEngine implements Conv3dEngine {
   protected final int[] kernel, stride, prePad, postPad;
   protected final ConvLayout layout;
   protected final ConvPrecision precision;
+  /** Choices made (one per plan and pass) by a search or from the persistent cache; of those, from the cache. */
+  protected long searches, diskHits;
+  protected boolean closed;
 
   AbstractConv3dEngine(Cudnn cudnn, int cin, int cout, int[] kernel, int[] stride, int[] prePad, int[] postPad,
                        ConvLayout layout, ConvPrecision precision) {
@@ -68,6 +72,24 @@ abstract class AbstractConv3dEngine implements Conv3dEngine {
   @Override
   public ConvPrecision precision() {
     return precision;
+  }
+
+  /**
+   * How many algorithm choices (one per plan and pass) this conv has made so far, by a search or
+   * from the persistent cache ({@link #diskHits}).
+   */
+  @Override
+  public synchronized long searches() {
+    return searches;
+  }
+
+  /** Choices taken from the persistent cache (AlgoCache) instead of a timed search. */
+  public synchronized long diskHits() {
+    return diskHits;
+  }
+
+  protected void ensureOpen() {
+    if (closed) throw new ComixException(getClass().getSimpleName() + " is closed");
   }
 
   /** A plan's input and output geometry (both engines): shapes reported in the conv's layout order. */

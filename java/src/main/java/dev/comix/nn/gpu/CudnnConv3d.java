@@ -79,8 +79,6 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
   private final cudnnConvolutionStruct convDesc = new cudnnConvolutionStruct();
   private cudnnTensorStruct biasDesc;
   private final Map<Key, Plan> plans = new HashMap<>();
-  private long searches;
-  private boolean closed;
 
   public CudnnConv3d(Cudnn cudnn, int cin, int cout, int[] kernel, int[] stride, int[] pad, ConvLayout layout,
                      ConvPrecision precision) {
@@ -118,17 +116,6 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
   public long macs(Conv3dEngine.Plan plan) {
     Plan p = own(plan);
     return p.n * cout * p.od * p.oh * p.ow * cin * (long) kernel[0] * kernel[1] * kernel[2];
-  }
-
-  private long diskHits;
-
-  /**
-   * How many algorithm choices (one per plan and pass) this conv has made so far, by a search or
-   * from the persistent cache ({@link #diskHits}).
-   */
-  @Override
-  public synchronized long searches() {
-    return searches;
   }
 
   private int dataType() {
@@ -264,11 +251,6 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
   private String cacheKey(Plan p, Pass pass) {
     return cudnn.ops().describe() + " | cuDNN " + Cudnn.version() + " | legacy" + this + " | " + shapeText(p) + " | " + pass
         + workspaceKey();
-  }
-
-  /** Algorithm choices taken from the persistent cache (AlgoCache) instead of a search. */
-  public synchronized long diskHits() {
-    return diskHits;
   }
 
   /**
@@ -615,10 +597,6 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
       }
     }
     return sb.toString();
-  }
-
-  private void ensureOpen() {
-    if (closed) throw new ComixException("CudnnConv3d is closed");
   }
 
   @Override

@@ -133,10 +133,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   private final BackendDescriptor convDesc;
   private cudnnTensorStruct biasDesc;
   private final Map<Key, Plan> plans = new HashMap<>();
-  private long searches;
   private long staged;
-  private long diskHits;
-  private boolean closed;
 
   /** The arguments of {@link CudnnConv3d}'s constructor: symmetric padding {@code pad} per (D, H, W). */
   public CudnnGraphConv3d(Cudnn cudnn, int cin, int cout, int[] kernel, int[] stride, int[] pad, ConvLayout layout,
@@ -183,26 +180,6 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   /** Padding after each of (D, H, W) (equal to {@link #pad()} unless built with asymmetric padding). */
   public int[] postPad() {
     return postPad.clone();
-  }
-
-  @Override
-  public ConvLayout layout() {
-    return layout;
-  }
-
-  @Override
-  public ConvPrecision precision() {
-    return precision;
-  }
-
-  @Override
-  public synchronized long searches() {
-    return searches;
-  }
-
-  /** Execution plans rebuilt from the persistent cache (AlgoCache) without a timed search. */
-  public synchronized long diskHits() {
-    return diskHits;
   }
 
   /** Calls that ran on 16-byte-aligned copies of their tensors (see the class comment). */
@@ -1051,10 +1028,6 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
       }
     }
     return sb.toString();
-  }
-
-  private void ensureOpen() {
-    if (closed) throw new ComixException("CudnnGraphConv3d is closed");
   }
 
   @Override
