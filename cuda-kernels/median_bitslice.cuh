@@ -182,15 +182,18 @@ COMIX_HD void add_grow(uint32_t* a, const uint32_t* b, int L) {
 // previous pass's decisions d1, d2 (plane b+1); count per pixel the search-1 candidates whose
 // bit b is 0 into cnt; (EVEN) OR the search-2 candidates whose bit b is 0 into o2.
 // plane(f, b) returns plane b of the lane's frame slot f.
+// F: the size of the mask arrays (kFrames, or fewer slots per lane when a tile's frames are split
+// over several warps, version 13).
 COMIX_BS_EXEC_CHECK
-template <bool EVEN, bool UPDATE, class Plane>
-COMIX_HD void lane_pass(uint32_t (&m1)[kFrames], uint32_t (&m2)[kFrames], int nf, int b, uint32_t d1, uint32_t d2,
+template <bool EVEN, bool UPDATE, int F, class Plane>
+COMIX_HD void lane_pass(uint32_t (&m1)[F], uint32_t (&m2)[F], int nf, int b, uint32_t d1, uint32_t d2,
                         const Plane& plane, uint32_t (&cnt)[kCountBits], uint32_t& o2) {
+  static_assert(F % 8 == 0 && F <= kFrames, "slots per lane: whole blocks of 8, at most kFrames");
   COMIX_BS_UNROLL
   for (int j = 0; j < kCountBits; ++j) cnt[j] = 0;
   o2 = 0;
   COMIX_BS_UNROLL
-  for (int blk = 0; blk < kFrames / 8; ++blk) {
+  for (int blk = 0; blk < F / 8; ++blk) {
     if (8 * blk < nf) {
       uint32_t z[8];
       COMIX_BS_UNROLL

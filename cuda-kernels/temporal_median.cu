@@ -35,9 +35,11 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //  kHist: not a bitwise search at all: the two-level nibble histogram of median_hist2.
 //  kBitslice: not this kernel either: median_bitslice below (bit planes, 32 pixels per op).
 //  kBitslice2: median_bitslice2, version 12 of the same (fewer instructions around the search).
+//  kBitslice3: median_bitslice3, version 13: version 12 with a tile's frames split over 2 or 4
+//  warps of one block (more warps per SM for the same shared memory).
 //  (Variant 6, version 12 plus an L2 prefetch of the tile that starts next, was measured on an
 //  H200 and removed: 1.62 ms at 1080p x 300 against 1.11 without it, benchmarks/RESULTS.md.)
-enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5 };
+enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice3 = 7 };
 
 __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   // A plain register reinterpretation: building a __half2_raw from the two 16-bit halves made
@@ -571,6 +573,156 @@ median_bitslice2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   }
 }
 
+// Version 13 (mode kBitslice3; variants 7 and 23): version 12 with a tile's frames split over NW
+// warps of one block (NW = 2 or 4). Measured on the H200 (RESULTS.md): version 11 keeps the
+// integer pipe ~65% busy with 5 one-warp blocks per SM (40 KB of shared memory each at T = 300),
+// the 2-groups-per-warp variant (9 warps per SM) ~80%, and version 12, with a third fewer
+// instructions than version 11 but the same 5 warps, only ~42%: each warp's long serial parts
+// (the staging wait, the butterfly and decision after every pass) are left uncovered by too few
+// other warps. Here the same 40 KB tile is worked on by NW warps: warp w stages, transposes and
+// counts only its own blocks of 8 frame slots (blocks w*nblk/NW ... (w+1)*nblk/NW - 1, the
+// layout of version 12 unchanged), sums its group counts over its slices with the same shuffle
+// butterfly, and then the NW partial totals are added through shared memory (one barrier per
+// pass, the exchange double-buffered by pass parity); every warp makes the same decision, warp 0
+// writes the result. Per tile: the counting work of version 12, the butterfly and decision NW
+// times (~+1 k instructions at NW = 2), but NW times the warps per SM for the same shared memory
+// and a counting phase per warp NW times shorter.
+template <int GW, bool EVEN, int NW>
+__global__ void __launch_bounds__(32 * NW)
+median_bitslice3(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out, bool vec16) {
+  namespace bs = comix::bitslice;
+  constexpr int SW = 32 / GW, E = 32 * GW;
+  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  constexpr int RPI = 16 / GW;
+  constexpr int F = 8 * ((bs::kFrames / 8 + NW - 1) / NW);  // slots per lane: 24 (NW = 2), 16 (NW = 4)
+  extern __shared__ __align__(32) uint32_t tile[];  // [Tpad][GW][8] words, then the exchange
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane % GW, s = lane / GW;
+  const int nf = bs::frame_slots(T, SW), nblk = nf / 8;
+  const int j0 = warp * nblk / NW, j1 = (warp + 1) * nblk / NW;  // this warp's blocks
+  const int64_t e0 = (int64_t)blockIdx.x * E;
+  const int w = (int)(n - e0 < E ? n - e0 : E);
+  const uint8_t* base = frames + e0;
+  uint32_t* xch = tile + nf * SW * GW * 8;  // [2][NW][GW][NB + 1]: totals (NB words) and o2
+
+  // ---- staging of this warp's blocks: one cp.async group per block, as version 12 ----
+  if (vec16) {
+    const int c = bs::stage_chunk<GW>(lane);
+    const bool col_ok = c < w / 16;
+    int t = bs::stage_row<GW>(j0, lane, 0);
+    const uint8_t* src = base + (int64_t)t * n + 16 * c;
+    const int64_t step = (int64_t)RPI * n;
+    uint32_t* dst = tile + bs::raw_word<GW>(t, c);
+    for (int j = j0; j < j1; ++j) {
+#pragma unroll
+      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
+        if (col_ok && t < T) __pipeline_memcpy_async(dst, src, 16);
+        t += RPI;
+        src += step;
+        dst += 128;
+      }
+      __pipeline_commit();
+    }
+  } else {
+    const int row0 = 8 * SW * j0;
+    for (unsigned q = lane; q < (unsigned)((j1 - j0) * 8 * SW * E); q += 32) {
+      const int t = row0 + (int)(q / E), c = (int)(q % E);
+      if (t < T && c < w) tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = base[(int64_t)t * n + c];
+    }
+  }
+
+  // ---- transposition of this warp's blocks as their groups land ----
+  const int swz = bs::swizzle<GW>(s);
+  unsigned char* my8 = tile8 + 32 * lane;
+  uint32_t poff[8];
+#pragma unroll
+  for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
+  for (int j = j0; j < j1; ++j) {
+    if (vec16) wait_groups(j1 - 1 - j);
+    __syncwarp();
+    unsigned char* blk = my8 + 8192 * j;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
+      const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
+      uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+      bs::transpose_sel(v);
+#pragma unroll
+      for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
+    }
+  }
+  __syncwarp();
+
+  // ---- 8 passes: this warp's slots, then the NW partial totals added ----
+  const int nfw = 8 * (j1 - j0);
+  uint32_t m1[F], m2[F];
+#pragma unroll
+  for (int f = 0; f < F; ++f) m1[f] = m2[f] = f < nfw && s + SW * (8 * j0 + f) < T ? 0xffffffffu : 0u;
+  bs::State<NB> st;
+  bs::init_state<NB>(st, T);
+  const uint32_t* mine = tile + (s * GW + g) * 8 + 2048 * j0;
+  auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
+  uint32_t cnt[bs::kCountBits], o2;
+  for (int b = 7; b >= 0; --b) {
+    if (b == 7) bs::lane_pass<EVEN, false>(m1, m2, nfw, b, 0u, 0u, plane, cnt, o2);
+    else bs::lane_pass<EVEN, true>(m1, m2, nfw, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    uint32_t tot[NB + 1];
+#pragma unroll
+    for (int j = 0; j < K; ++j) tot[j] = cnt[j];
+#pragma unroll
+    for (int r = 0; r < LOG_SW; ++r) {
+      uint32_t other[NB];
+#pragma unroll
+      for (int j = 0; j < K + r; ++j) other[j] = __shfl_xor_sync(0xffffffffu, tot[j], GW << r);
+      bs::add_grow(tot, other, K + r);
+      if (EVEN) o2 |= __shfl_xor_sync(0xffffffffu, o2, GW << r);
+    }
+    uint32_t* buf = xch + (b & 1) * NW * GW * (NB + 1);
+    if (s == 0) {
+      uint32_t* d = buf + (warp * GW + g) * (NB + 1);
+#pragma unroll
+      for (int j = 0; j < NB; ++j) d[j] = tot[j];
+      d[NB] = o2;
+    }
+    __syncthreads();
+    // the sum over warps in warp order (exact integers: every warp gets the same total)
+    uint32_t acc[NB + 1];
+    const uint32_t* src = buf + g * (NB + 1);
+#pragma unroll
+    for (int j = 0; j < NB; ++j) acc[j] = src[j];
+    uint32_t o2all = src[NB];
+#pragma unroll
+    for (int v = 1; v < NW; ++v) {
+      const uint32_t* sv = src + v * GW * (NB + 1);
+      uint32_t other[NB];
+#pragma unroll
+      for (int j = 0; j < NB; ++j) other[j] = sv[j];
+      bs::add_grow(acc, other, NB);  // the total is at most T < 2^NB: acc[NB] stays 0
+      o2all |= sv[NB];
+    }
+    bs::decide<NB, EVEN>(st, acc, o2all);
+  }
+
+  if (warp != 0) return;
+  uint32_t res[8];
+  bs::result_planes<NB, EVEN>(st, res);
+  bs::transpose_sel(res);
+  if (s < 8) {
+    uint32_t word = res[0];
+#pragma unroll
+    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
+    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+    const int64_t i = e0 + off;
+    if (vec16 && i + 4 <= n) {
+      *reinterpret_cast<uint32_t*>(out + i) = word;
+    } else {
+      for (int j = 0; j < 4; ++j)
+        if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
+    }
+  }
+}
+
 __global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out) {
   const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -662,6 +814,7 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
     case kHalf + 8: return launch_staged_mode<COLS, kHalf + 8>(frames, T, n, out, stream, smem);
     case kBitslice: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);  // T > kBitsliceMaxT
     case kBitslice2: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);
+    case kBitslice3: return launch_staged_mode<COLS, kVset + 8>(frames, T, n, out, stream, smem);
     default: return launch_staged_mode<COLS, kHalf>(frames, T, n, out, stream, smem);  // kHist falls back here
   }
 }
@@ -669,7 +822,25 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
 // Bit-sliced kernel: frames per lane are bounded by kFrames, so T <= 32 lanes * kFrames.
 constexpr int64_t kBitsliceMaxT = 32 * comix::bitslice::kFrames;  // 1280
 
-// v12: 0 = median_bitslice (version 11), 1 = median_bitslice2 (version 12).
+// Version 13: NW warps per tile, the tile's shared memory plus the exchange of the partial totals.
+template <int GW, bool EVEN, int NW>
+int launch_bitslice3_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  constexpr int SW = 32 / GW, NB = comix::bitslice::kCountBits + (GW == 4 ? 3 : GW == 2 ? 4 : 5);
+  const size_t smem = (size_t)comix::bitslice::frame_slots((int)T, SW) * SW * GW * 32 + 2 * NW * GW * (NB + 1) * 4;
+  auto kernel = median_bitslice3<GW, EVEN, NW>;
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
+                     (reinterpret_cast<uintptr_t>(out) % 4 == 0);
+  const int64_t tiles = (n + 32 * GW - 1) / (32 * GW);
+  if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
+  kernel<<<(unsigned)tiles, 32 * NW, smem, stream>>>(frames, (int)T, n, out, vec16);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+// v12: 0 = median_bitslice (version 11), 1 = median_bitslice2 (version 12); version 13 has its
+// own launcher above.
 template <int GW, bool EVEN>
 int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, int v12) {
   constexpr int SW = 32 / GW;
@@ -701,13 +872,22 @@ int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out,
 
 // Groups per warp-tile: 4 (8 slices of frames) while T fits 8 * kFrames, else 2, else 1;
 // `narrow` halves it (twice the warps per SM for the same shared memory, more butterfly work).
-// v12: median_bitslice2 (the same layout and search, fewer instructions around it).
+// v12: 0 = median_bitslice, 1 = median_bitslice2 (the same layout and search, fewer instructions
+// around it), 2 = median_bitslice3 (version 13).
 int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, bool narrow,
                     int v12) {
   constexpr int64_t F = comix::bitslice::kFrames;
   int gw = T <= 8 * F ? 4 : T <= 16 * F ? 2 : 1;
-  if (narrow && gw > 1) gw /= 2;
   const bool even = T % 2 == 0;
+  if (v12 == 2) {  // version 13: `narrow` means 4 warps per tile instead of 2 (the groups stay)
+#define COMIX_BS3(G, NW) (even ? launch_bitslice3_t<G, true, NW>(frames, T, n, out, stream) \
+                               : launch_bitslice3_t<G, false, NW>(frames, T, n, out, stream))
+    if (gw == 4) return narrow ? COMIX_BS3(4, 4) : COMIX_BS3(4, 2);
+    if (gw == 2) return narrow ? COMIX_BS3(2, 4) : COMIX_BS3(2, 2);
+    return narrow ? COMIX_BS3(1, 4) : COMIX_BS3(1, 2);
+#undef COMIX_BS3
+  }
+  if (narrow && gw > 1) gw /= 2;
   if (gw == 4)
     return even ? launch_bitslice_t<4, true>(frames, T, n, out, stream, v12) : launch_bitslice_t<4, false>(frames, T, n, out, stream, v12);
   if (gw == 2)
@@ -735,8 +915,9 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
                                                                       : kVset + 8;
     g_wide_cols = 32;
   }
-  if ((g_count_mode == kBitslice || g_count_mode == kBitslice2) && T <= kBitsliceMaxT)
-    return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16, g_count_mode - kBitslice);
+  if ((g_count_mode == kBitslice || g_count_mode == kBitslice2 || g_count_mode == kBitslice3) && T <= kBitsliceMaxT)
+    return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16,
+                           g_count_mode == kBitslice3 ? 2 : g_count_mode - kBitslice);
   if (g_count_mode == kHist && kHistFixedSmem + (size_t)T * 4 * kHistCols <= (size_t)smem_limit) {
     const size_t smem = kHistFixedSmem + (size_t)T * 4 * kHistCols;
     COMIX_CUDA_TRY(cudaFuncSetAttribute(median_hist2, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -762,7 +943,8 @@ extern "C" int comix_median_cuda_set_variant(int variant) {
     return COMIX_OK;
   }
   const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
-  if ((mode > kBitslice2 && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1) return COMIX_ERR_ARGUMENT;
+  if ((mode > kBitslice2 && mode != kBitslice3 && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1)
+    return COMIX_ERR_ARGUMENT;
   g_count_mode = mode;
   g_wide_cols = cols;
   g_auto = false;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -227,6 +228,8 @@ static const char* median_name(int variant) {
     case 20: return "median_u8 bitslice-n";  // the same, 2 groups per warp (narrow)
     case 5: return "median_u8 bitslice12";    // version 12: variant 4 with fewer instructions around the search
     case 21: return "median_u8 bitslice12-n"; // version 12, 2 groups per warp
+    case 7: return "median_u8 bitslice13";    // version 13: version 12 with a tile's frames over 2 warps
+    case 23: return "median_u8 bitslice13-4w"; // version 13, over 4 warps
     default: return "median_u8 hist";
   }
 }
@@ -237,6 +240,24 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json = argv[i + 1];
     if (!std::strcmp(argv[i], "--nn")) nn_only = true;
+    if (!std::strcmp(argv[i], "--profile-median")) {
+      // For a profiler (ncu): the bit-sliced median variants at 1080p x 300, two launches each
+      // (the first warms up), on random frames; nothing timed, nothing printed but the order.
+      const int64_t T = 300, n = 1920LL * 1080 * 3;
+      uint8_t* frames;
+      uint8_t* out;
+      CUDA_OK(cudaMalloc(&frames, (size_t)(T * n)));
+      CUDA_OK(cudaMalloc(&out, (size_t)n));
+      fill_random(frames, (size_t)(T * n), 7);
+      for (int variant : {4, 5, 7, 23}) {
+        comix_median_cuda_set_variant(variant);
+        for (int r = 0; r < 2; ++r)
+          if (comix_median_u8_cuda(frames, T, n, out, nullptr) != COMIX_OK) return 2;
+        CUDA_OK(cudaDeviceSynchronize());
+        std::printf("profiled: %s T=300 1920x1080x3 (2 launches)\n", median_name(variant));
+      }
+      return 0;
+    }
   }
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
@@ -273,6 +294,17 @@ int main(int argc, char** argv) {
     bench_nn(emit, copy_rw);
     bench_transpose(emit, copy_rw);
   } else {
+  // COMIX_BENCH_MEDIAN_VARIANTS=-1,4,5 (a comma list) times only those; default: all of them
+  std::vector<int> median_variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21, 7, 23};
+  if (const char* list = std::getenv("COMIX_BENCH_MEDIAN_VARIANTS")) {
+    median_variants.clear();
+    for (const char* p = list; *p;) {
+      char* end = nullptr;
+      median_variants.push_back((int)std::strtol(p, &end, 10));
+      if (end == p) break;
+      p = *end == ',' ? end + 1 : end;
+    }
+  }
   struct Size { const char* name; int64_t n; };
   const Size sizes[] = {{"224x224x3", 224 * 224 * 3}, {"1920x1080x3", 1920LL * 1080 * 3}};
   for (const Size& s : sizes) {
@@ -284,7 +316,7 @@ int main(int argc, char** argv) {
       CUDA_OK(cudaMalloc(&frames, bytes * copies));
       CUDA_OK(cudaMalloc(&out, (size_t)s.n));
       fill_random(frames, bytes * copies, 2 + T);
-      for (int variant : {-1, 0, 8, 3, 10, 4, 20, 5, 21}) {
+      for (int variant : median_variants) {
         comix_median_cuda_set_variant(variant);
         double ms = time_ms([&](int i) {
           if (comix_median_u8_cuda(frames + (i % copies) * bytes, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);
@@ -296,7 +328,7 @@ int main(int argc, char** argv) {
       comix_median_cuda_set_variant(-1);
       if (T == 300 && s.n > 1000000) {  // the same at 1080p on video-like data
         fill_video_like(frames, T, s.n, 9);
-        for (int variant : {-1, 0, 8, 3, 10, 4, 20, 5, 21}) {
+        for (int variant : median_variants) {
           comix_median_cuda_set_variant(variant);
           double ms = time_ms([&](int) {
             if (comix_median_u8_cuda(frames, T, s.n, out, nullptr) != COMIX_OK) std::exit(2);

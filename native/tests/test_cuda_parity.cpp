@@ -106,8 +106,9 @@ int main() {
   std::printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
   const int64_t Ts[] = {1, 2, 3, 16, 72, 255, 256, 300, 301, 1000, 1817, 2500, 8000};
   const int64_t ns[] = {1, 13, 128, 4096, 224 * 224 * 3, 101 * 77 * 3};
-  // every kernel variant (4, 20: bit-sliced, 4 and 2 groups per warp; 5, 21: the same, version 12)
-  const std::vector<int> variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21};
+  // every kernel variant (4, 20: bit-sliced, 4 and 2 groups per warp; 5, 21: the same, version 12;
+  // 7, 23: version 13, a tile's frames over 2 and 4 warps)
+  const std::vector<int> variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21, 7, 23};
   for (int64_t T : Ts)
     for (int64_t n : ns) {
       if (T * n > (int64_t)400e6 || (T >= 1000 && n > 4096 * 4)) continue;

@@ -3,6 +3,7 @@
 // the lane pass, the decisions) inside a simulation of one warp per tile (shared-memory layout
 // with the same swizzle, the shuffle butterfly as pairwise adds with the same xor partners), and
 // the result is compared with a sorting oracle for T = 1 ... 700 and up to 1280, odd and even,
+// for versions 11, 12 and 13 (13: a tile's frames over 2 or 4 warps, partial totals added),
 // on uniform, few-level (ties), constant, 0/255 and video-like frames, full and partial tiles.
 // Also: the building blocks against plain integer arithmetic, and the bank-conflict claims.
 #include <array>
@@ -151,11 +152,84 @@ static void check_stage_order() {
   }
 }
 
+// Version 13's search for group g of a transposed tile (median_bitslice3<GW, EVEN, NW>): warp w
+// counts only its blocks of 8 slots (w*nblk/NW ... (w+1)*nblk/NW - 1) with F-slot mask arrays,
+// sums over its slices with the butterfly, and the NW partial totals are added in warp order;
+// every (warp, slice) lane decides, and all must agree. Returns the result planes.
+template <int GW, bool EVEN, int NW>
+static void search_group_v13(const std::vector<uint32_t>& tile, int T, int g, uint32_t (&res)[8]) {
+  constexpr int SW = 32 / GW;
+  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  constexpr int F = 8 * ((bs::kFrames / 8 + NW - 1) / NW);
+  const int nblk = bs::frame_slots(T, SW) / 8;
+  struct Masks { uint32_t m[F]; };
+  std::vector<Masks> m1(NW * SW), m2(NW * SW);
+  std::vector<bs::State<NB>> st(NW * SW);
+  for (int w = 0; w < NW; ++w) {
+    const int j0 = w * nblk / NW, j1 = (w + 1) * nblk / NW, nfw = 8 * (j1 - j0);
+    CHECK(nfw <= F, "v13 slots per lane: %d > %d", nfw, F);
+    for (int s = 0; s < SW; ++s) {
+      for (int f = 0; f < F; ++f)
+        m1[w * SW + s].m[f] = m2[w * SW + s].m[f] = f < nfw && s + SW * (8 * j0 + f) < T ? 0xffffffffu : 0u;
+      bs::init_state<NB>(st[w * SW + s], T);
+    }
+  }
+  for (int b = 7; b >= 0; --b) {
+    std::vector<std::array<uint32_t, NB + 1>> part(NW);  // each warp's total after its butterfly
+    std::vector<uint32_t> part_o2(NW);
+    for (int w = 0; w < NW; ++w) {
+      const int j0 = w * nblk / NW, j1 = (w + 1) * nblk / NW, nfw = 8 * (j1 - j0);
+      std::vector<std::array<uint32_t, NB + 1>> tot(SW);
+      std::vector<uint32_t> o2(SW);
+      for (int s = 0; s < SW; ++s) {
+        const uint32_t* mine = tile.data() + (s * GW + g) * 8 + 2048 * j0;
+        const int swz = bs::swizzle<GW>(s);
+        auto plane = [&](int f, int pb) { return mine[256 * f + (pb ^ swz)]; };
+        uint32_t cnt[bs::kCountBits];
+        auto& a1 = m1[w * SW + s].m;
+        auto& a2 = m2[w * SW + s].m;
+        auto& sl = st[w * SW + s];
+        if (b == 7) bs::lane_pass<EVEN, false>(a1, a2, nfw, b, 0u, 0u, plane, cnt, o2[s]);
+        else bs::lane_pass<EVEN, true>(a1, a2, nfw, b, sl.d1[0], sl.d2[0], plane, cnt, o2[s]);
+        for (int j = 0; j < K; ++j) tot[s][j] = cnt[j];
+      }
+      for (int r = 0; r < LOG_SW; ++r) {
+        auto old = tot;
+        auto oldo = o2;
+        for (int s = 0; s < SW; ++s) {
+          bs::add_grow(tot[s].data(), old[s ^ (1 << r)].data(), K + r);
+          if (EVEN) o2[s] |= oldo[s ^ (1 << r)];
+        }
+      }
+      for (int s = 1; s < SW; ++s) CHECK(tot[s] == tot[0] && o2[s] == o2[0], "v13: slices of a warp disagree");
+      part[w] = tot[0];  // the kernel's lane s == 0 writes NB words and o2
+      part_o2[w] = o2[0];
+    }
+    std::array<uint32_t, NB + 1> acc{};
+    for (int j = 0; j < NB; ++j) acc[j] = part[0][j];
+    uint32_t o2all = part_o2[0];
+    for (int v = 1; v < NW; ++v) {
+      bs::add_grow(acc.data(), part[v].data(), NB);
+      CHECK(acc[NB] == 0, "v13: total overflows %d bits", NB);
+      o2all |= part_o2[v];
+    }
+    for (auto& sl : st) bs::decide<NB, EVEN>(sl, acc.data(), o2all);
+  }
+  bs::result_planes<NB, EVEN>(st[0], res);
+  for (size_t i = 1; i < st.size(); ++i) {
+    uint32_t other[8];
+    bs::result_planes<NB, EVEN>(st[i], other);
+    CHECK(std::memcmp(res, other, sizeof res) == 0, "v13: lanes of a group disagree");
+  }
+}
+
 // One warp-tile of median_bitslice<GW, EVEN> (v12 = false) or median_bitslice2 (v12 = true:
 // staged rows past T and bytes past n are left unwritten, here poisoned with random bytes;
-// transposition by transpose_sel at the per-lane addresses the kernel uses), lane by lane.
+// transposition by transpose_sel at the per-lane addresses the kernel uses), lane by lane;
+// nw = 2 or 4: version 13 (the layout of version 12, the search of search_group_v13).
 template <int GW, bool EVEN>
-static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, uint8_t* out, bool v12) {
+static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, uint8_t* out, bool v12, int nw) {
   constexpr int SW = 32 / GW, E = 32 * GW;
   constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
   constexpr int K = bs::kCountBits, NB = K + LOG_SW;
@@ -197,7 +271,18 @@ static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, u
             "item_key GW=%d item=%d", GW, item);
     }
   }
-  for (int g = 0; g < GW; ++g) {
+  for (int g = 0; nw > 1 && g < GW; ++g) {
+    uint32_t res[8];
+    if (nw == 2) search_group_v13<GW, EVEN, 2>(tile, T, g, res);
+    else search_group_v13<GW, EVEN, 4>(tile, T, g, res);
+    bs::transpose_sel(res);
+    for (int s = 0; s < 8; ++s) {
+      const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+      for (int j = 0; j < 4; ++j)
+        if (e0 + off + j < n) out[e0 + off + j] = (uint8_t)(res[s] >> (8 * j));
+    }
+  }
+  for (int g = 0; nw == 1 && g < GW; ++g) {
     struct Masks { uint32_t m[bs::kFrames]; };
     std::vector<Masks> m1(SW), m2(SW);
     std::vector<bs::State<NB>> st(SW);
@@ -246,14 +331,16 @@ static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, u
 }
 
 template <int GW>
-static void simulate(const uint8_t* frames, int T, int64_t n, uint8_t* out, bool v12) {
+static void simulate(const uint8_t* frames, int T, int64_t n, uint8_t* out, bool v12, int nw) {
   for (int64_t e0 = 0; e0 < n; e0 += 32 * GW) {
-    if (T % 2 == 0) simulate_tile<GW, true>(frames, T, n, e0, out, v12);
-    else simulate_tile<GW, false>(frames, T, n, e0, out, v12);
+    if (T % 2 == 0) simulate_tile<GW, true>(frames, T, n, e0, out, v12, nw);
+    else simulate_tile<GW, false>(frames, T, n, e0, out, v12, nw);
   }
 }
 
-static void check_median(int T, int64_t n, int pattern, bool narrow, bool v12 = false) {
+// nw > 1: version 13 with nw warps per tile (v12's layout; `narrow` then means nw = 4, as the
+// variant bit does in comix_median_cuda_set_variant).
+static void check_median(int T, int64_t n, int pattern, bool narrow, bool v12 = false, int nw = 1) {
   std::vector<uint8_t> f((size_t)(T * n));
   auto& g = rng();
   switch (pattern) {
@@ -281,14 +368,19 @@ static void check_median(int T, int64_t n, int pattern, bool narrow, bool v12 = 
   std::vector<uint8_t> got((size_t)n, 0xAB);
   const int F = bs::kFrames;
   int gw = T <= 8 * F ? 4 : T <= 16 * F ? 2 : 1;  // as launch_bitslice chooses
-  if (narrow && gw > 1) gw /= 2;
-  if (gw == 4) simulate<4>(f.data(), T, n, got.data(), v12);
-  else if (gw == 2) simulate<2>(f.data(), T, n, got.data(), v12);
-  else simulate<1>(f.data(), T, n, got.data(), v12);
+  if (nw > 1) {
+    v12 = true;
+    nw = narrow ? 4 : 2;
+  } else if (narrow && gw > 1) {
+    gw /= 2;
+  }
+  if (gw == 4) simulate<4>(f.data(), T, n, got.data(), v12, nw);
+  else if (gw == 2) simulate<2>(f.data(), T, n, got.data(), v12, nw);
+  else simulate<1>(f.data(), T, n, got.data(), v12, nw);
   int64_t bad = 0;
   for (int64_t i = 0; i < n; ++i) bad += got[(size_t)i] != ref[(size_t)i];
-  CHECK(bad == 0, "bitslice median T=%d n=%lld pattern=%d gw=%d v12=%d: %lld mismatches", T, (long long)n, pattern, gw,
-        (int)v12, (long long)bad);
+  CHECK(bad == 0, "bitslice median T=%d n=%lld pattern=%d gw=%d v12=%d nw=%d: %lld mismatches", T, (long long)n, pattern,
+        gw, (int)v12, nw, (long long)bad);
 }
 
 int main() {
@@ -305,13 +397,14 @@ int main() {
     const int64_t n = T % 2 ? 128 + 112 : 128 + 60;
     check_median(T, n, T % 5, (T / 2) % 2 == 1);
     check_median(T, n, (T + 2) % 5, (T / 2) % 2 == 0, true);  // version 12, the other width
-    cases += 2;
+    check_median(T, n, (T + 4) % 5, T % 2 == 0, true, 2);     // version 13, 2 or 4 warps
+    cases += 3;
   }
   for (int T : {2, 3, 16, 72, 255, 256, 299, 300, 301, 319, 320, 321, 639, 640, 641, 1000, 1279, 1280})
     for (int pattern = 0; pattern < 5; ++pattern)
       for (bool narrow : {false, true})
-        for (bool v12 : {false, true}) {
-          check_median(T, 256, pattern, narrow, v12);
+        for (int version : {11, 12, 13}) {
+          check_median(T, 256, pattern, narrow, version >= 12, version == 13 ? 2 : 1);
           ++cases;
         }
   std::printf("bitslice median: %d cases\n", cases);

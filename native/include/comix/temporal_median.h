@@ -32,6 +32,7 @@ int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n, uint8_t* o
  * reduction in one warp, 1 = 16-bit integer lanes, 2 = fp16 lanes (10: with the warp-0 reduction), 3 = nibble histograms,
  * 4 = bit-sliced search (T <= 1280, else vset-w0; 20: with half the pixels per warp);
  * 5 = its version 12 (same search, fewer instructions around it; 21: half the pixels per warp);
+ * 7 = version 13 (version 12 with a tile's frames split over 2 warps of a block; 23: over 4 warps);
  * plus 16 for 64-byte tiles. Not thread-safe: a process-wide setting. */
 int comix_median_cuda_set_variant(int variant);
 int comix_median_hist_fold_cuda(const uint8_t* frames, int64_t T, int64_t n, uint16_t* hist, void* stream);
