@@ -1,0 +1,234 @@
+// Where the bit-sliced median's time goes at 1080p x 300 on a GPU (a measurement, not a test):
+// version 12's kernel (cuda-kernels/temporal_median.cu, median_bitslice2<4, even>) rebuilt here
+// from the same pieces (median_bitslice.cuh) with its three phases switchable, same grid, same
+// shared memory per block, same occupancy:
+//   full               staging + transposition + 8 passes (should time like the library kernel)
+//   stage              the cp.async staging and its waits only, then a fold of the tile
+//   stage+transpose    staging and transposition, no passes
+//   transpose+passes   no staging (shared memory left as it is: the work does not depend on the
+//                      values), transposition and the 8 passes: the compute alone
+//   passes             the 8 passes alone
+// plus a plain coalesced read of the same bytes (16-byte loads, grid-stride) as the read ceiling.
+// If stage + passes ~ full, a warp's load wait and its compute do not overlap (too few warps per
+// SM to cover each other); if full ~ max of them, one of them binds.
+// Usage: bench_median_floor [T] [n]   (default 300, 1920*1080*3)
+#include <cuda_pipeline.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "median_bitslice.cuh"
+
+#define CK(x)                                                                                    \
+  do {                                                                                          \
+    cudaError_t e_ = (x);                                                                       \
+    if (e_ != cudaSuccess) {                                                                    \
+      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__);      \
+      std::exit(1);                                                                             \
+    }                                                                                           \
+  } while (0)
+
+namespace bs = comix::bitslice;
+
+enum : int { kStage = 1, kTranspose = 2, kPasses = 4 };
+
+__device__ __forceinline__ void wait_groups(int pending) {
+  switch (pending) {
+    case 0: __pipeline_wait_prior(0); break;
+    case 1: __pipeline_wait_prior(1); break;
+    case 2: __pipeline_wait_prior(2); break;
+    case 3: __pipeline_wait_prior(3); break;
+    default: __pipeline_wait_prior(4); break;
+  }
+}
+
+template <bool EVEN, int MODE>
+__global__ void __launch_bounds__(32) probe(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
+  constexpr int GW = 4, SW = 8, E = 128, LOG_SW = 3, K = bs::kCountBits, NB = K + LOG_SW, RPI = 4;
+  extern __shared__ __align__(32) uint32_t tile[];
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
+  const int lane = threadIdx.x, g = lane % GW, s = lane / GW;
+  const int nf = bs::frame_slots(T, SW), nblk = nf / 8;
+  const int64_t e0 = (int64_t)blockIdx.x * E;
+  const uint8_t* base = frames + e0;
+  if (MODE & kStage) {
+    const int c = bs::stage_chunk<GW>(lane);
+    int t = bs::stage_row<GW>(0, lane, 0);
+    const uint8_t* src = base + (int64_t)t * n + 16 * c;
+    const int64_t step = (int64_t)RPI * n;
+    uint32_t* dst = tile + bs::raw_word<GW>(t, c);
+    for (int j = 0; j < nblk; ++j) {
+#pragma unroll
+      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
+        if (t < T) __pipeline_memcpy_async(dst, src, 16);
+        t += RPI;
+        src += step;
+        dst += 128;
+      }
+      __pipeline_commit();
+    }
+  }
+  const int swz = bs::swizzle<GW>(s);
+  unsigned char* my8 = tile8 + 32 * lane;
+  uint32_t poff[8];
+#pragma unroll
+  for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
+  uint32_t fold = 0;
+  for (int j = 0; j < nblk; ++j) {
+    if (MODE & kStage) wait_groups(nblk - 1 - j);
+    __syncwarp();
+    unsigned char* blk = my8 + 8192 * j;
+    if (MODE & kTranspose) {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
+        const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
+        uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+        bs::transpose_sel(v);
+#pragma unroll
+        for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
+      }
+    } else if (!(MODE & kPasses)) {  // stage only: read what landed so the copies are needed
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
+        fold ^= a.x ^ a.y ^ a.z ^ a.w;
+      }
+    }
+  }
+  __syncwarp();
+  if constexpr (!(MODE & kPasses)) {
+    if (MODE & kTranspose) fold = tile[lane * 8 + (lane & 7)];
+    out[e0 + lane] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));
+  } else {
+  uint32_t m1[bs::kFrames], m2[bs::kFrames];
+#pragma unroll
+  for (int f = 0; f < bs::kFrames; ++f) m1[f] = m2[f] = s + SW * f < T ? 0xffffffffu : 0u;
+  bs::State<NB> st;
+  bs::init_state<NB>(st, T);
+  const uint32_t* mine = tile + (s * GW + g) * 8;
+  auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
+  uint32_t cnt[bs::kCountBits], o2;
+  for (int b = 7; b >= 0; --b) {
+    if (b == 7) bs::lane_pass<EVEN, false>(m1, m2, nf, b, 0u, 0u, plane, cnt, o2);
+    else bs::lane_pass<EVEN, true>(m1, m2, nf, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    uint32_t tot[NB + 1];
+#pragma unroll
+    for (int j = 0; j < K; ++j) tot[j] = cnt[j];
+#pragma unroll
+    for (int r = 0; r < LOG_SW; ++r) {
+      uint32_t other[NB];
+#pragma unroll
+      for (int j = 0; j < K + r; ++j) other[j] = __shfl_xor_sync(0xffffffffu, tot[j], GW << r);
+      bs::add_grow(tot, other, K + r);
+      if (EVEN) o2 |= __shfl_xor_sync(0xffffffffu, o2, GW << r);
+    }
+    bs::decide<NB, EVEN>(st, tot, o2);
+  }
+  uint32_t res[8];
+  bs::result_planes<NB, EVEN>(st, res);
+  bs::transpose_sel(res);
+  if (s < 8) {
+    uint32_t word = res[0];
+#pragma unroll
+    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
+    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+    *reinterpret_cast<uint32_t*>(out + e0 + off) = word;
+  }
+  }
+}
+
+__global__ void stream_read(const uint4* __restrict__ p, int64_t count, uint32_t* __restrict__ out) {
+  uint32_t acc = 0;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
+    const uint4 v = p[i];
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == 0x12345678u) out[0] = acc;  // keeps the loads; practically never written
+}
+
+template <class F>
+static double time_ms(F f, int reps) {
+  cudaEvent_t a, b;
+  CK(cudaEventCreate(&a));
+  CK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; ++i) f();
+  CK(cudaDeviceSynchronize());
+  std::vector<float> t;
+  for (int i = 0; i < reps; ++i) {
+    CK(cudaEventRecord(a));
+    f();
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    t.push_back(ms);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+template <int MODE>
+static double run_probe(const uint8_t* frames, int T, int64_t n, uint8_t* out) {
+  const size_t smem = (size_t)bs::frame_slots(T, 8) * 8 * 4 * 32;
+  auto k = T % 2 == 0 ? probe<true, MODE> : probe<false, MODE>;
+  CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  const unsigned tiles = (unsigned)(n / 128);
+  return time_ms([&] { k<<<tiles, 32, smem>>>(frames, T, n, out); }, 20);
+}
+
+int main(int argc, char** argv) {
+  const int T = argc > 1 ? std::atoi(argv[1]) : 300;
+  const int64_t n = argc > 2 ? std::atoll(argv[2]) : 1920LL * 1080 * 3;
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    std::printf("SKIPPED: no CUDA device\n");
+    return 77;
+  }
+  if (T < 1 || T > 320 || n < 128 || n % 128 != 0) {
+    std::printf("usage: bench_median_floor [T <= 320] [n, a multiple of 128]\n");
+    return 2;
+  }
+  const size_t bytes = (size_t)T * (size_t)n;
+  uint8_t *frames, *out;
+  CK(cudaMalloc(&frames, bytes));
+  CK(cudaMalloc(&out, (size_t)n));
+  {
+    std::vector<uint8_t> h(std::min<size_t>(bytes, 64u << 20));
+    uint64_t x = 88172645463325252ull;
+    for (auto& v : h) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      v = (uint8_t)x;
+    }
+    for (size_t off = 0; off < bytes; off += h.size())
+      CK(cudaMemcpy(frames + off, h.data(), std::min(h.size(), bytes - off), cudaMemcpyHostToDevice));
+  }
+  int blocks_per_sm = 0, sms = 0;
+  CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  const size_t smem = (size_t)bs::frame_slots(T, 8) * 8 * 4 * 32;
+  CK(cudaFuncSetAttribute(probe<true, 7>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CK(cudaFuncSetAttribute(probe<true, 7>, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_sm, probe<true, 7>, 32, smem));
+  std::printf("median floor probes: T=%d n=%lld (%.2f GB of frames), %zu B shared memory per warp, %d warps per SM x %d SMs\n",
+              T, (long long)n, bytes / 1e9, smem, blocks_per_sm, sms);
+  auto row = [&](const char* name, double ms) {
+    std::printf("probe %-18s %8.3f ms  %7.0f GB/s of frames\n", name, ms, bytes / ms / 1e6);
+  };
+  row("full", run_probe<kStage | kTranspose | kPasses>(frames, T, n, out));
+  row("stage", run_probe<kStage>(frames, T, n, out));
+  row("stage+transpose", run_probe<kStage | kTranspose>(frames, T, n, out));
+  row("transpose+passes", run_probe<kTranspose | kPasses>(frames, T, n, out));
+  row("passes", run_probe<kPasses>(frames, T, n, out));
+  uint32_t* sink;
+  CK(cudaMalloc(&sink, 4));
+  row("stream read", time_ms([&] { stream_read<<<sms * 16, 256>>>(reinterpret_cast<const uint4*>(frames), (int64_t)(bytes / 16), sink); }, 20));
+  CK(cudaDeviceSynchronize());
+  CK(cudaFree(sink));
+  CK(cudaFree(frames));
+  CK(cudaFree(out));
+  return 0;
+}
