@@ -487,6 +487,40 @@ void test_pad(int64_t N, int64_t D, int64_t H, int64_t W, int64_t C, int64_t CP,
   compare(std::string(plain ? "crop5d" : "crop5d_channels") + " (round trip) " + dname(dt), bc.get(), to_d(x), kExact);
 }
 
+// ---------------- im2col ----------------
+
+// cols [N*OD*OH*OW, KD*KH*KW*C] against a plain loop, exact (output poisoned first); and the
+// refusal of a window that would reach past the input.
+void test_im2col(int64_t N, int64_t D, int64_t H, int64_t W, int64_t C, const int k[3], const int st[3], int dt) {
+  const int64_t OD = (D - k[0]) / st[0] + 1, OH = (H - k[1]) / st[1] + 1, OW = (W - k[2]) / st[2] + 1;
+  const int64_t K = (int64_t)k[0] * k[1] * k[2] * C, rows = N * OD * OH * OW;
+  const auto x = normal((size_t)(N * D * H * W * C), 0.0, 1.0, dt);
+  std::vector<double> ref((size_t)(rows * K));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t od = 0; od < OD; ++od)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t m = ((n * OD + od) * OH + oh) * OW + ow;
+          for (int kd = 0; kd < k[0]; ++kd)
+            for (int kh = 0; kh < k[1]; ++kh)
+              for (int kw = 0; kw < k[2]; ++kw)
+                for (int64_t c = 0; c < C; ++c)
+                  ref[(size_t)(m * K + ((kd * k[1] + kh) * k[2] + kw) * C + c)] =
+                      x[(size_t)((((n * D + od * st[0] + kd) * H + oh * st[1] + kh) * W + ow * st[2] + kw) * C + c)];
+        }
+  Buf bx(x, dt), bc((size_t)(rows * K), dt);
+  const int rc = comix_nn_im2col3d_cuda(bx.p(), dt, N, D, H, W, C, k, st, OD, OH, OW, bc.p(), nullptr);
+  CHECK(rc == COMIX_OK, "im2col status %d", rc);
+  CUDA_OK(cudaDeviceSynchronize());
+  char name[160];
+  std::snprintf(name, sizeof name, "im2col3d %s [%lld,%lld,%lld,%lld,%lld] k %d,%d,%d s %d,%d,%d", dname(dt),
+                (long long)N, (long long)D, (long long)H, (long long)W, (long long)C, k[0], k[1], k[2], st[0], st[1],
+                st[2]);
+  compare(name, bc.get(), ref, kExact);
+  CHECK(comix_nn_im2col3d_cuda(bx.p(), dt, N, D, H, W, C, k, st, OD + 1, OH, OW, bc.p(), nullptr) == COMIX_ERR_ARGUMENT,
+        "im2col with a window past the input must be refused");
+}
+
 // ---------------- weight reorders ----------------
 
 // KRSC with CinP >= Cin channels (zeros past Cin), and the gradient back from it, through the
@@ -850,15 +884,20 @@ int main() {
   comix_nn_test_wide_index(0);
 
   const int f1[3] = {1, 0, 2}, b1[3] = {0, 1, 1}, f0[3] = {0, 0, 0}, b2[3] = {1, 1, 0};
-  for (int wide = 0; wide < 2; ++wide) {  // the pad kernel's 32-bit and (forced) 64-bit index paths
-    comix_nn_test_wide_index(wide);
-    for (int dt : {F32, BF16}) {
-      test_pad(2, 3, 4, 5, 5, 0, f1, b1, dt);  // CP 0: the plain entry points
-      test_pad(2, 1, 6, 7, 64, 0, f1, b1, dt);
-      test_pad(2, 1, 6, 7, 64, 0, f0, b2, dt, esz(dt));
-    }
+  for (int dt : {F32, BF16}) {  // one warp per row: scalar (C % 4 != 0 or misaligned) and 4-vector copies
+    test_pad(2, 3, 4, 5, 5, 0, f1, b1, dt);  // CP 0: the plain entry points
+    test_pad(2, 1, 6, 7, 64, 0, f1, b1, dt);
+    test_pad(2, 1, 6, 7, 64, 0, f0, b2, dt, esz(dt));
+    const int f3[3] = {2, 2, 2}, b4[3] = {3, 3, 3};
+    test_pad(2, 8, 12, 10, 3, 0, f3, b4, dt);  // Conv3d_1a's TF-SAME padding, 3 channels
+    test_pad(1, 2, 3, 40, 4, 0, f1, b1, dt);   // rows longer than a warp's 32 vectors
   }
-  comix_nn_test_wide_index(0);
+  for (int dt : {F32, BF16}) {
+    const int k7[3] = {7, 7, 7}, s2[3] = {2, 2, 2}, k323[3] = {3, 2, 3}, s121[3] = {1, 2, 1}, k1[3] = {1, 1, 1};
+    test_im2col(1, 9, 11, 13, 3, k7, s2, dt);  // Conv3d_1a's kernel on a padded odd-sized input
+    test_im2col(2, 4, 5, 6, 2, k323, s121, dt);
+    test_im2col(3, 2, 3, 4, 5, k1, s121, dt);
+  }
   for (int dt : {F32, BF16}) {
     test_weights(8, 5, 0, 3, 3, 3, dt);  // CiP 0: the plain entry points
     test_weights(64, 3, 0, 7, 7, 7, dt);

@@ -89,8 +89,9 @@ int comix_nn_pool3d_backward_cuda(const void* dy, int dtype, int64_t N, int64_t 
                                   const int* kernel3, const int* stride3, const int* padFront3, int64_t OD, int64_t OH,
                                   int64_t OW, int mode, const uint8_t* argmax, void* dx, void* stream);
 
-/* For tests: on != 0 makes the pooling and padding kernels use their 64-bit index path at every size (they
- * take 32-bit indices when both tensors have at most 2^30 elements). Process-wide, not thread-safe. */
+/* For tests: on != 0 makes the pooling kernels use their 64-bit index path at every size (they take
+ * 32-bit indices when both tensors have at most 2^30 elements; the padding kernels always index
+ * rows in 64 bits). Process-wide, not thread-safe. */
 void comix_nn_test_wide_index(int on);
 
 /* ---- zero padding of D, H, W and its backward ----
@@ -107,6 +108,15 @@ int comix_nn_pad5d_channels_cuda(const void* x, int dtype, int64_t N, int64_t D,
                                  int64_t CP, const int* front3, const int* back3, void* y, void* stream);
 int comix_nn_crop5d_channels_cuda(const void* dyPadded, int dtype, int64_t N, int64_t D, int64_t H, int64_t W,
                                   int64_t C, int64_t CP, const int* front3, const int* back3, void* dx, void* stream);
+
+/* ---- explicit im2col (a small-Cin conv run as one GEMM) ----
+ * cols [N*OD*OH*OW, K] row-major, K = KD*KH*KW*C: row m = ((n*OD + od)*OH + oh)*OW + ow holds
+ * x[n, od*sd + kd, oh*sh + kh, ow*sw + kw, c] at column ((kd*KH + kh)*KW + kw)*C + c (the NDHWC
+ * filter's order). x [N, D, H, W, C] is already padded: every window must lie inside it, else
+ * COMIX_ERR_ARGUMENT; also K <= 8192. Exact (bits copied). */
+int comix_nn_im2col3d_cuda(const void* x, int dtype, int64_t N, int64_t D, int64_t H, int64_t W, int64_t C,
+                           const int* kernel3, const int* stride3, int64_t OD, int64_t OH, int64_t OW, void* cols,
+                           void* stream);
 
 /* ---- element type conversion, axpy ---- */
 /* dst = src converted (f32 -> bf16 round to nearest even, NaN kept; bf16 -> f32 exact; same type:

@@ -251,10 +251,11 @@ public class I3dBench {
     String dev = gpu == null ? "" : String.format(Locale.ROOT,
         ", \"device\": \"%s\", \"precision\": \"%s\", \"api\": \"%s\", \"conv_layout\": \"%s\", \"micro_batch\": %d,"
             + " \"clips_per_s\": %.1f, \"peak_device_gib\": %.2f, \"host_ms_per_call\": %.2f, \"warm_steps\": %d,"
-            + " \"graph_candidates\": %d, \"pad_channels\": %b, \"profiled\": %b, \"search\": \"%s\"",
+            + " \"graph_candidates\": %d, \"pad_channels\": %b, \"gemm_conv\": %b, \"profiled\": %b, \"search\": \"%s\"",
         gpu.device(), precision, gpu.convEngine().name().toLowerCase(Locale.ROOT), convLayout, gpu.microBatch(),
         batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0, hostMed / 1e6,
-        warmSteps >= 0 ? warmSteps : 12, CudnnGraphConv3d.candidateLimit(), padChannels, profile,
+        warmSteps >= 0 ? warmSteps : 12, CudnnGraphConv3d.candidateLimit(), padChannels,
+        gpu.gemmConv() && "F32".equals(precision), profile,
         CudnnConv3d.searchSettings());
     System.out.println(String.format(Locale.ROOT,
         "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"input_grad\": %b, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"

@@ -153,6 +153,12 @@ public final class ComixCuda {
       @Cast("const void*") Pointer dyPadded, int dtype, long N, long D, long H, long W, long C, long CP,
       @Cast("const int*") int[] front3, @Cast("const int*") int[] back3, Pointer dx, Pointer stream);
 
+  /** cols [N*OD*OH*OW, KD*KH*KW*C] (row-major, the NDHWC filter's column order) = im2col of x [N, D, H, W, C]. */
+  public static native int comix_nn_im2col3d_cuda(
+      @Cast("const void*") Pointer x, int dtype, long N, long D, long H, long W, long C,
+      @Cast("const int*") int[] kernel3, @Cast("const int*") int[] stride3, long OD, long OH, long OW, Pointer cols,
+      Pointer stream);
+
   public static native int comix_nn_cast_cuda(
       @Cast("const void*") Pointer src, int srcDtype, Pointer dst, int dstDtype, long n, Pointer stream);
 

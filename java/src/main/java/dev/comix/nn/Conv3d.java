@@ -6,6 +6,7 @@ import dev.comix.nn.gpu.Conv3dEngine;
 import dev.comix.nn.gpu.ConvApi;
 import dev.comix.nn.gpu.ConvLayout;
 import dev.comix.nn.gpu.ConvPrecision;
+import dev.comix.nn.gpu.GemmConv3d;
 import dev.comix.nn.gpu.GpuContext;
 import dev.comix.nn.gpu.GpuProfile;
 import dev.comix.runtime.ComixException;
@@ -52,7 +53,7 @@ public final class Conv3d implements Layer {
       boolean padded, int cinP) {}
 
   private record ConvKey(GpuContext g, ConvApi api, ConvPrecision precision, ConvLayout layout, int p0, int p1, int p2,
-      int cinP) {}
+      int cinP, boolean gemm) {}
 
   private final Saved<Ctx> saved = new Saved<>(c -> c.input().close());
   /** Whether {@link #backward} computes dL/dx (off for a network's first layer when nobody reads it). */
@@ -155,9 +156,19 @@ public final class Conv3d implements Layer {
         + " " + g.precision();
   }
 
+  /**
+   * The engine of this conv for the context's API, precision and {@code layout}: cuDNN's, or for a
+   * strict-F32 conv with few input channels on a padded input ({@link GemmConv3d#eligible}; I3D's
+   * Conv3d_1a) im2col + cuBLAS around a cuDNN engine, while {@link GpuContext#gemmConv()} allows it.
+   */
   private Conv3dEngine gpuConv(GpuContext g, int[] pad, ConvLayout layout, int cinP) {
-    return gpuConvs.computeIfAbsent(new ConvKey(g, g.convEngine(), g.precision(), layout, pad[0], pad[1], pad[2], cinP),
-        k -> Conv3dEngine.create(k.api(), g.cudnn(), cinP, cout, kernel, stride, pad, k.layout(), k.precision()));
+    boolean gemm = g.gemmConv() && GemmConv3d.eligible(g.precision(), layout, cinP, kernel, pad, true);
+    return gpuConvs.computeIfAbsent(
+        new ConvKey(g, g.convEngine(), g.precision(), layout, pad[0], pad[1], pad[2], cinP, gemm), k -> {
+          Conv3dEngine c = Conv3dEngine.create(k.api(), g.cudnn(), cinP, cout, kernel, stride, pad, k.layout(),
+              k.precision());
+          return k.gemm() ? new GemmConv3d(c, g.ops(), 0) : c;
+        });
   }
 
   /**

@@ -98,6 +98,24 @@ final class Cublas implements AutoCloseable {
         (int) ldc, tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), what);
   }
 
+  /**
+   * {@code batch} independent GEMMs as {@link #gemm}, the i-th on A + i·strideA, B + i·strideB and
+   * C + i·strideC (strides in elements), in one cuBLAS call (cublasGemmStridedBatchedEx).
+   */
+  void gemmStridedBatched(boolean transA, boolean transB, long m, long n, long k, float alphaValue, Pointer a, long lda,
+                          long strideA, Pointer b, long ldb, long strideB, float betaValue, Pointer c, long ldc,
+                          long strideC, long batch, boolean tf32, String what) {
+    if (closed) throw new ComixException(what + ": cuBLAS handle is closed");
+    for (long v : new long[] {m, n, k, lda, ldb, ldc, batch})
+      if (v < 0 || v > Integer.MAX_VALUE) throw new ComixException(what + ": GEMM dimension " + v + " out of int range");
+    alpha.put(alphaValue);
+    beta.put(betaValue);
+    int f32 = org.bytedeco.cuda.global.cudart.CUDA_R_32F;
+    check(cublasGemmStridedBatchedEx(handle, transA ? CUBLAS_OP_T : CUBLAS_OP_N, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
+        (int) m, (int) n, (int) k, alpha, a, f32, (int) lda, strideA, b, f32, (int) ldb, strideB, beta, c, f32, (int) ldc,
+        strideC, (int) batch, tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), what);
+  }
+
   /** Call with the stream idle (CudaOps.close synchronises first). */
   @Override
   public void close() {

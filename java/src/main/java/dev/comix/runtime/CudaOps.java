@@ -351,6 +351,18 @@ public final class CudaOps implements Ops {
     cublas().gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tf32, what);
   }
 
+  /**
+   * {@code batch} GEMMs as {@link #gemm} in one cuBLAS call, the i-th on A + i·strideA, B + i·strideB
+   * and C + i·strideC (strides in elements).
+   */
+  public void gemmStridedBatched(boolean transA, boolean transB, long m, long n, long k, float alpha, Pointer a,
+                                 long lda, long strideA, Pointer b, long ldb, long strideB, float beta, Pointer c,
+                                 long ldc, long strideC, long batch, boolean tf32, String what) {
+    ensureCurrent();
+    cublas().gemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC,
+        batch, tf32, what);
+  }
+
   private Cublas cublas() {
     if (cublas == null) cublas = Cublas.open(stream, allocator);
     return cublas;

@@ -215,6 +215,22 @@ public final class GpuContext {
     return microBatch;
   }
 
+  private volatile boolean gemmConv = GemmConv3d.enabled();
+
+  /**
+   * Whether strict-F32 convs with few input channels on a padded input (I3D's Conv3d_1a) run their
+   * forward and backward-filter as im2col + cuBLAS SGEMM ({@link GemmConv3d}) instead of cuDNN: on
+   * unless {@code COMIX_GPU_GEMM_CONV=0}. Layers keep one engine per setting.
+   */
+  public boolean gemmConv() {
+    return gemmConv;
+  }
+
+  /** Sets {@link #gemmConv} for later convolutions. */
+  public void setGemmConv(boolean on) {
+    gemmConv = on;
+  }
+
   /** The cuDNN API of the convolution engines layers create from now on ({@code COMIX_CUDNN_API}, default graph). */
   public ConvApi convEngine() {
     return convApi;
