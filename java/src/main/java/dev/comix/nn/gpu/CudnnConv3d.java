@@ -207,7 +207,7 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
     if (a != null) return a;
     searches++;
     boolean heuristic = heuristicMode();
-    long limit = workspaceLimit();
+    long limit = workspaceLimit(precision);
     String cacheKey = cacheKey(p, pass);
     AlgoCache.Entry hit = heuristic ? null : AlgoCache.get(cacheKey);
     if (hit != null) {
@@ -250,17 +250,20 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
   /** The persistent cache's key: GPU, cuDNN version, this convolution, the plan's shape and the pass. */
   private String cacheKey(Plan p, Pass pass) {
     return cudnn.ops().describe() + " | cuDNN " + Cudnn.version() + " | legacy" + this + " | " + shapeText(p) + " | " + pass
-        + workspaceKey();
+        + workspaceKey(precision);
   }
 
+  /** Default workspace cap of a strict-F32 search: some fp32 engines need more than 1 GiB at I3D's shapes. */
+  static final long F32_DEFAULT_CAP = 8L << 30;
+
   /**
-   * The largest workspace a search may pick: min(cap, free device memory / 4), min(cap, 256 MiB)
-   * if the free memory cannot be asked. The cap is {@code comix.cudnn.workspace.mb} /
-   * {@code COMIX_CUDNN_WORKSPACE_MB} (MiB), default 1024: PyTorch's benchmark mode lets plans
-   * use what memory is free, and some fp32 engines need more than 1 GiB at I3D's shapes.
+   * The largest workspace a search for {@code precision} may pick: min(cap, free device memory / 4),
+   * min(cap, 256 MiB) if the free memory cannot be asked. The cap is {@code comix.cudnn.workspace.mb}
+   * / {@code COMIX_CUDNN_WORKSPACE_MB} (MiB) when set, else 8 GiB for F32 and 1 GiB otherwise:
+   * PyTorch's benchmark mode lets plans use what memory is free, and fp32 engines need it most.
    */
-  static long workspaceLimit() {
-    long cap = workspaceCap();
+  static long workspaceLimit(ConvPrecision precision) {
+    long cap = workspaceCap(precision);
     try (SizeTPointer free = new SizeTPointer(1); SizeTPointer total = new SizeTPointer(1)) {
       int st = cudart.cudaMemGetInfo(free, total);
       if (st != 0) {
@@ -272,10 +275,10 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
   }
 
   /** The workspace cap of a search in bytes ({@link #workspaceLimit}); a clear error for a bad setting. */
-  static long workspaceCap() {
+  static long workspaceCap(ConvPrecision precision) {
     String v = System.getProperty("comix.cudnn.workspace.mb");
     if (v == null || v.isBlank()) v = System.getenv("COMIX_CUDNN_WORKSPACE_MB");
-    if (v == null || v.isBlank()) return ONE_GIB;
+    if (v == null || v.isBlank()) return precision == ConvPrecision.F32 ? F32_DEFAULT_CAP : ONE_GIB;
     try {
       long mb = Long.parseLong(v.trim());
       if (mb >= 1 && mb <= (1L << 24)) return mb << 20;
@@ -286,23 +289,30 @@ public final class CudnnConv3d extends AbstractConv3dEngine {
   }
 
   /**
-   * The convolution search settings as the environment gives them, for {@code comix info}:
-   * "timed, graph: 8 candidates from the first heuristics mode that runs, workspace cap 1024 MiB".
-   * Throws a ComixException naming a bad setting.
+   * The convolution search settings for {@code precision} as the environment gives them, for
+   * {@code comix info} and the benchmarks: "timed, graph: 8 candidates from the first heuristics
+   * mode that runs, workspace cap 1024 MiB". Throws a ComixException naming a bad setting.
    */
-  public static String searchSettings() {
+  public static String searchSettings(ConvPrecision precision) {
     String what = heuristicMode() ? "cuDNN's first heuristic choice (COMIX_CUDNN_FIND=heuristic)"
         : "timed, graph: " + CudnnGraphConv3d.candidateLimit() + " candidates "
-            + (CudnnGraphConv3d.allHeuristicModes() ? "from every heuristics mode" : "from the first heuristics mode that runs");
-    return what + ", workspace cap " + (workspaceCap() >> 20) + " MiB";
+            + (CudnnGraphConv3d.allHeuristicModes(precision) ? "from every heuristics mode"
+                : "from the first heuristics mode that runs");
+    return what + ", workspace cap " + (workspaceCap(precision) >> 20) + " MiB";
+  }
+
+  /** {@link #searchSettings(ConvPrecision)} for TF32/BF16 and, where it differs, for F32. */
+  public static String searchSettings() {
+    String tc = searchSettings(ConvPrecision.TF32), f32 = searchSettings(ConvPrecision.F32);
+    return tc.equals(f32) ? tc : tc + "; strict F32: " + f32;
   }
 
   /**
-   * The part of a persistent-cache key that names a non-default workspace cap (a search under
-   * another cap can choose differently); empty by default, so the lines cached before it stay valid.
+   * The part of a persistent-cache key that names a workspace cap other than 1 GiB (a search under
+   * another cap can choose differently); empty for 1 GiB, so the lines cached before it stay valid.
    */
-  static String workspaceKey() {
-    long cap = workspaceCap();
+  static String workspaceKey(ConvPrecision precision) {
+    long cap = workspaceCap(precision);
     return cap == ONE_GIB ? "" : " | ws " + (cap >> 20) + " MiB";
   }
 

@@ -290,16 +290,20 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   }
 
   /**
-   * Which heuristics lists a timed search draws from: {@code comix.cudnn.graph.modes} /
-   * {@code COMIX_CUDNN_GRAPH_MODES} = {@code first} (default: modes A, B and fallback in turn, the
-   * first whose candidates run; its top {@link #candidateLimit} are timed) or {@code all} (the top
-   * candidates of every mode, duplicates dropped, timed together: what PyTorch's benchmark mode
-   * does with its heuristics and fallback lists; a longer search, cached on disk like any other).
+   * Which heuristics lists a timed search for {@code precision} draws from:
+   * {@code comix.cudnn.graph.modes} / {@code COMIX_CUDNN_GRAPH_MODES} = {@code first} (modes A, B
+   * and fallback in turn, the first whose candidates run; its top {@link #candidateLimit} are timed)
+   * or {@code all} (the top candidates of every mode, duplicates dropped, timed together: what
+   * PyTorch's benchmark mode does with its heuristics and fallback lists; a longer search, cached
+   * on disk like any other). Unset: {@code all} for F32, {@code first} otherwise. For strict fp32
+   * the library's first list is led by tensor-core engines that an F32 graph rejects; on an H200
+   * (2026-11-26) timing every list (with an 8 GiB workspace cap) took I3D's F32 training step from
+   * 196.5 to 134 ms.
    */
-  static boolean allHeuristicModes() {
+  static boolean allHeuristicModes(ConvPrecision precision) {
     String v = System.getProperty("comix.cudnn.graph.modes");
     if (v == null || v.isBlank()) v = System.getenv("COMIX_CUDNN_GRAPH_MODES");
-    if (v == null || v.isBlank()) return false;
+    if (v == null || v.isBlank()) return precision == ConvPrecision.F32;
     String t = v.trim().toLowerCase(Locale.ROOT);
     if (t.equals("first")) return false;
     if (t.equals("all")) return true;
@@ -532,7 +536,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
   private String cacheKey(Plan p, Pass pass, boolean accumulate) {
     return cudnn.ops().describe() + " | cuDNN " + Cudnn.version() + " | graph" + this + " | " + shapeText(p) + " | "
         + passText(pass, accumulate) + " | candidates " + candidateLimit() + " | rtc "
-        + runtimeCompilationAllowed() + CudnnConv3d.workspaceKey() + (allHeuristicModes() ? " | modes all" : "");
+        + runtimeCompilationAllowed() + CudnnConv3d.workspaceKey(precision) + (allHeuristicModes(precision) ? " | modes all" : "");
   }
 
   /** What {@link #knobs} gives when a configuration's knobs cannot be read (never cached or matched). */
@@ -616,7 +620,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
                       List<BackendDescriptor> owned, String where) {
     boolean heuristic = CudnnConv3d.heuristicMode();
     int want = heuristic ? 1 : candidateLimit();
-    long limit = CudnnConv3d.workspaceLimit();
+    long limit = CudnnConv3d.workspaceLimit(precision);
     List<String> rejected = new ArrayList<>();
     List<Candidate> cands = new ArrayList<>(); // every finalized plan, for the cleanup below
     List<BackendDescriptor> configs = new ArrayList<>();
@@ -657,7 +661,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
         }
         rejected.clear();
       }
-      if (!heuristic && allHeuristicModes()) {
+      if (!heuristic && allHeuristicModes(precision)) {
         List<Candidate> all = new ArrayList<>();
         List<Integer> modeOf = new ArrayList<>();
         Set<String> seen = new HashSet<>();
@@ -698,7 +702,7 @@ public final class CudnnGraphConv3d extends AbstractConv3dEngine {
           }
         }
       }
-      for (int mode : !heuristic && allHeuristicModes() ? new int[0]
+      for (int mode : !heuristic && allHeuristicModes(precision) ? new int[0]
           : new int[] {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_B, CUDNN_HEUR_MODE_FALLBACK}) {
         List<BackendDescriptor> cfgs = listed(graph, mode, where, configs, rejected);
         if (cfgs == null) continue;

@@ -34,11 +34,13 @@
  * {@link dev.comix.nn.gpu.GpuContext#setConvEngine} / {@code COMIX_CUDNN_API=legacy|graph}
  * (system property {@code comix.cudnn.api}); {@code COMIX_CUDNN_FIND=heuristic} skips the timing
  * in both, {@code COMIX_CUDNN_GRAPH_CANDIDATES} (default 8) caps the graph engine's timed plans (per
- * heuristics mode), {@code COMIX_CUDNN_GRAPH_MODES=all} times the candidates of heuristics modes A,
- * B and fallback together instead of stopping at the first mode whose plans run,
- * {@code COMIX_CUDNN_WORKSPACE_MB} (default 1024, at most a quarter of free memory) caps the
- * workspace a search of either engine may choose, and {@code COMIX_CUDNN_GRAPH_RTC=0} keeps
- * runtime-compiled (NVRTC) engines out of its search.
+ * heuristics mode), {@code COMIX_CUDNN_GRAPH_MODES=all|first} times the candidates of heuristics
+ * modes A, B and fallback together or stops at the first mode whose plans run (default: all for
+ * strict F32, first otherwise), {@code COMIX_CUDNN_WORKSPACE_MB} (default 8192 for F32, 1024
+ * otherwise; at most a quarter of free memory) caps the workspace a search of either engine may
+ * choose, and {@code COMIX_CUDNN_GRAPH_RTC=0} keeps runtime-compiled (NVRTC) engines out of its
+ * search. {@link dev.comix.nn.gpu.GemmConv3d} wraps a cuDNN engine for strict-F32 convs with few
+ * input channels (Conv3d_1a) and runs their forward and backward-filter as im2col + cuBLAS SGEMM.
  *
  * <h2>Loading</h2>
  * The cuDNN bindings need libcudnn 9 (all its sub-libraries), libcublas/libcublasLt 13 and a

@@ -129,34 +129,45 @@ class CudnnGraphConv3dHelpersTest {
 
   @Test
   void searchKnobs() {
-    // defaults (unless the environment sets them): the first heuristics mode that runs, a 1 GiB
-    // cap, nothing added to cache keys
-    if (System.getenv("COMIX_CUDNN_GRAPH_MODES") == null) assertFalse(CudnnGraphConv3d.allHeuristicModes());
-    if (System.getenv("COMIX_CUDNN_WORKSPACE_MB") == null) {
-      assertEquals(1L << 30, CudnnConv3d.workspaceCap());
-      assertEquals("", CudnnConv3d.workspaceKey());
+    // defaults (unless the environment sets them): TF32/BF16 the first heuristics mode that runs
+    // and a 1 GiB cap, nothing added to cache keys; strict F32 every mode and an 8 GiB cap
+    if (System.getenv("COMIX_CUDNN_GRAPH_MODES") == null) {
+      assertFalse(CudnnGraphConv3d.allHeuristicModes(ConvPrecision.TF32));
+      assertFalse(CudnnGraphConv3d.allHeuristicModes(ConvPrecision.BF16));
+      assertTrue(CudnnGraphConv3d.allHeuristicModes(ConvPrecision.F32));
     }
+    if (System.getenv("COMIX_CUDNN_WORKSPACE_MB") == null) {
+      assertEquals(1L << 30, CudnnConv3d.workspaceCap(ConvPrecision.TF32));
+      assertEquals("", CudnnConv3d.workspaceKey(ConvPrecision.BF16));
+      assertEquals(8L << 30, CudnnConv3d.workspaceCap(ConvPrecision.F32));
+      assertEquals(" | ws 8192 MiB", CudnnConv3d.workspaceKey(ConvPrecision.F32));
+    }
+    if (System.getenv("COMIX_CUDNN_GRAPH_MODES") == null && System.getenv("COMIX_CUDNN_WORKSPACE_MB") == null
+        && System.getenv("COMIX_CUDNN_FIND") == null && System.getenv("COMIX_CUDNN_GRAPH_CANDIDATES") == null)
+      assertEquals("timed, graph: 8 candidates from the first heuristics mode that runs, workspace cap 1024 MiB;"
+          + " strict F32: timed, graph: 8 candidates from every heuristics mode, workspace cap 8192 MiB",
+          CudnnConv3d.searchSettings());
     try {
       // the properties win over the environment, so the rest holds whatever the shell sets
       System.setProperty("comix.cudnn.find", "timed");
       System.setProperty("comix.cudnn.graph.candidates", "8");
       System.setProperty("comix.cudnn.workspace.mb", "1024");
-      assertEquals("", CudnnConv3d.workspaceKey());
+      assertEquals("", CudnnConv3d.workspaceKey(ConvPrecision.F32));  // a setting wins for every precision
       System.setProperty("comix.cudnn.graph.modes", "ALL");
       System.setProperty("comix.cudnn.workspace.mb", "8192");
-      assertTrue(CudnnGraphConv3d.allHeuristicModes());
-      assertEquals(8192L << 20, CudnnConv3d.workspaceCap());
-      assertEquals(" | ws 8192 MiB", CudnnConv3d.workspaceKey());
+      assertTrue(CudnnGraphConv3d.allHeuristicModes(ConvPrecision.TF32));
+      assertEquals(8192L << 20, CudnnConv3d.workspaceCap(ConvPrecision.BF16));
+      assertEquals(" | ws 8192 MiB", CudnnConv3d.workspaceKey(ConvPrecision.TF32));
       assertEquals("timed, graph: 8 candidates from every heuristics mode, workspace cap 8192 MiB",
           CudnnConv3d.searchSettings());
       System.setProperty("comix.cudnn.graph.modes", "first");
-      assertFalse(CudnnGraphConv3d.allHeuristicModes());
+      assertFalse(CudnnGraphConv3d.allHeuristicModes(ConvPrecision.F32));
       System.setProperty("comix.cudnn.graph.modes", "some");
-      ComixException e = assertThrows(ComixException.class, CudnnGraphConv3d::allHeuristicModes);
+      ComixException e = assertThrows(ComixException.class, () -> CudnnGraphConv3d.allHeuristicModes(ConvPrecision.F32));
       assertTrue(e.getMessage().contains("COMIX_CUDNN_GRAPH_MODES=some"), e.getMessage());
       for (String bad : new String[] {"0", "-5", "1.5", "lots", "99999999999"}) {
         System.setProperty("comix.cudnn.workspace.mb", bad);
-        e = assertThrows(ComixException.class, CudnnConv3d::workspaceCap, bad);
+        e = assertThrows(ComixException.class, () -> CudnnConv3d.workspaceCap(ConvPrecision.F32), bad);
         assertTrue(e.getMessage().startsWith("COMIX_CUDNN_WORKSPACE_MB=" + bad), e.getMessage());
       }
     } finally {
