@@ -8,7 +8,9 @@
 //   transpose+passes   no staging (shared memory left as it is: the work does not depend on the
 //                      values), transposition and the 8 passes: the compute alone
 //   passes             the 8 passes alone
-// plus a plain coalesced read of the same bytes (16-byte loads, grid-stride) as the read ceiling.
+// plus a plain coalesced read of the same bytes (16-byte loads, grid-stride) as the read ceiling,
+// and staging alone with 128, 256 or 512 contiguous bytes of each row per block ("x k": blocks
+// per SM), to see whether the median's 128-byte row pieces are what holds its loads at ~2 TB/s.
 // If stage + passes ~ full, a warp's load wait and its compute do not overlap (too few warps per
 // SM to cover each other); if full ~ max of them, one of them binds.
 // Usage: bench_median_floor [T] [n]   (default 300, 1920*1080*3)
@@ -141,6 +143,37 @@ __global__ void __launch_bounds__(32) probe(const uint8_t* __restrict__ frames, 
   }
 }
 
+// Staging alone with WB bytes of each row per block (one warp): the same 16-byte cp.async copies
+// as the median kernels, all issued, then one wait; WB = 128 is the median's tile. Tells whether
+// longer contiguous runs per row (and per DRAM page) read faster than 128 bytes.
+template <int WB>
+__global__ void __launch_bounds__(32) stage_rows(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
+  extern __shared__ __align__(16) unsigned char rows[];
+  constexpr int CPR = WB / 16;  // 16-byte chunks per row
+  const uint8_t* base = frames + (int64_t)blockIdx.x * WB;
+  for (int q = threadIdx.x; q < T * CPR; q += 32) {
+    const int t = q / CPR, c = q % CPR;
+    __pipeline_memcpy_async(rows + t * WB + 16 * c, base + (int64_t)t * n + 16 * c, 16);
+  }
+  __pipeline_commit();
+  __pipeline_wait_prior(0);
+  __syncwarp();
+  uint32_t fold = 0;
+  for (int q = threadIdx.x; q < T * CPR; q += 32) fold ^= *reinterpret_cast<const uint32_t*>(rows + q * 16);
+  out[(int64_t)blockIdx.x * 32 + threadIdx.x] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));
+}
+
+template <int WB>
+static double run_stage_rows(const uint8_t* frames, int T, int64_t n, uint8_t* out, int* per_sm) {
+  const size_t smem = (size_t)T * WB;
+  if (smem > 227 * 1024) return -1;
+  CK(cudaFuncSetAttribute(stage_rows<WB>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CK(cudaFuncSetAttribute(stage_rows<WB>, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, stage_rows<WB>, 32, smem));
+  const unsigned blocks = (unsigned)(n / WB);
+  return time_ms([&] { stage_rows<WB><<<blocks, 32, smem>>>(frames, T, n, out); }, 20);
+}
+
 __global__ void stream_read(const uint4* __restrict__ p, int64_t count, uint32_t* __restrict__ out) {
   uint32_t acc = 0;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
@@ -223,6 +256,19 @@ int main(int argc, char** argv) {
   row("stage+transpose", run_probe<kStage | kTranspose>(frames, T, n, out));
   row("transpose+passes", run_probe<kTranspose | kPasses>(frames, T, n, out));
   row("passes", run_probe<kPasses>(frames, T, n, out));
+  {
+    int per_sm = 0;
+    char name[64];
+    double ms = run_stage_rows<128>(frames, T, n, out, &per_sm);
+    std::snprintf(name, sizeof name, "stage rows 128 B x%d", per_sm);
+    if (ms > 0) row(name, ms);
+    ms = run_stage_rows<256>(frames, T, n, out, &per_sm);
+    std::snprintf(name, sizeof name, "stage rows 256 B x%d", per_sm);
+    if (ms > 0) row(name, ms);
+    ms = run_stage_rows<512>(frames, T, n, out, &per_sm);
+    std::snprintf(name, sizeof name, "stage rows 512 B x%d", per_sm);
+    if (ms > 0) row(name, ms);
+  }
   uint32_t* sink;
   CK(cudaMalloc(&sink, 4));
   row("stream read", time_ms([&] { stream_read<<<sms * 16, 256>>>(reinterpret_cast<const uint4*>(frames), (int64_t)(bytes / 16), sink); }, 20));
