@@ -9,6 +9,7 @@ import dev.comix.nn.gpu.ConvPrecision;
 import dev.comix.nn.gpu.Cudnn;
 import dev.comix.nn.gpu.CudnnConv3d;
 import dev.comix.nn.gpu.CudnnGraphConv3d;
+import dev.comix.nn.gpu.GemmConv3d;
 import dev.comix.runtime.Backends;
 import dev.comix.runtime.CudaOps;
 import dev.comix.runtime.DType;
@@ -22,7 +23,8 @@ import org.openjdk.jmh.annotations.*;
 
 /**
  * I3D's 3-D convolutions at their real shapes, on cuDNN ({@code device=cuda}: {@code api=legacy}
- * {@link CudnnConv3d} or {@code api=graph} {@link CudnnGraphConv3d}, in a {@link ConvPrecision} and
+ * {@link CudnnConv3d} or {@code api=graph} {@link CudnnGraphConv3d}, or {@code api=gemm}
+ * {@link GemmConv3d} around the graph engine for Conv3d_1a in F32 NDHWC; in a {@link ConvPrecision} and
  * {@link ConvLayout}) or on the CPU ({@code device=cpu}: the
  * oneDNN {@link Conv3d}, F32 and NDHWC only). {@code fwd} is the forward alone; {@code fwdbwd} is
  * forward + backward-data + backward-filter. Each pass is 2·MACs FLOPs, so fwdbwd is 3× fwd:
@@ -124,7 +126,12 @@ public class CudnnConvBench {
     DType dt = prec == ConvPrecision.BF16 ? DType.BF16 : DType.F32;
     CudaOps cuda = (CudaOps) ops;
     int[] k = {s.k(), s.k(), s.k()}, st = {s.stride(), s.stride(), s.stride()}, pd = {s.pad(), s.pad(), s.pad()};
-    conv = Conv3dEngine.create(ConvApi.parse(api), Cudnn.of(cuda), s.cin(), s.cout(), k, st, pd, lay, prec);
+    // api=gemm: the graph engine wrapped in GemmConv3d (im2col + cuBLAS SGEMM forward and
+    // backward-filter), what the layers use for Conv3d_1a in strict F32
+    boolean gemm = api.equalsIgnoreCase("gemm");
+    conv = Conv3dEngine.create(gemm ? ConvApi.GRAPH : ConvApi.parse(api), Cudnn.of(cuda), s.cin(), s.cout(), k, st, pd,
+        lay, prec);
+    if (gemm) conv = new GemmConv3d(conv, cuda, 0);  // refuses (IllegalArgumentException) what it does not take
     plan = conv.plan(batch, s.gpuIn()[0], s.gpuIn()[1], s.gpuIn()[2]);
     x = random(ops, dt, 2, plan.inputShape());
     w = random(ops, dt, 1, conv.filterShape());
