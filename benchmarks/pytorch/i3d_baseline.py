@@ -107,6 +107,9 @@ def main():
                 x = (torch.rand(n, 3, t, s, s, generator=g) * 2 - 1).to(dev).contiguous(memory_format=mf)
                 gy = (torch.rand(n, 1024, generator=g) * 2 - 1).to(dev)
                 for mode in args.modes.split(","):
+                    mode = "forward-eval" if mode in ("eval", "forward-eval") else mode  # I3dBench says "eval"
+                    if mode not in ("forward-eval", "train"):
+                        raise SystemExit(f"--modes: unknown mode {mode!r} (forward-eval or eval, train)")
                     def call():
                         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if precision == "bf16" else torch.autocast(
                             "cpu", enabled=False)

@@ -143,6 +143,37 @@ __global__ void __launch_bounds__(32) probe(const uint8_t* __restrict__ frames, 
   }
 }
 
+__global__ void stream_read(const uint4* __restrict__ p, int64_t count, uint32_t* __restrict__ out) {
+  uint32_t acc = 0;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
+    const uint4 v = p[i];
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == 0x12345678u) out[0] = acc;  // keeps the loads; practically never written
+}
+
+template <class F>
+static double time_ms(F f, int reps) {
+  cudaEvent_t a, b;
+  CK(cudaEventCreate(&a));
+  CK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; ++i) f();
+  CK(cudaDeviceSynchronize());
+  std::vector<float> t;
+  for (int i = 0; i < reps; ++i) {
+    CK(cudaEventRecord(a));
+    f();
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    t.push_back(ms);
+  }
+  CK(cudaGetLastError());  // a failed launch must not time as ~0 ms
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
 // Staging alone with WB bytes of each row per block (one warp): the same 16-byte cp.async copies
 // as the median kernels, all issued, then one wait; WB = 128 is the median's tile. Tells whether
 // longer contiguous runs per row (and per DRAM page) read faster than 128 bytes.
@@ -172,36 +203,6 @@ static double run_stage_rows(const uint8_t* frames, int T, int64_t n, uint8_t* o
   CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, stage_rows<WB>, 32, smem));
   const unsigned blocks = (unsigned)(n / WB);
   return time_ms([&] { stage_rows<WB><<<blocks, 32, smem>>>(frames, T, n, out); }, 20);
-}
-
-__global__ void stream_read(const uint4* __restrict__ p, int64_t count, uint32_t* __restrict__ out) {
-  uint32_t acc = 0;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
-    const uint4 v = p[i];
-    acc ^= v.x ^ v.y ^ v.z ^ v.w;
-  }
-  if (acc == 0x12345678u) out[0] = acc;  // keeps the loads; practically never written
-}
-
-template <class F>
-static double time_ms(F f, int reps) {
-  cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
-  for (int i = 0; i < 3; ++i) f();
-  CK(cudaDeviceSynchronize());
-  std::vector<float> t;
-  for (int i = 0; i < reps; ++i) {
-    CK(cudaEventRecord(a));
-    f();
-    CK(cudaEventRecord(b));
-    CK(cudaEventSynchronize(b));
-    float ms;
-    CK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
 }
 
 template <int MODE>

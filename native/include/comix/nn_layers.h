@@ -113,7 +113,7 @@ int comix_nn_crop5d_channels_cuda(const void* dyPadded, int dtype, int64_t N, in
  * cols [N*OD*OH*OW, K] row-major, K = KD*KH*KW*C: row m = ((n*OD + od)*OH + oh)*OW + ow holds
  * x[n, od*sd + kd, oh*sh + kh, ow*sw + kw, c] at column ((kd*KH + kh)*KW + kw)*C + c (the NDHWC
  * filter's order). x [N, D, H, W, C] is already padded: every window must lie inside it, else
- * COMIX_ERR_ARGUMENT; also K <= 8192. Exact (bits copied). */
+ * COMIX_ERR_ARGUMENT; also K <= 8192 and KD*H*W*C < 2^31 (32-bit window offsets). Exact (bits copied). */
 int comix_nn_im2col3d_cuda(const void* x, int dtype, int64_t N, int64_t D, int64_t H, int64_t W, int64_t C,
                            const int* kernel3, const int* stride3, int64_t OD, int64_t OH, int64_t OW, void* cols,
                            void* stream);

@@ -76,7 +76,7 @@ public final class GemmConv3d implements Conv3dEngine {
     if (v == null || v.isBlank()) return DEFAULT_COLS_BYTES;
     try {
       long mb = Long.parseLong(v.trim());
-      if (mb > 0) return mb << 20;
+      if (mb > 0 && mb <= (1L << 30)) return mb << 20;
     } catch (NumberFormatException ignored) {
       // fall through
     }
@@ -99,16 +99,20 @@ public final class GemmConv3d implements Conv3dEngine {
     return vol >= 8 && vol * cin <= MAX_K && (ignoreSwitch || enabled());
   }
 
-  /** Clips per im2col chunk for a plan: as many as fit the cap, at least one. */
+  /** Clips per im2col chunk for a plan: as many as fit the cap, at least one (a single clip may exceed it). */
   int chunkClips(AbstractConv3dEngine.PlanGeometry g) {
     long perClip = g.od * g.oh * g.ow * (long) k * 4;
     return (int) Math.max(1, Math.min(g.n, colsCap / Math.max(1, perClip)));
   }
 
-  /** Slices per clip in backward-filter: the largest of 16, 8, 4, 2, 1 that divides a clip's rows. */
-  static int slicesPerClip(long rowsPerClip) {
+  /**
+   * Slices per clip in backward-filter: the largest of 16, 8, 4, 2, 1 that divides a clip's rows
+   * into slices of at least max(64, Cout) rows, so the partial filters (Cout x K each) never
+   * outgrow the window rows they sum.
+   */
+  static int slicesPerClip(long rowsPerClip, int cout) {
     for (int s = 16; s > 1; s /= 2)
-      if (rowsPerClip % s == 0 && rowsPerClip / s >= 64) return s;
+      if (rowsPerClip % s == 0 && rowsPerClip / s >= Math.max(64, cout)) return s;
     return 1;
   }
 
@@ -166,7 +170,7 @@ public final class GemmConv3d implements Conv3dEngine {
     AbstractConv3dEngine.PlanGeometry g = geometry(p);
     long rowsPerClip = g.od * g.oh * g.ow;
     int nc = chunkClips(g);
-    int spc = slicesPerClip(rowsPerClip);
+    int spc = slicesPerClip(rowsPerClip, cout);
     long sliceRows = rowsPerClip / spc, filter = (long) k * cout;
     long partials = Math.min(nc, g.n) * (long) spc;  // the first chunk is the largest: it writes them all
     try (Tensor cols = ops.allocate(DType.F32, nc * rowsPerClip, k);
@@ -187,7 +191,10 @@ public final class GemmConv3d implements Conv3dEngine {
 
   private Tensor ones(long n) {
     if (ones == null || ones.numel() < n) {
-      if (ones != null) ones.close();
+      if (ones != null) {
+        ones.close();
+        ones = null;  // never left pointing at freed memory if the allocation below throws
+      }
       try (Tensor h = Tensor.host(DType.F32, n)) {
         float[] f = new float[Math.toIntExact(n)];
         java.util.Arrays.fill(f, 1f);

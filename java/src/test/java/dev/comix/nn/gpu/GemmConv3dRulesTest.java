@@ -25,9 +25,12 @@ class GemmConv3dRulesTest {
 
   @Test
   void splitsAClipsRowsEvenly() {
-    assertEquals(16, GemmConv3d.slicesPerClip(4 * 112 * 112));  // Conv3d_1a at 8 x 224 x 224: 50176 rows
-    assertEquals(1, GemmConv3d.slicesPerClip(2 * 4 * 3));       // too few rows to split
-    assertEquals(2, GemmConv3d.slicesPerClip(2 * 3 * 5 * 7 * 3));
-    assertEquals(1, GemmConv3d.slicesPerClip(1000003));         // odd
+    assertEquals(16, GemmConv3d.slicesPerClip(4 * 112 * 112, 64));  // Conv3d_1a at 8 x 224 x 224: 50176 rows
+    assertEquals(1, GemmConv3d.slicesPerClip(2 * 4 * 3, 8));         // too few rows to split
+    assertEquals(2, GemmConv3d.slicesPerClip(2 * 3 * 5 * 7 * 3, 8));
+    assertEquals(1, GemmConv3d.slicesPerClip(1000003, 8));           // odd
+    // slices never shorter than Cout rows: the partial filters stay smaller than the window rows
+    assertEquals(4, GemmConv3d.slicesPerClip(2048, 512));
+    assertEquals(1, GemmConv3d.slicesPerClip(2048, 4096));
   }
 }
