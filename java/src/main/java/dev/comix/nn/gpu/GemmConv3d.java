@@ -233,24 +233,25 @@ public final class GemmConv3d implements Conv3dEngine {
     return cudnn.searches();
   }
 
+  // geometry, layout and precision: the wrapped engine's (the same conv)
   @Override
   public int inChannels() {
-    return cin;
+    return cudnn.inChannels();
   }
 
   @Override
   public int outChannels() {
-    return cout;
+    return cudnn.outChannels();
   }
 
   @Override
   public int[] kernel() {
-    return kernel.clone();
+    return cudnn.kernel();
   }
 
   @Override
   public int[] stride() {
-    return stride.clone();
+    return cudnn.stride();
   }
 
   @Override
@@ -260,12 +261,12 @@ public final class GemmConv3d implements Conv3dEngine {
 
   @Override
   public ConvLayout layout() {
-    return ConvLayout.NDHWC;
+    return cudnn.layout();
   }
 
   @Override
   public ConvPrecision precision() {
-    return ConvPrecision.F32;
+    return cudnn.precision();
   }
 
   @Override
