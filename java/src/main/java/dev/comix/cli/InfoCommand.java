@@ -47,7 +47,9 @@ final class InfoCommand implements Callable<Integer> {
           System.out.println("GPU layers: convolutions on cuDNN's " + lower(dev.comix.nn.gpu.ConvApi.fromEnvironment())
               + " API, precision " + lower(GpuContext.defaultPrecision()) + ", conv layout "
               + lower(GpuContext.defaultConvLayout()) + ", micro-batch " + GpuContext.defaultMicroBatch()
-              + ", padded input channels " + ("1".equals(System.getenv("COMIX_GPU_PAD_CHANNELS")) ? "on" : "off"));
+              + ", padded input channels " + ("1".equals(System.getenv("COMIX_GPU_PAD_CHANNELS")) ? "on" : "off")
+              + ", strict-F32 few-channel convs (Conv3d_1a) as im2col + cuBLAS SGEMM "
+              + (dev.comix.nn.gpu.GemmConv3d.enabled() ? "on" : "off (COMIX_GPU_GEMM_CONV=0)"));
           System.out.println("GPU convolution search: " + dev.comix.nn.gpu.CudnnConv3d.searchSettings());
         } catch (RuntimeException e) {
           System.out.println("GPU layers: " + e.getMessage());
