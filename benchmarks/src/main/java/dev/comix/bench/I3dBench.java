@@ -255,7 +255,7 @@ public class I3dBench {
         gpu.device(), precision, gpu.convEngine().name().toLowerCase(Locale.ROOT), convLayout, gpu.microBatch(),
         batch / (med / 1e9), gpu.ops().allocator().peakBytes() / 1073741824.0, hostMed / 1e6,
         warmSteps >= 0 ? warmSteps : 12, CudnnGraphConv3d.candidateLimit(), padChannels,
-        gpu.gemmConv() && "F32".equals(precision), profile,
+        gpu.gemmConv() && "F32".equals(precision) && "NDHWC".equalsIgnoreCase(convLayout), profile,  // GemmConv3d: F32 NDHWC only
         CudnnConv3d.searchSettings(gpu.precision()));
     System.out.println(String.format(Locale.ROOT,
         "comix-i3d {\"mode\": \"%s\", \"batch\": %d, \"calls\": %d, \"input_grad\": %b, \"ms_per_call\": %.2f, \"ms_per_clip\": %.3f,"
