@@ -2,8 +2,8 @@
 // checked against (itself checked against a plain float64 oracle in tests/test_supcon_cpu.cpp).
 //
 // Plan (M active rows of D values, tau = temperature, c = (tau/tau_b)/A, A = valid anchors):
-//   1. gather the active rows into a zero-padded row-major copy Z (normalised if asked) and two
-//      panel-packed copies for the micro-kernel; group rows by label:
+//   1. gather the active rows (normalised if asked) into two panel-packed copies of Z for the
+//      micro-kernel (no row-major copy); group rows by label:
 //      npos_a = V*count(label_a) - 1, and the per-label sums of z give, in O(M*D),
 //        sum_{p in P(a)} s_ap = z_a.(S_label - z_a)/tau  and  sum_{p in P(a)} z_p = S_label - z_a,
 //      so no label test is needed in the O(M^2) loops.
@@ -11,7 +11,9 @@
 //   2s. S = Z Z^T / tau, upper tiles only (S is symmetric), into a stored matrix; each tile's
 //       row and column maxima and sums of exp(s - max) are taken while it is hot, so no pass
 //       re-reads S for the statistics; then lse_a and the row loss (sums in float64).
-//   3s. W_ak = p_ak + p_ka (p_ak = exp(s_ak - lse_a)) in place on the upper tiles.
+//   3s. W_ak = p_ak + p_ka (p_ak = exp(s_ak - lse_a)) in place on the upper tiles, and each
+//       lower tile written as the transpose of its upper one, packed k-major (S is stored
+//       tile-major, so every tile is one contiguous block).
 //   4s. dZ = W Z by row blocks; a lower tile of W is read as the transpose of the upper one
 //       (float per tile, float64 across tiles); then
 //         dL/dz_a = c/tau [ sum_k W_ak z_k - 2/|P(a)| (S_label - z_a) ]

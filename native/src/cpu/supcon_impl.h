@@ -112,7 +112,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   typedef typename VecOf<T>::type Vt;
   constexpr int64_t NB = kNV * (int64_t)(sizeof(Vt) / sizeof(T));  // micro-tile columns
   constexpr int64_t CB = 8 * NB;                                  // columns per tile
-  constexpr int64_t KC = 128;  // features (or W columns) per slice: a KC x NB panel is 16 KiB (float)
+  constexpr int64_t KC = 512;  // features per slice of an S tile's product (a KC x NB panel of Z^T, 64 KiB float)
   const bool vmajor = (P.flags & COMIX_SUPCON_VIEW_MAJOR) != 0;
   const bool normalize = (P.flags & COMIX_SUPCON_NORMALIZE) != 0;
   const bool accumulate = (P.flags & COMIX_SUPCON_ACCUMULATE) != 0;
@@ -154,66 +154,96 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   const int nthreads = work < 4e6 ? 1 : threads;
   std::unique_lock<std::mutex> zlock, ztlock, zglock;
   std::unique_ptr<T[]> zown, ztown, zgown;
-  // Z: the active rows (normalised if asked), zero-padded to Mp x Dp
-  T* const Z = work_buffer<T, 1>((size_t)(Mp * Dp), zlock, zown);
+  // Z: the active rows (normalised if asked), zero-padded to Mp x Dp, is kept only in two packed
+  // copies for the micro-kernel:
+  //   Zt[(jb*D + d)*NB + j] = Z[jb*NB + j][d]: NB-row panels of Z^T (the S tiles' operands);
+  //   Zg[((t * Dp/NB + c) * CB + k) * NB + q] = Z[t*CB + k][c*NB + q]: for column tile t and feature
+  //   chunk c the contiguous CB x NB block the gradient product streams (Z itself has a
+  //   power-of-two row stride for common D, and walking its rows at that stride thrashes a few
+  //   L1 sets); rows past Mp are zeros.
+  // One task per NB-row panel writes both from its rows while they are hot; rows are read back
+  // from Zg (zrows below), so no row-major copy of Z is written.
+  const int64_t ntp = (Mp + CB - 1) / CB, nch = Dp / NB;
+  T* const Zt = work_buffer<T, 2>((size_t)(Mp * D), ztlock, ztown);
+  T* const Zg = work_buffer<T, 3>((size_t)(ntp * nch * CB * NB), zglock, zgown);
   std::vector<double> invnorm((size_t)M, 1.0);
   std::vector<uint8_t> clamped((size_t)M, 0);
-  comix::parallel_for(Mp, 64, nthreads, [&](int64_t i0, int64_t i1, int) {
-    for (int64_t i = i0; i < i1; ++i) {
-      T* dst = Z + i * Dp;
-      if (i >= M) {
-        std::fill(dst, dst + Dp, T(0));
-        continue;
+  comix::parallel_for(ntp * CB / NB, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
+    std::unique_ptr<T[]> Z(new T[(size_t)(NB * Dp)]);  // the panel's rows
+    for (int64_t jb = b0; jb < b1; ++jb) {
+      for (int64_t i = jb * NB; i < (jb + 1) * NB; ++i) {
+        const int64_t t = i / CB, k = i % CB;
+        if (i >= Mp) {
+          for (int64_t c = 0; c < nch; ++c) std::fill_n(Zg + ((t * nch + c) * CB + k) * NB, NB, T(0));
+          continue;
+        }
+        T* dst = Z.get() + (i - jb * NB) * Dp;
+        if (i >= M) {
+          std::fill(dst, dst + Dp, T(0));
+        } else {
+          const T* src = P.x + comix::supcon_row_offset(rows[(size_t)i], N, V, D, vmajor);
+          if (normalize) {
+            double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 chains, not one latency-bound one
+            int64_t d = 0;
+            for (; d + 8 <= D; d += 8)
+              for (int q = 0; q < 8; ++q) lane[q] += (double)src[d + q] * (double)src[d + q];
+            for (; d < D; ++d) lane[0] += (double)src[d] * (double)src[d];
+            const double nrm =
+                std::sqrt(((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])));
+            const double den = nrm > 1e-12 ? nrm : 1e-12;
+            clamped[(size_t)i] = !(nrm > 1e-12);
+            invnorm[(size_t)i] = 1.0 / den;
+            const double inv = 1.0 / den;  // one rounding more than a division, far below float's
+            for (d = 0; d < D; ++d) dst[d] = (T)((double)src[d] * inv);
+          } else {
+            for (int64_t d = 0; d < D; ++d) dst[d] = src[d];
+          }
+          std::fill(dst + D, dst + Dp, T(0));
+        }
+        for (int64_t c = 0; c < nch; ++c)
+          std::memcpy(Zg + ((t * nch + c) * CB + k) * NB, dst + c * NB, (size_t)NB * sizeof(T));
       }
-      const T* src = P.x + comix::supcon_row_offset(rows[(size_t)i], N, V, D, vmajor);
-      if (normalize) {
-        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 chains, not one latency-bound one
-        int64_t d = 0;
-        for (; d + 8 <= D; d += 8)
-          for (int q = 0; q < 8; ++q) lane[q] += (double)src[d + q] * (double)src[d + q];
-        for (; d < D; ++d) lane[0] += (double)src[d] * (double)src[d];
-        const double nrm =
-            std::sqrt(((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])));
-        const double den = nrm > 1e-12 ? nrm : 1e-12;
-        clamped[(size_t)i] = !(nrm > 1e-12);
-        invnorm[(size_t)i] = 1.0 / den;
-        for (d = 0; d < D; ++d) dst[d] = (T)((double)src[d] / den);
-      } else {
-        for (int64_t d = 0; d < D; ++d) dst[d] = src[d];
-      }
-      std::fill(dst + D, dst + Dp, T(0));
-    }
-  });
-  // panels: Zt[(jb*D + d)*NB + j] = Z[jb*NB + j][d]
-  T* const Zt = work_buffer<T, 2>((size_t)(Mp * D), ztlock, ztown);
-  comix::parallel_for(Mp / NB, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
-    for (int64_t jb = b0; jb < b1; ++jb)
+      if (jb * NB >= Mp) continue;
+      const T* zp = Z.get();
+      T* zt = Zt + jb * D * NB;
       for (int64_t d = 0; d < D; ++d)
-        for (int64_t j = 0; j < NB; ++j) Zt[(size_t)((jb * D + d) * NB + j)] = Z[(size_t)((jb * NB + j) * Dp + d)];
-  });
-  // pass-2 panels of Z: for column tile t and feature chunk c, the CB x NB block
-  // Zg[((t * Dp/NB + c) * CB + k) * NB + q] = Z[t*CB + k][c*NB + q], contiguous, so the
-  // gradient product streams it (Z itself has a power-of-two row stride for common D, and
-  // walking its rows at that stride thrashes a few L1 sets); rows past Mp are zeros.
-  const int64_t ntp = (Mp + CB - 1) / CB, nch = Dp / NB;
-  T* const Zg = work_buffer<T, 3>((size_t)(ntp * nch * CB * NB), zglock, zgown);
-  comix::parallel_for(ntp * CB, 64, nthreads, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t t = r / CB, k = r % CB;
-      for (int64_t c = 0; c < nch; ++c) {
-        T* dst = Zg + ((t * nch + c) * CB + k) * NB;
-        if (r < Mp) std::memcpy(dst, Z + r * Dp + c * NB, (size_t)NB * sizeof(T));
-        else std::fill(dst, dst + NB, T(0));
-      }
+        for (int64_t j = 0; j < NB; ++j) zt[d * NB + j] = zp[j * Dp + d];
     }
   });
   // per-label sums (float64, rows added in index order for every column) and positive counts
-  std::vector<double> gsum((size_t)(G * D), 0.0);
-  comix::parallel_for(D, 16, nthreads, [&](int64_t d0, int64_t d1, int) {
-    for (int64_t i = 0; i < M; ++i) {
-      double* gs = gsum.data() + (int64_t)group[(size_t)i] * D;
-      const T* z = Z + i * Dp;
-      for (int64_t d = d0; d < d1; ++d) gs[d] += (double)z[d];
+  // rows a0 .. a0+n-1 of Z, read back from Zg into out (row stride Dp); chunk-major, so rows of
+  // one tile are read as contiguous runs of Zg
+  auto zrows = [&](int64_t a0, int64_t n, T* out) {
+    for (int64_t c = 0; c < nch; ++c)
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t a = a0 + i;
+        std::memcpy(out + i * Dp + c * NB, Zg + (((a / CB) * nch + c) * CB + a % CB) * NB, (size_t)NB * sizeof(T));
+      }
+  };
+  // per-label sums gsum[g * D + d] (float64, the label's rows added in index order), each entry
+  // written once: the members of each label listed first (a cached buffer, not a zeroed one)
+  std::vector<int64_t> gstart((size_t)G + 1, 0), gmem((size_t)M);
+  for (int64_t g = 0; g < G; ++g) gstart[(size_t)g + 1] = gstart[(size_t)g] + gcount[(size_t)g];
+  {
+    std::vector<int64_t> fill(gstart.begin(), gstart.end() - 1);
+    for (int64_t i = 0; i < M; ++i) gmem[(size_t)fill[(size_t)group[(size_t)i]]++] = i;
+  }
+  std::unique_lock<std::mutex> gslock;
+  std::unique_ptr<double[]> gsown;
+  double* const gsum = work_buffer<double, 4>((size_t)(G * D), gslock, gsown);
+  comix::parallel_for(nch, 1, nthreads, [&](int64_t c0, int64_t c1, int) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t d0 = c * NB, w = std::min<int64_t>(NB, D - d0);
+      for (int64_t g = 0; g < G; ++g) {
+        double acc[NB];
+        for (int64_t q = 0; q < NB; ++q) acc[q] = 0.0;
+        for (int64_t m = gstart[(size_t)g]; m < gstart[(size_t)g + 1]; ++m) {
+          const int64_t a = gmem[(size_t)m];
+          const T* z = Zg + (((a / CB) * nch + c) * CB + a % CB) * NB;
+          for (int64_t q = 0; q < NB; ++q) acc[q] += (double)z[q];
+        }
+        std::memcpy(gsum + g * D + d0, acc, (size_t)w * sizeof(double));
+      }
     }
   });
   const double inv_tau = 1.0 / P.tau;
@@ -225,11 +255,10 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
 
   // The statistics of one anchor row a from its max m and sum l of exp(s - m) over k != a:
   // lse, 1/|P(a)| and the row loss; rows without positives (or only themselves) stay invalid.
-  auto row_stats = [&](int64_t a, double m, double l) {
+  auto row_stats = [&](int64_t a, double m, double l, const T* z) {  // z: row a of Z
     const int64_t npos = gcount[(size_t)group[(size_t)a]] - 1;  // rows of the label, minus the anchor
     if (npos <= 0 || !(l > 0.0)) return;
-    const T* z = Z + a * Dp;
-    const double* gs = gsum.data() + (int64_t)group[(size_t)a] * D;
+    const double* gs = gsum + (int64_t)group[(size_t)a] * D;
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 chains, not one latency-bound one
     int64_t d = 0;
     for (; d + 8 <= D; d += 8)
@@ -261,9 +290,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     return true;
   };
   // dz = sum_k W_ak z_k for anchor a (float64, row of Dp), turned into dL/dz_a and written out
-  auto write_grad_row = [&](int64_t a, double* dz) {
-    const T* z = Z + a * Dp;
-    const double* gs = gsum.data() + (int64_t)group[(size_t)a] * D;
+  auto write_grad_row = [&](int64_t a, double* dz, const T* z) {  // z: row a of Z
+    const double* gs = gsum + (int64_t)group[(size_t)a] * D;
     const double ip2 = 2.0 * inv_npos[(size_t)a];
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t d = 0;
@@ -321,14 +349,18 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   // COMIX_SUPCON_CPU_MAX_S_BYTES (tests use it).
   int64_t max_s_bytes = (int64_t)1 << 31;
   if (const char* env = std::getenv("COMIX_SUPCON_CPU_MAX_S_BYTES")) max_s_bytes = std::atoll(env);
-  const bool stored = Mp * Mp * (int64_t)sizeof(T) <= max_s_bytes;
+  const int64_t nt = (Mp + CB - 1) / CB;
+  constexpr int64_t TS = CB * CB;  // one CB x CB tile, stored contiguously
+  const bool stored = nt * nt * TS * (int64_t)sizeof(T) <= max_s_bytes;
   if (stored) {
-    // only the upper tiles (I <= J) are written and read
+    // S tile-major: tile (I, J) is the contiguous CB x CB block at tile(I, J). Passes 2s and 3s
+    // fill the upper tiles (I <= J) row-major; pass 3s also writes each lower tile (J, I) as
+    // the transpose of W's upper one, packed for the gradient's micro-kernel.
     std::unique_lock<std::mutex> slock;
     std::unique_ptr<T[]> sown;
-    T* const Sm = work_buffer<T, 0>((size_t)(Mp * Mp), slock, sown);
+    T* const Sm = work_buffer<T, 0>((size_t)(nt * nt * TS), slock, sown);
+    auto tile = [Sm, nt](int64_t I, int64_t J) { return Sm + (I * nt + J) * TS; };
     const int nw = comix::resolve_threads(nthreads);
-    const int64_t nt = (Mp + CB - 1) / CB;
     // tile pairs, the full off-diagonal ones first (the diagonal ones cost about half), taken
     // by whichever worker is free
     std::vector<std::pair<int64_t, int64_t>> pairs;
@@ -345,15 +377,15 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     {
       std::atomic<int64_t> next{0};
       comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
-        std::unique_ptr<T[]> tb(new T[(size_t)(CB * CB)]);
         std::vector<T> cmax((size_t)CB), csum((size_t)CB), rmax((size_t)CB);
         for (int64_t u; (u = next.fetch_add(1)) < npairs;) {
           const int64_t I = pairs[(size_t)u].first, J = pairs[(size_t)u].second;
           const int64_t r0 = I * CB, c0 = J * CB;
           const int64_t rw = std::min<int64_t>(CB, Mp - r0), cw = std::min<int64_t>(CB, Mp - c0);
           const bool diag = I == J;
-          // tb = Z[rows] Z[cols]^T in slices of KC features, so the NB-column panel of Z^T
-          // (KC x NB) stays in L1 while all row groups pass over it
+          T* const tb = tile(I, J);
+          // tb = Z[rows] Z[cols]^T in slices of KC features (one slice up to D = 512: measured
+          // ~0.6 ms faster at 1024 x 2 x 512 than 128-feature slices that keep the panel in L1)
           for (int64_t k0 = 0; k0 < D; k0 += KC) {
             const int64_t kc = std::min<int64_t>(KC, D - k0);
             for (int64_t jb = 0; jb < cw / NB; ++jb) {
@@ -361,8 +393,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
               for (int64_t g = 0; g < rw / kRows; ++g) {
                 if (diag && (jb + 1) * NB <= g * kRows) continue;  // below the diagonal: mirrored
                 const int64_t r = r0 + g * kRows;
+                T* C = tb + g * kRows * CB + jb * NB;
                 const T* Ap = Zt + ((r / NB) * D + k0) * NB + r % NB;
-                T* C = tb.get() + g * kRows * CB + jb * NB;
                 if (k0 == 0) micro_p<T, NB, 1, false>(Ap, 0, B, kc, C, CB);
                 else micro_p<T, NB, 1, true>(Ap, 0, B, kc, C, CB);
               }
@@ -386,24 +418,28 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
             const int64_t wv = mc / kL * kL;
             T tmax = ninf, tmin = std::numeric_limits<T>::infinity();
             for (int64_t i = 0; i < rw; ++i) {
-              T* row = tb.get() + i * CB;
+              T* row = tb + i * CB;
               for (int64_t j = 0; j < cw; ++j) row[j] = (T)(row[j] * sc);
-              std::memcpy(Sm + (r0 + i) * Mp + c0, row, (size_t)cw * sizeof(T));
               if (i >= mr) continue;
-              T lane[kL];
-              for (int q = 0; q < kL; ++q) lane[q] = ninf;
-              for (int64_t j0 = 0; j0 < wv; j0 += kL)
-                for (int q = 0; q < kL; ++q) {
-                  const T v = row[j0 + q];
-                  lane[q] = v > lane[q] ? v : lane[q];
-                  cmax[(size_t)(j0 + q)] = v > cmax[(size_t)(j0 + q)] ? v : cmax[(size_t)(j0 + q)];
-                }
+              // explicit vectors: as plain loops the column maxima might alias the row, and the
+              // loop compiled to scalar code (max is exact, so the lane order changes nothing)
+              constexpr int64_t LV = (int64_t)(sizeof(Vt) / sizeof(T));
+              const int64_t wl = mc / LV * LV;
+              Vt lv = Vt{} + ninf;
+              for (int64_t j0 = 0; j0 < wl; j0 += LV) {
+                Vt v, c;
+                std::memcpy(&v, row + j0, sizeof(Vt));
+                std::memcpy(&c, cmax.data() + j0, sizeof(Vt));
+                lv = v > lv ? v : lv;
+                c = v > c ? v : c;
+                std::memcpy(cmax.data() + j0, &c, sizeof(Vt));
+              }
               T mx = ninf;
-              for (int64_t j = wv; j < mc; ++j) {
+              for (int64_t j = wl; j < mc; ++j) {
                 mx = row[j] > mx ? row[j] : mx;
                 cmax[(size_t)j] = row[j] > cmax[(size_t)j] ? row[j] : cmax[(size_t)j];
               }
-              for (int q = 0; q < kL; ++q) mx = lane[q] > mx ? lane[q] : mx;
+              for (int64_t q = 0; q < LV; ++q) mx = lv[q] > mx ? lv[q] : mx;
               rmax[(size_t)i] = mx;
               tmax = mx > tmax ? mx : tmax;
               tmin = mx < tmin ? mx : tmin;
@@ -412,7 +448,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
             const bool one_shift = (double)tmax - (double)tmin <= 50.0;
             for (int64_t j = 0; j < mc; ++j) csum[(size_t)j] = T(0);
             for (int64_t i = 0; i < mr; ++i) {
-              const T* row = tb.get() + i * CB;
+              const T* row = tb + i * CB;
               const T rm = one_shift ? tmax : rmax[(size_t)i];
               T lane[kL];
               for (int q = 0; q < kL; ++q) lane[q] = T(0);
@@ -450,9 +486,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
             }
           } else {  // a diagonal tile: rows only, the anchor itself left out
             for (int64_t i = 0; i < rw; ++i) {
-              T* row = tb.get() + i * CB;
+              T* row = tb + i * CB;
               for (int64_t j = 0; j < cw; ++j) row[j] = (T)(row[j] * sc);
-              std::memcpy(Sm + (r0 + i) * Mp + c0, row, (size_t)cw * sizeof(T));
               if (i < mr && mc > 0) {
                 T mx, sum;
                 seg_stats(row, mc, diag ? i : -1, mx, sum);
@@ -465,7 +500,9 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       });
     }
     comix::parallel_for(M, 64, nthreads, [&](int64_t a0, int64_t a1, int) {
+      std::unique_ptr<T[]> zs(new T[(size_t)(NB * Dp)]);
       for (int64_t a = a0; a < a1; ++a) {
+        if ((a - a0) % NB == 0) zrows(a, std::min<int64_t>(NB, a1 - a), zs.get());
         const double* m = pm.data() + a * nt;
         const double* l = pl.data() + a * nt;
         double ms = -std::numeric_limits<double>::infinity();
@@ -474,13 +511,15 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         double sum = 0.0;
         for (int64_t t = 0; t < nt; ++t)
           if (l[t] > 0.0) sum += l[t] * std::exp(m[t] - ms);
-        row_stats(a, ms, sum);
+        row_stats(a, ms, sum, zs.get() + ((a - a0) % NB) * Dp);
       }
     });
     if (!finish_loss()) return COMIX_OK;
 
     // ---- 3s. W_ak = p_ak + p_ka (p_ak = exp(s_ak - lse_a), valid anchors only) in place on the
-    // upper tiles; W is symmetric, so the lower ones are its transpose. Self and padding: 0.
+    // upper tiles; W is symmetric, so a lower tile (J, I) is the transpose of the upper one,
+    // written k-major in groups of 8 rows: tile(J, I)[(q * CB + k) * 8 + i] = W[c0 + 8q + i][r0 + k]
+    // (row k of the upper tile, 8 entries at a time, while it is hot). Self and padding: 0.
     {
       std::atomic<int64_t> next{0};
       comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
@@ -491,68 +530,64 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           const int64_t mc = std::max<int64_t>(0, std::min<int64_t>(cw, M - c0));
           const T* lk = lse_t.data() + c0;
           const T* vk = valid_t.data() + c0;
+          T* const tb = tile(I, J);
+          T* const tl = tile(J, I);
           for (int64_t i = 0; i < rw; ++i) {
             const int64_t a = r0 + i;
-            T* s = Sm + a * Mp + c0;
-            if (a >= M) { std::fill(s, s + cw, T(0)); continue; }
+            T* s = tb + i * CB;
+            if (a >= M) {
+              std::fill(s, s + cw, T(0));
+              if (I != J)
+                for (int64_t q = 0; q < cw / kRows; ++q) std::fill(tl + (q * CB + i) * kRows, tl + (q * CB + i + 1) * kRows, T(0));
+              continue;
+            }
             const T la = lse_t[(size_t)a], va = valid_t[(size_t)a];
             for (int64_t j = 0; j < mc; ++j) {
               const T x = s[j];
               s[j] = va * exp_neg((T)(x - la)) + vk[j] * exp_neg((T)(x - lk[j]));
             }
             std::fill(s + mc, s + cw, T(0));
-            if (I == J) s[i] = T(0);
+            if (I == J) { s[i] = T(0); continue; }
+            for (int64_t q = 0; q < cw / kRows; ++q)
+              std::memcpy(tl + (q * CB + i) * kRows, s + q * kRows, (size_t)kRows * sizeof(T));
           }
         }
       });
     }
 
-    // ---- 4s. dZ = W Z, blocks of MC rows: each column tile of W (direct from an upper tile, or
-    // transposed from the one mirroring it) is packed k-major into Ap; each KC x NB panel of Z
-    // then stays in L1 while the block's row groups pass over it (float per tile, float64 across).
+    // ---- 4s. dZ = W Z, blocks of MC rows: a column tile of W is read in place, row-major from an
+    // upper tile or k-major from a lower one, its whole width per micro-kernel call (the B panel,
+    // CB x NB of Zg, 32 KiB float, is reused by the block's row groups; 128-wide slices that kept
+    // it in L1 measured ~1 ms slower at 1024 x 2 x 512); float per tile, float64 across.
     constexpr int64_t MC = 32;
     const int64_t nrb = (M + MC - 1) / MC;
     std::atomic<int64_t> next{0};
     comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
-      std::unique_ptr<T[]> Ap(new T[(size_t)(MC * CB)]), tmp(new T[(size_t)(MC * Dp)]);
+      std::unique_ptr<T[]> tmp(new T[(size_t)(MC * Dp)]), zs(new T[(size_t)(MC * Dp)]);
       std::unique_ptr<double[]> acc(new double[(size_t)(MC * Dp)]);
       for (int64_t rb; (rb = next.fetch_add(1)) < nrb;) {
         const int64_t R0 = rb * MC, I = R0 / CB;
         const int64_t ng = (std::min<int64_t>(MC, M - R0) + kRows - 1) / kRows;  // groups with rows < M
         std::fill(acc.get(), acc.get() + ng * kRows * Dp, 0.0);
         for (int64_t t = 0; t < nt; ++t) {
-          const int64_t c0 = t * CB;
-          const int64_t kw = std::min<int64_t>(CB, M - c0);  // W is 0 past M
+          const int64_t kw = std::min<int64_t>(CB, M - t * CB);  // W is 0 past M
           if (kw <= 0) break;
-          if (t >= I) {
+          const T* const Wt = tile(I, t);
+          const int64_t rl = R0 - I * CB;  // the block's first row within its tile
+          for (int64_t c = 0; c < nch; ++c) {
+            const T* B = Zg + (t * nch + c) * CB * NB;
             for (int64_t g = 0; g < ng; ++g) {
-              const T* src = Sm + (R0 + g * kRows) * Mp + c0;
-              T* dst = Ap.get() + g * CB * kRows;
-              for (int64_t k = 0; k < kw; ++k)
-                for (int i = 0; i < kRows; ++i) dst[k * kRows + i] = src[i * Mp + k];
-            }
-          } else {
-            for (int64_t g = 0; g < ng; ++g) {
-              T* dst = Ap.get() + g * CB * kRows;
-              for (int64_t k = 0; k < kw; ++k)
-                std::memcpy(dst + k * kRows, Sm + (c0 + k) * Mp + R0 + g * kRows, (size_t)kRows * sizeof(T));
-            }
-          }
-          for (int64_t k0 = 0; k0 < kw; k0 += KC) {
-            const int64_t kc = std::min<int64_t>(KC, kw - k0);
-            for (int64_t c = 0; c < nch; ++c) {
-              const T* B = Zg + ((t * nch + c) * CB + k0) * NB;
-              for (int64_t g = 0; g < ng; ++g) {
-                const T* A = Ap.get() + (g * CB + k0) * kRows;
-                T* C = tmp.get() + g * kRows * Dp + c * NB;
-                if (k0 == 0) micro_p<T, kRows, 1, false>(A, 0, B, kc, C, Dp);
-                else micro_p<T, kRows, 1, true>(A, 0, B, kc, C, Dp);
-              }
+              T* C = tmp.get() + g * kRows * Dp + c * NB;
+              if (t >= I)  // upper: rows of W, 8 broadcasts a CB stride apart
+                micro_p<T, 1, CB, false>(Wt + (rl + g * kRows) * CB, 0, B, kw, C, Dp);
+              else  // lower: packed k-major
+                micro_p<T, kRows, 1, false>(Wt + (rl / kRows + g) * CB * kRows, 0, B, kw, C, Dp);
             }
           }
           for (int64_t e = 0; e < ng * kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
         }
-        for (int64_t i = 0; i < ng * kRows && R0 + i < M; ++i) write_grad_row(R0 + i, acc.get() + i * Dp);
+        zrows(R0, std::min<int64_t>(MC, M - R0), zs.get());
+        for (int64_t i = 0; i < ng * kRows && R0 + i < M; ++i) write_grad_row(R0 + i, acc.get() + i * Dp, zs.get() + i * Dp);
       }
     });
     return COMIX_OK;
@@ -561,12 +596,12 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   // ---- 2. pass 1 (S too large to store): row statistics, S recomputed tile by tile ----
   auto sim_tile = [&](int64_t i0, int64_t j0, int64_t wp, T* tile) {
     for (int64_t jb = 0; jb < wp / NB; ++jb)
-      micro_p<T, 1, 0, false>(Z + i0 * Dp, Dp, Zt + (j0 / NB + jb) * D * NB, D, tile + jb * NB, CB);
+      micro_p<T, NB, 1, false>(Zt + (i0 / NB) * D * NB + i0 % NB, 0, Zt + (j0 / NB + jb) * D * NB, D, tile + jb * NB, CB);
     for (int i = 0; i < kRows; ++i)
       for (int64_t j = 0; j < wp; ++j) tile[i * CB + j] = (T)(tile[i * CB + j] * (T)inv_tau);
   };
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
-    std::vector<T> S((size_t)(kRows * CB));
+    std::vector<T> S((size_t)(kRows * CB)), zs((size_t)(kRows * Dp));
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t i0 = blk * kRows;
       if (i0 >= M) break;
@@ -590,14 +625,15 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           }
         }
       }
-      for (int i = 0; i < kRows && i0 + i < M; ++i) row_stats(i0 + i, m[i], l[i]);
+      zrows(i0, std::min<int64_t>(kRows, M - i0), zs.data());
+      for (int i = 0; i < kRows && i0 + i < M; ++i) row_stats(i0 + i, m[i], l[i], zs.data() + i * Dp);
     }
   });
   if (!finish_loss()) return COMIX_OK;
 
   // ---- 3. pass 2 (S too large to store): gradient, S recomputed tile by tile ----
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
-    std::vector<T> S((size_t)(kRows * CB)), tmp((size_t)(kRows * Dp));
+    std::vector<T> S((size_t)(kRows * CB)), tmp((size_t)(kRows * Dp)), zs((size_t)(kRows * Dp));
     std::vector<double> acc((size_t)(kRows * Dp));
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t i0 = blk * kRows;
@@ -627,7 +663,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           micro_p<T, 1, CB, false>(s0, 0, Zg + ((t * nch + d0 / NB) * CB) * NB, wp, tmp.data() + d0, Dp);
         for (int64_t e = 0; e < kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
       }
-      for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.data() + i * Dp);
+      zrows(i0, std::min<int64_t>(kRows, M - i0), zs.data());
+      for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.data() + i * Dp, zs.data() + i * Dp);
     }
   });
   return COMIX_OK;
