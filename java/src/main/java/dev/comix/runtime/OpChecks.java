@@ -106,27 +106,39 @@ final class OpChecks {
   static void finite(String op, String name, Tensor t) {
     if (t.device().isCuda()) return;
     long n = t.numel();
+    // Chunks are copied out and OR-reduced branch-free: (bits & exponent) + one exponent step
+    // carries into the sign bit only for an all-ones exponent (NaN or Inf). C2 vectorises that
+    // (~0.2 ms per 1M floats with the copy); a per-element test with an early exit, or a max
+    // reduction, did not (~0.65 ms, 2% of a 1024 x 2 x 512 SupCon call). The index is searched
+    // for only in a chunk that holds one.
     if (t.dtype() == DType.F32) {
       long base = t.data().position() / 4;  // a slice's byte position, in elements
-      org.bytedeco.javacpp.FloatPointer p = new org.bytedeco.javacpp.FloatPointer(t.data());
-      float[] buf = new float[(int) Math.min(n, 1 << 16)];
+      org.bytedeco.javacpp.IntPointer p = new org.bytedeco.javacpp.IntPointer(t.data());
+      int[] buf = new int[(int) Math.min(n, 1 << 16)];
       for (long i0 = 0; i0 < n; i0 += buf.length) {
         int len = (int) Math.min(buf.length, n - i0);
         p.position(base + i0).get(buf, 0, len);
+        int e = 0;
+        for (int i = 0; i < len; i++) e |= (buf[i] & 0x7f800000) + 0x00800000;
+        if (e >= 0) continue;
         for (int i = 0; i < len; i++)
-          if (!Float.isFinite(buf[i]))
-            throw new ComixException(op + ": " + name + " holds " + buf[i] + " at flat index " + (i0 + i));
+          if ((buf[i] & 0x7f800000) == 0x7f800000)
+            throw new ComixException(op + ": " + name + " holds " + Float.intBitsToFloat(buf[i]) + " at flat index " + (i0 + i));
       }
     } else if (t.dtype() == DType.F64) {
       long base = t.data().position() / 8;
-      org.bytedeco.javacpp.DoublePointer p = new org.bytedeco.javacpp.DoublePointer(t.data());
-      double[] buf = new double[(int) Math.min(n, 1 << 15)];
+      org.bytedeco.javacpp.LongPointer p = new org.bytedeco.javacpp.LongPointer(t.data());
+      long[] buf = new long[(int) Math.min(n, 1 << 15)];
+      final long expMask = 0x7ff0000000000000L;
       for (long i0 = 0; i0 < n; i0 += buf.length) {
         int len = (int) Math.min(buf.length, n - i0);
         p.position(base + i0).get(buf, 0, len);
+        long e = 0;
+        for (int i = 0; i < len; i++) e |= (buf[i] & expMask) + 0x0010000000000000L;
+        if (e >= 0) continue;
         for (int i = 0; i < len; i++)
-          if (!Double.isFinite(buf[i]))
-            throw new ComixException(op + ": " + name + " holds " + buf[i] + " at flat index " + (i0 + i));
+          if ((buf[i] & expMask) == expMask)
+            throw new ComixException(op + ": " + name + " holds " + Double.longBitsToDouble(buf[i]) + " at flat index " + (i0 + i));
       }
     }
   }
