@@ -11,7 +11,9 @@
 //   2s. S = Z Z^T / tau, upper tiles only (S is symmetric), into a stored matrix; each tile's
 //       row and column maxima and sums of exp(s - max) are taken while it is hot, so no pass
 //       re-reads S for the statistics; then lse_a and the row loss (sums in float64).
-//   3s. W_ak = p_ak + p_ka (p_ak = exp(s_ak - lse_a)) in place on the upper tiles, and each
+//   3s. W_ak = p_ak + p_ka (p_ak = exp(s_ak - lse_a)) in place on the upper tiles (an off-diagonal
+//       tile whose row and column maxima lie within 50 of its largest entry m already holds
+//       e = exp(s - m) from 2s, so W = e (exp(m - lse_a) + exp(m - lse_k)): no exponential), and each
 //       lower tile written as the transpose of its upper one, packed k-major (S is stored
 //       tile-major, so every tile is one contiguous block).
 //   4s. dZ = W Z by row blocks; a lower tile of W is read as the transpose of the upper one
@@ -19,7 +21,8 @@
 //         dL/dz_a = c/tau [ sum_k W_ak z_k - 2/|P(a)| (S_label - z_a) ]
 //       (the positive part of G_ak + G_ka is symmetric because rows of one label share |P|), and
 //       the normalisation backward.
-//       1.5 M^2 D multiply-adds, 2 M^2 exponentials.
+//       1.5 M^2 D multiply-adds; exponentials: one per upper entry, plus two more per entry of the
+//       diagonal tiles (and of any tile that is not one-shift).
 //   Otherwise no M x M matrix is stored:
 //   2. pass 1, per block of 8 rows: S = Z_blk Z^T / tau tile by tile, online max / log-sum-exp per
 //      row (sums in float64), then lse_a and the row loss.

@@ -374,6 +374,9 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     // (for an upper tile (I, J) its rows give row tile I's entries for t = J and its columns give
     // row tile J's entries for t = I).
     std::vector<double> pm((size_t)(M * nt), -std::numeric_limits<double>::infinity()), pl((size_t)(M * nt), 0.0);
+    // per upper tile: 1 when it holds e = exp(s - shift[I * nt + J]) instead of s (see below)
+    std::vector<uint8_t> holds_e((size_t)(nt * nt), 0);
+    std::vector<T> shift((size_t)(nt * nt), T(0));
     {
       std::atomic<int64_t> next{0};
       comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
@@ -447,8 +450,15 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
             for (int64_t j = 0; j < mc; ++j) tmin = cmax[(size_t)j] < tmin ? cmax[(size_t)j] : tmin;
             const bool one_shift = (double)tmax - (double)tmin <= 50.0;
             for (int64_t j = 0; j < mc; ++j) csum[(size_t)j] = T(0);
+            // In the one-shift case the tile keeps e = exp(s - tmax), which pass 3s turns into W
+            // with a multiply (W_ak = e (exp(tmax - lse_a) + exp(tmax - lse_k))), not two
+            // exponentials; rows a >= M and columns k >= M are zeroed there.
+            if (one_shift) {
+              holds_e[(size_t)(I * nt + J)] = 1;
+              shift[(size_t)(I * nt + J)] = tmax;
+            }
             for (int64_t i = 0; i < mr; ++i) {
-              const T* row = tb + i * CB;
+              T* row = tb + i * CB;
               const T rm = one_shift ? tmax : rmax[(size_t)i];
               T lane[kL];
               for (int q = 0; q < kL; ++q) lane[q] = T(0);
@@ -458,11 +468,13 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
                     const T e = exp_neg((T)(row[j0 + q] - rm));
                     lane[q] += e;
                     csum[(size_t)(j0 + q)] += e;
+                    row[j0 + q] = e;
                   }
                 for (int64_t j = wv; j < mc; ++j) {
                   const T e = exp_neg((T)(row[j] - rm));
                   lane[0] += e;
                   csum[(size_t)j] += e;
+                  row[j] = e;
                 }
               } else {
                 for (int64_t j0 = 0; j0 < wv; j0 += kL)
@@ -532,6 +544,11 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           const T* vk = valid_t.data() + c0;
           T* const tb = tile(I, J);
           T* const tl = tile(J, I);
+          const bool he = holds_e[(size_t)(I * nt + J)] != 0;
+          const T sh = shift[(size_t)(I * nt + J)];
+          T beta[CB];  // exp(tmax - lse_k) of valid columns, else 0
+          if (he)
+            for (int64_t j = 0; j < mc; ++j) beta[j] = vk[j] != T(0) ? (T)std::exp((double)sh - (double)lk[j]) : T(0);
           for (int64_t i = 0; i < rw; ++i) {
             const int64_t a = r0 + i;
             T* s = tb + i * CB;
@@ -542,9 +559,14 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
               continue;
             }
             const T la = lse_t[(size_t)a], va = valid_t[(size_t)a];
-            for (int64_t j = 0; j < mc; ++j) {
-              const T x = s[j];
-              s[j] = va * exp_neg((T)(x - la)) + vk[j] * exp_neg((T)(x - lk[j]));
+            if (he) {
+              const T alpha = va != T(0) ? (T)std::exp((double)sh - (double)la) : T(0);
+              for (int64_t j = 0; j < mc; ++j) s[j] = s[j] * (alpha + beta[j]);
+            } else {
+              for (int64_t j = 0; j < mc; ++j) {
+                const T x = s[j];
+                s[j] = va * exp_neg((T)(x - la)) + vk[j] * exp_neg((T)(x - lk[j]));
+              }
             }
             std::fill(s + mc, s + cw, T(0));
             if (I == J) { s[i] = T(0); continue; }
