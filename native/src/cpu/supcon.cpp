@@ -29,6 +29,7 @@
 //   3. pass 2, per block of 8 rows: recompute S and W, and dz_blk += W Z as in 4s.
 //      3 M^2 D multiply-adds, M^2 (pass 1) + 2 M^2 (pass 2) exponentials.
 #include <atomic>
+#include <new>
 #include <cmath>
 #include <cstdlib>
 #include <memory>

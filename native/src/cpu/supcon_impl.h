@@ -72,10 +72,25 @@ COMIX_ALWAYS_INLINE float exp_neg(float x) {
 COMIX_ALWAYS_INLINE double exp_neg(double x) { return std::exp(x < 0.0 ? x : 0.0); }
 
 
+// 64-byte aligned arrays: new T[] of a large size returns memory 16 bytes past a page boundary,
+// so every 64-byte vector load of a panel straddled two cache lines.
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+template <class T>
+using ABuf = std::unique_ptr<T[], FreeDeleter>;
+template <class T>
+ABuf<T> abuf(size_t n) {
+  const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes > 0 ? bytes : 64);
+  if (!p) throw std::bad_alloc();
+  return ABuf<T>(static_cast<T*>(p));
+}
+
 template <class T>
 struct SCache {
   std::mutex mu;
-  std::unique_ptr<T[]> buf;
+  ABuf<T> buf;
   size_t n = 0;
 };
 // Reusable work buffers (slot 0: S; 1-3: Z, its GEMM panels, its gradient panels). A fresh
@@ -90,7 +105,7 @@ SCache<T>& slot_cache() {
 }
 
 template <class T, int SLOT>
-T* work_buffer(size_t n, std::unique_lock<std::mutex>& lock, std::unique_ptr<T[]>& own) {
+T* work_buffer(size_t n, std::unique_lock<std::mutex>& lock, ABuf<T>& own) {
   SCache<T>& c = slot_cache<T, SLOT>();
   const size_t cap = (size_t)(SLOT == 0 ? 512 : 256) << 20;
   if (n * sizeof(T) <= cap) lock = std::unique_lock<std::mutex>(c.mu, std::try_to_lock);
@@ -98,12 +113,12 @@ T* work_buffer(size_t n, std::unique_lock<std::mutex>& lock, std::unique_ptr<T[]
     if (c.n < n) {
       c.buf.reset();
       c.n = 0;  // stays consistent if the allocation below throws
-      c.buf.reset(new T[n]);
+      c.buf = abuf<T>(n);
       c.n = n;
     }
     return c.buf.get();
   }
-  own.reset(new T[n]);
+  own = abuf<T>(n);
   return own.get();
 }
 
@@ -153,7 +168,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   const double work = 3.0 * (double)M * (double)M * (double)(D + 8);
   const int nthreads = work < 4e6 ? 1 : threads;
   std::unique_lock<std::mutex> zlock, ztlock, zglock;
-  std::unique_ptr<T[]> zown, ztown, zgown;
+  ABuf<T> zown, ztown, zgown;
   // Z: the active rows (normalised if asked), zero-padded to Mp x Dp, is kept only in two packed
   // copies for the micro-kernel:
   //   Zt[(jb*D + d)*NB + j] = Z[jb*NB + j][d]: NB-row panels of Z^T (the S tiles' operands);
@@ -169,7 +184,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   std::vector<double> invnorm((size_t)M, 1.0);
   std::vector<uint8_t> clamped((size_t)M, 0);
   comix::parallel_for(ntp * CB / NB, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
-    std::unique_ptr<T[]> Z(new T[(size_t)(NB * Dp)]);  // the panel's rows
+    ABuf<T> Z = abuf<T>((size_t)(NB * Dp));  // the panel's rows
     for (int64_t jb = b0; jb < b1; ++jb) {
       for (int64_t i = jb * NB; i < (jb + 1) * NB; ++i) {
         const int64_t t = i / CB, k = i % CB;
@@ -229,7 +244,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     for (int64_t i = 0; i < M; ++i) gmem[(size_t)fill[(size_t)group[(size_t)i]]++] = i;
   }
   std::unique_lock<std::mutex> gslock;
-  std::unique_ptr<double[]> gsown;
+  ABuf<double> gsown;
   double* const gsum = work_buffer<double, 4>((size_t)(G * D), gslock, gsown);
   comix::parallel_for(nch, 1, nthreads, [&](int64_t c0, int64_t c1, int) {
     for (int64_t c = c0; c < c1; ++c) {
@@ -357,7 +372,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     // fill the upper tiles (I <= J) row-major; pass 3s also writes each lower tile (J, I) as
     // the transpose of W's upper one, packed for the gradient's micro-kernel.
     std::unique_lock<std::mutex> slock;
-    std::unique_ptr<T[]> sown;
+    ABuf<T> sown;
     T* const Sm = work_buffer<T, 0>((size_t)(nt * nt * TS), slock, sown);
     auto tile = [Sm, nt](int64_t I, int64_t J) { return Sm + (I * nt + J) * TS; };
     const int nw = comix::resolve_threads(nthreads);
@@ -512,7 +527,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       });
     }
     comix::parallel_for(M, 64, nthreads, [&](int64_t a0, int64_t a1, int) {
-      std::unique_ptr<T[]> zs(new T[(size_t)(NB * Dp)]);
+      ABuf<T> zs = abuf<T>((size_t)(NB * Dp));
       for (int64_t a = a0; a < a1; ++a) {
         if ((a - a0) % NB == 0) zrows(a, std::min<int64_t>(NB, a1 - a), zs.get());
         const double* m = pm.data() + a * nt;
@@ -585,8 +600,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     const int64_t nrb = (M + MC - 1) / MC;
     std::atomic<int64_t> next{0};
     comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
-      std::unique_ptr<T[]> tmp(new T[(size_t)(MC * Dp)]), zs(new T[(size_t)(MC * Dp)]);
-      std::unique_ptr<double[]> acc(new double[(size_t)(MC * Dp)]);
+      ABuf<T> tmp = abuf<T>((size_t)(MC * Dp)), zs = abuf<T>((size_t)(MC * Dp));
+      ABuf<double> acc = abuf<double>((size_t)(MC * Dp));
       for (int64_t rb; (rb = next.fetch_add(1)) < nrb;) {
         const int64_t R0 = rb * MC, I = R0 / CB;
         const int64_t ng = (std::min<int64_t>(MC, M - R0) + kRows - 1) / kRows;  // groups with rows < M
@@ -623,7 +638,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       for (int64_t j = 0; j < wp; ++j) tile[i * CB + j] = (T)(tile[i * CB + j] * (T)inv_tau);
   };
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
-    std::vector<T> S((size_t)(kRows * CB)), zs((size_t)(kRows * Dp));
+    ABuf<T> S = abuf<T>((size_t)(kRows * CB)), zs = abuf<T>((size_t)(kRows * Dp));
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t i0 = blk * kRows;
       if (i0 >= M) break;
@@ -632,10 +647,10 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       for (int64_t t = 0; t < ntiles; ++t) {
         const int64_t j0 = t * CB, w = std::min<int64_t>(CB, M - j0);
         const int64_t wp = (w + NB - 1) / NB * NB;
-        sim_tile(i0, j0, wp, S.data());
+        sim_tile(i0, j0, wp, S.get());
         for (int i = 0; i < kRows && i0 + i < M; ++i) {
           T mx, sum;
-          seg_stats(S.data() + i * CB, w, i0 + i - j0, mx, sum);
+          seg_stats(S.get() + i * CB, w, i0 + i - j0, mx, sum);
           if (mx == -std::numeric_limits<T>::infinity()) continue;  // only the anchor itself
           // fold the tile's (max, sum) into the running ones
           if ((double)mx > m[i]) {
@@ -647,24 +662,24 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           }
         }
       }
-      zrows(i0, std::min<int64_t>(kRows, M - i0), zs.data());
-      for (int i = 0; i < kRows && i0 + i < M; ++i) row_stats(i0 + i, m[i], l[i], zs.data() + i * Dp);
+      zrows(i0, std::min<int64_t>(kRows, M - i0), zs.get());
+      for (int i = 0; i < kRows && i0 + i < M; ++i) row_stats(i0 + i, m[i], l[i], zs.get() + i * Dp);
     }
   });
   if (!finish_loss()) return COMIX_OK;
 
   // ---- 3. pass 2 (S too large to store): gradient, S recomputed tile by tile ----
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
-    std::vector<T> S((size_t)(kRows * CB)), tmp((size_t)(kRows * Dp)), zs((size_t)(kRows * Dp));
-    std::vector<double> acc((size_t)(kRows * Dp));
+    ABuf<T> S = abuf<T>((size_t)(kRows * CB)), tmp = abuf<T>((size_t)(kRows * Dp)), zs = abuf<T>((size_t)(kRows * Dp));
+    ABuf<double> acc = abuf<double>((size_t)(kRows * Dp));
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t i0 = blk * kRows;
       if (i0 >= M) break;
-      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(acc.get(), acc.get() + kRows * Dp, 0.0);
       for (int64_t t = 0; t < ntiles; ++t) {
         const int64_t j0 = t * CB, w = std::min<int64_t>(CB, M - j0);
         const int64_t wp = (w + NB - 1) / NB * NB;
-        T* s0 = S.data();
+        T* s0 = S.get();
         sim_tile(i0, j0, wp, s0);
         for (int i = 0; i < kRows; ++i) {
           T* s = s0 + i * CB;
@@ -682,11 +697,11 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           if (self >= 0 && self < w) s[self] = T(0);
         }
         for (int64_t d0 = 0; d0 < Dp; d0 += NB)
-          micro_p<T, 1, CB, false>(s0, 0, Zg + ((t * nch + d0 / NB) * CB) * NB, wp, tmp.data() + d0, Dp);
+          micro_p<T, 1, CB, false>(s0, 0, Zg + ((t * nch + d0 / NB) * CB) * NB, wp, tmp.get() + d0, Dp);
         for (int64_t e = 0; e < kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
       }
-      zrows(i0, std::min<int64_t>(kRows, M - i0), zs.data());
-      for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.data() + i * Dp, zs.data() + i * Dp);
+      zrows(i0, std::min<int64_t>(kRows, M - i0), zs.get());
+      for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.get() + i * Dp, zs.get() + i * Dp);
     }
   });
   return COMIX_OK;
