@@ -6,7 +6,8 @@
 //      micro-kernel (no row-major copy); group rows by label:
 //      npos_a = V*count(label_a) - 1, and the per-label sums of z give, in O(M*D),
 //        sum_{p in P(a)} s_ap = z_a.(S_label - z_a)/tau  and  sum_{p in P(a)} z_p = S_label - z_a,
-//      so no label test is needed in the O(M^2) loops.
+//      so no label test is needed in the O(M^2) loops (labels of at most 8 rows, e.g. NT-Xent's
+//      pairs, sum their other rows per anchor instead of building the per-label table).
 //   When S fits (M^2 floats <= 2 GiB, the usual case):
 //   2s. S = Z Z^T / tau, upper tiles only (S is symmetric), into a stored matrix; each tile's
 //       row and column maxima and sums of exp(s - max) are taken while it is hot, so no pass

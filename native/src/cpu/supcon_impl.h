@@ -225,7 +225,6 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         for (int64_t j = 0; j < NB; ++j) zt[d * NB + j] = zp[j * Dp + d];
     }
   });
-  // per-label sums (float64, rows added in index order for every column) and positive counts
   // rows a0 .. a0+n-1 of Z, read back from Zg into out (row stride Dp); chunk-major, so rows of
   // one tile are read as contiguous runs of Zg
   auto zrows = [&](int64_t a0, int64_t n, T* out) {
@@ -235,17 +234,29 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         std::memcpy(out + i * Dp + c * NB, Zg + (((a / CB) * nch + c) * CB + a % CB) * NB, (size_t)NB * sizeof(T));
       }
   };
-  // per-label sums gsum[g * D + d] (float64, the label's rows added in index order), each entry
-  // written once: the members of each label listed first (a cached buffer, not a zeroed one)
+  // The members of each label, in index order.
   std::vector<int64_t> gstart((size_t)G + 1, 0), gmem((size_t)M);
-  for (int64_t g = 0; g < G; ++g) gstart[(size_t)g + 1] = gstart[(size_t)g] + gcount[(size_t)g];
+  int64_t gmax = 0;
+  for (int64_t g = 0; g < G; ++g) {
+    gstart[(size_t)g + 1] = gstart[(size_t)g] + gcount[(size_t)g];
+    gmax = std::max<int64_t>(gmax, gcount[(size_t)g]);
+  }
   {
     std::vector<int64_t> fill(gstart.begin(), gstart.end() - 1);
     for (int64_t i = 0; i < M; ++i) gmem[(size_t)fill[(size_t)group[(size_t)i]]++] = i;
   }
+  // The positives' feature sum of an anchor, sum over the other rows p of its label of z_p, is
+  // needed once per anchor for the loss and once for the gradient. Labels of at most kSmallLabel
+  // rows (NT-Xent's pairs, CoMix's BGM pairs) have it summed from those rows when needed; larger
+  // ones read it from per-label sums gsum[g * D + d] (float64, the label's rows added in index
+  // order, each entry written once into a cached buffer) minus the anchor. For 1024 x 2 x 512 the
+  // table (4 MB written, then read twice) cost ~1 ms of a ~36 ms call.
+  constexpr int64_t kSmallLabel = 8;
+  const bool small_labels = gmax <= kSmallLabel;
   std::unique_lock<std::mutex> gslock;
   ABuf<double> gsown;
-  double* const gsum = work_buffer<double, 4>((size_t)(G * D), gslock, gsown);
+  double* const gsum = small_labels ? nullptr : work_buffer<double, 4>((size_t)(G * D), gslock, gsown);
+  if (!small_labels)
   comix::parallel_for(nch, 1, nthreads, [&](int64_t c0, int64_t c1, int) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t d0 = c * NB, w = std::min<int64_t>(NB, D - d0);
@@ -261,6 +272,23 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       }
     }
   });
+  // pos[d] = sum over the other rows p of anchor a's label of z_p[d] (float64); z is row a, zb
+  // scratch for one row (Dp entries)
+  auto positives = [&](int64_t a, const T* z, double* pos, T* zb) {
+    const int64_t g = group[(size_t)a];
+    if (!small_labels) {
+      const double* gs = gsum + g * D;
+      for (int64_t d = 0; d < D; ++d) pos[d] = gs[d] - (double)z[d];
+      return;
+    }
+    for (int64_t d = 0; d < D; ++d) pos[d] = 0.0;
+    for (int64_t m = gstart[(size_t)g]; m < gstart[(size_t)g + 1]; ++m) {
+      const int64_t b = gmem[(size_t)m];
+      if (b == a) continue;
+      zrows(b, 1, zb);
+      for (int64_t d = 0; d < D; ++d) pos[d] += (double)zb[d];
+    }
+  };
   const double inv_tau = 1.0 / P.tau;
 
   std::vector<double> lse((size_t)Mp, 0.0), inv_npos((size_t)M, 0.0), rowloss((size_t)M, 0.0);
@@ -270,15 +298,16 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
 
   // The statistics of one anchor row a from its max m and sum l of exp(s - m) over k != a:
   // lse, 1/|P(a)| and the row loss; rows without positives (or only themselves) stay invalid.
-  auto row_stats = [&](int64_t a, double m, double l, const T* z) {  // z: row a of Z
+  // z: row a of Z; pos (Dp float64) and zb (Dp) scratch
+  auto row_stats = [&](int64_t a, double m, double l, const T* z, double* pos, T* zb) {
     const int64_t npos = gcount[(size_t)group[(size_t)a]] - 1;  // rows of the label, minus the anchor
     if (npos <= 0 || !(l > 0.0)) return;
-    const double* gs = gsum + (int64_t)group[(size_t)a] * D;
+    positives(a, z, pos, zb);
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 chains, not one latency-bound one
     int64_t d = 0;
     for (; d + 8 <= D; d += 8)
-      for (int q = 0; q < 8; ++q) lane[q] += (double)z[d + q] * (gs[d + q] - (double)z[d + q]);
-    for (; d < D; ++d) lane[0] += (double)z[d] * (gs[d] - (double)z[d]);
+      for (int q = 0; q < 8; ++q) lane[q] += (double)z[d + q] * pos[d + q];
+    for (; d < D; ++d) lane[0] += (double)z[d] * pos[d];
     const double possum = (((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]))) * inv_tau;
     lse[(size_t)a] = m + std::log(l);
     inv_npos[(size_t)a] = 1.0 / (double)npos;
@@ -305,18 +334,20 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     return true;
   };
   // dz = sum_k W_ak z_k for anchor a (float64, row of Dp), turned into dL/dz_a and written out
-  auto write_grad_row = [&](int64_t a, double* dz, const T* z) {  // z: row a of Z
-    const double* gs = gsum + (int64_t)group[(size_t)a] * D;
+  // z: row a of Z; pos (Dp float64) and zb (Dp) scratch
+  auto write_grad_row = [&](int64_t a, double* dz, const T* z, double* pos, T* zb) {
     const double ip2 = 2.0 * inv_npos[(size_t)a];
+    if (ip2 != 0.0) positives(a, z, pos, zb);
+    else std::fill(pos, pos + D, 0.0);  // no positives (or an invalid anchor): the term is 0
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t d = 0;
     for (; d + 8 <= D; d += 8)
       for (int q = 0; q < 8; ++q) {
-        dz[d + q] = cg * (dz[d + q] - ip2 * (gs[d + q] - (double)z[d + q]));
+        dz[d + q] = cg * (dz[d + q] - ip2 * pos[d + q]);
         lane[q] += dz[d + q] * (double)z[d + q];
       }
     for (; d < D; ++d) {
-      dz[d] = cg * (dz[d] - ip2 * (gs[d] - (double)z[d]));
+      dz[d] = cg * (dz[d] - ip2 * pos[d]);
       lane[0] += dz[d] * (double)z[d];
     }
     const double dot = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
@@ -527,7 +558,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       });
     }
     comix::parallel_for(M, 64, nthreads, [&](int64_t a0, int64_t a1, int) {
-      ABuf<T> zs = abuf<T>((size_t)(NB * Dp));
+      ABuf<T> zs = abuf<T>((size_t)(NB * Dp)), zb = abuf<T>((size_t)Dp);
+      ABuf<double> pos = abuf<double>((size_t)Dp);
       for (int64_t a = a0; a < a1; ++a) {
         if ((a - a0) % NB == 0) zrows(a, std::min<int64_t>(NB, a1 - a), zs.get());
         const double* m = pm.data() + a * nt;
@@ -538,7 +570,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         double sum = 0.0;
         for (int64_t t = 0; t < nt; ++t)
           if (l[t] > 0.0) sum += l[t] * std::exp(m[t] - ms);
-        row_stats(a, ms, sum, zs.get() + ((a - a0) % NB) * Dp);
+        row_stats(a, ms, sum, zs.get() + ((a - a0) % NB) * Dp, pos.get(), zb.get());
       }
     });
     if (!finish_loss()) return COMIX_OK;
@@ -600,7 +632,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     const int64_t nrb = (M + MC - 1) / MC;
     std::atomic<int64_t> next{0};
     comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
-      ABuf<T> tmp = abuf<T>((size_t)(MC * Dp)), zs = abuf<T>((size_t)(MC * Dp));
+      ABuf<T> tmp = abuf<T>((size_t)(MC * Dp)), zs = abuf<T>((size_t)(MC * Dp)), zb = abuf<T>((size_t)Dp);
+      ABuf<double> pos = abuf<double>((size_t)Dp);
       ABuf<double> acc = abuf<double>((size_t)(MC * Dp));
       for (int64_t rb; (rb = next.fetch_add(1)) < nrb;) {
         const int64_t R0 = rb * MC, I = R0 / CB;
@@ -624,7 +657,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           for (int64_t e = 0; e < ng * kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
         }
         zrows(R0, std::min<int64_t>(MC, M - R0), zs.get());
-        for (int64_t i = 0; i < ng * kRows && R0 + i < M; ++i) write_grad_row(R0 + i, acc.get() + i * Dp, zs.get() + i * Dp);
+        for (int64_t i = 0; i < ng * kRows && R0 + i < M; ++i) write_grad_row(R0 + i, acc.get() + i * Dp, zs.get() + i * Dp, pos.get(), zb.get());
       }
     });
     return COMIX_OK;
@@ -638,7 +671,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       for (int64_t j = 0; j < wp; ++j) tile[i * CB + j] = (T)(tile[i * CB + j] * (T)inv_tau);
   };
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
-    ABuf<T> S = abuf<T>((size_t)(kRows * CB)), zs = abuf<T>((size_t)(kRows * Dp));
+    ABuf<T> S = abuf<T>((size_t)(kRows * CB)), zs = abuf<T>((size_t)(kRows * Dp)), zb = abuf<T>((size_t)Dp);
+    ABuf<double> pos = abuf<double>((size_t)Dp);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t i0 = blk * kRows;
       if (i0 >= M) break;
@@ -663,7 +697,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         }
       }
       zrows(i0, std::min<int64_t>(kRows, M - i0), zs.get());
-      for (int i = 0; i < kRows && i0 + i < M; ++i) row_stats(i0 + i, m[i], l[i], zs.get() + i * Dp);
+      for (int i = 0; i < kRows && i0 + i < M; ++i) row_stats(i0 + i, m[i], l[i], zs.get() + i * Dp, pos.get(), zb.get());
     }
   });
   if (!finish_loss()) return COMIX_OK;
@@ -671,6 +705,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   // ---- 3. pass 2 (S too large to store): gradient, S recomputed tile by tile ----
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
     ABuf<T> S = abuf<T>((size_t)(kRows * CB)), tmp = abuf<T>((size_t)(kRows * Dp)), zs = abuf<T>((size_t)(kRows * Dp));
+    ABuf<T> zb = abuf<T>((size_t)Dp);
+    ABuf<double> pos = abuf<double>((size_t)Dp);
     ABuf<double> acc = abuf<double>((size_t)(kRows * Dp));
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t i0 = blk * kRows;
@@ -701,7 +737,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         for (int64_t e = 0; e < kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
       }
       zrows(i0, std::min<int64_t>(kRows, M - i0), zs.get());
-      for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.get() + i * Dp, zs.get() + i * Dp);
+      for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.get() + i * Dp, zs.get() + i * Dp, pos.get(), zb.get());
     }
   });
   return COMIX_OK;
