@@ -124,7 +124,7 @@ struct SCache {
   ABuf<T> buf;
   size_t n = 0;
 };
-// Reusable work buffers (slot 0: S; 1-3: Z, its GEMM panels, its gradient panels). A fresh
+// Reusable work buffers (slot 0: S; 2: Zt panels; 3: Zg panels; 4: per-label sums). A fresh
 // multi-MB buffer per call was page-faulted in (and, as a std::vector, zeroed) every time (~5-10%
 // of a 1024 x 2 x 512 call); a cached one is uninitialised and every entry read is written first.
 // A concurrent call, or a buffer over the slot's cap (512 MiB for S, else 256 MiB), gets its own.
@@ -198,8 +198,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   const int64_t Mp = (M + NB - 1) / NB * NB, Dp = (D + NB - 1) / NB * NB;
   const double work = 3.0 * (double)M * (double)M * (double)(D + 8);
   const int nthreads = work < 4e6 ? 1 : threads;
-  std::unique_lock<std::mutex> zlock, ztlock, zglock;
-  ABuf<T> zown, ztown, zgown;
+  std::unique_lock<std::mutex> ztlock, zglock;
+  ABuf<T> ztown, zgown;
   // Z: the active rows (normalised if asked), zero-padded to Mp x Dp, is kept only in two packed
   // copies for the micro-kernel:
   //   Zt[(jb*D + d)*NB + j] = Z[jb*NB + j][d]: NB-row panels of Z^T (the S tiles' operands);
