@@ -619,9 +619,11 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           const T* vk = valid_t.data() + c0;
           T* const tb = tile(I, J);
           T* const tl = tile(J, I);
+          // a one-shift tile holds e = exp(s - sh) from pass 2s: W = e (exp(sh - lse_a) + exp(sh - lse_k)),
+          // both factors <= e^50 (every row and column maximum lies within 50 of sh)
           const bool he = holds_e[(size_t)(I * nt + J)] != 0;
           const T sh = shift[(size_t)(I * nt + J)];
-          T beta[CB];  // exp(tmax - lse_k) of valid columns, else 0
+          T beta[CB];  // exp(sh - lse_k) of valid columns, else 0
           if (he)
             for (int64_t j = 0; j < mc; ++j) beta[j] = vk[j] != T(0) ? (T)std::exp((double)sh - (double)lk[j]) : T(0);
           for (int64_t i = 0; i < rw; ++i) {
