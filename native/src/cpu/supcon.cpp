@@ -11,7 +11,8 @@
 //   When S fits (M^2 floats <= 2 GiB, the usual case):
 //   2s. S = Z Z^T / tau, upper tiles only (S is symmetric), into a stored matrix; each tile's
 //       row and column maxima and sums of exp(s - max) are taken while it is hot, so no pass
-//       re-reads S for the statistics; then lse_a and the row loss (sums in float64).
+//       re-reads S for the statistics (and, for labels of at most 8 rows, each anchor's
+//       similarities to its positives); then lse_a and the row loss (sums in float64).
 //   3s. W_ak = p_ak + p_ka (p_ak = exp(s_ak - lse_a)) in place on the upper tiles (an off-diagonal
 //       tile whose row and column maxima lie within 50 of its largest entry m already holds
 //       e = exp(s - m) from 2s, so W = e (exp(m - lse_a) + exp(m - lse_k)): no exponential), and each

@@ -326,17 +326,21 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
 
   // The statistics of one anchor row a from its max m and sum l of exp(s - m) over k != a:
   // lse, 1/|P(a)| and the row loss; rows without positives (or only themselves) stay invalid.
-  // z: row a of Z; pos (Dp float64) and zb (Dp) scratch
-  auto row_stats = [&](int64_t a, double m, double l, const T* z, double* pos, T* zb) {
-    const int64_t npos = gcount[(size_t)group[(size_t)a]] - 1;  // rows of the label, minus the anchor
-    if (npos <= 0 || !(l > 0.0)) return;
+  // sum over a's positives p of s_ap, from z (row a of Z); pos (Dp float64) and zb (Dp) scratch
+  auto pos_sim = [&](int64_t a, const T* z, double* pos, T* zb) {
     positives(a, z, pos, zb);
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 chains, not one latency-bound one
     int64_t d = 0;
     for (; d + 8 <= D; d += 8)
       for (int q = 0; q < 8; ++q) lane[q] += (double)z[d + q] * pos[d + q];
     for (; d < D; ++d) lane[0] += (double)z[d] * pos[d];
-    const double possum = (((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]))) * inv_tau;
+    return (((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]))) * inv_tau;
+  };
+  // whether anchor a has a positive and a finite denominator (m, l: its max and sum of exp(s - m))
+  auto anchor_valid = [&](int64_t a, double l) { return gcount[(size_t)group[(size_t)a]] > 1 && l > 0.0; };
+  // the statistics of a valid anchor a from m, l and possum = sum over its positives of s_ap
+  auto row_stats = [&](int64_t a, double m, double l, double possum) {
+    const int64_t npos = gcount[(size_t)group[(size_t)a]] - 1;  // rows of the label, minus the anchor
     lse[(size_t)a] = m + std::log(l);
     inv_npos[(size_t)a] = 1.0 / (double)npos;
     rowloss[(size_t)a] = lse[(size_t)a] - possum / (double)npos;
@@ -450,6 +454,31 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     std::vector<double> pm((size_t)(M * nt), -std::numeric_limits<double>::infinity()), pl((size_t)(M * nt), 0.0);
     // per upper tile: 1 when it holds e = exp(s - shift[I * nt + J]) instead of s (see below)
     std::vector<uint8_t> holds_e((size_t)(nt * nt), 0);
+    // small labels: pps[a * nt + t] = sum of s_ap over a's positives p in column tile t, read from
+    // each S tile while it holds s (so the loss needs no row of Z)
+    std::vector<double> pps(small_labels ? (size_t)(M * nt) : 0, 0.0);
+    auto collect_pos = [&](const T* tb, int64_t I, int64_t J, int64_t mr, int64_t mc, int64_t i0, int64_t i1) {
+      const int64_t r0 = I * CB, c0 = J * CB;
+      for (int64_t i = i0; i < i1; ++i) {  // rows of tile I against columns of tile J
+        const int64_t a = r0 + i, g = group[(size_t)a];
+        double acc = 0.0;
+        for (int64_t q = gstart[(size_t)g]; q < gstart[(size_t)g + 1]; ++q) {
+          const int64_t p = gmem[(size_t)q];
+          if (p != a && p >= c0 && p < c0 + mc) acc += (double)tb[i * CB + (p - c0)];
+        }
+        pps[(size_t)(a * nt + J)] = acc;
+      }
+      if (I == J) return;
+      for (int64_t j = 0; j < mc; ++j) {  // columns of tile J against rows of tile I
+        const int64_t b = c0 + j, g = group[(size_t)b];
+        double acc = 0.0;
+        for (int64_t q = gstart[(size_t)g]; q < gstart[(size_t)g + 1]; ++q) {
+          const int64_t p = gmem[(size_t)q];
+          if (p >= r0 && p < r0 + mr) acc += (double)tb[(p - r0) * CB + j];
+        }
+        pps[(size_t)(b * nt + I)] = acc;
+      }
+    };
     std::vector<T> shift((size_t)(nt * nt), T(0));
     {
       std::atomic<int64_t> next{0};
@@ -523,6 +552,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
             }
             for (int64_t j = 0; j < mc; ++j) tmin = cmax[(size_t)j] < tmin ? cmax[(size_t)j] : tmin;
             const bool one_shift = (double)tmax - (double)tmin <= 50.0;
+            if (small_labels) collect_pos(tb, I, J, mr, mc, 0, mr);
             for (int64_t j = 0; j < mc; ++j) csum[(size_t)j] = T(0);
             // In the one-shift case the tile keeps e = exp(s - tmax), which pass 3s turns into W
             // with a multiply (W_ak = e (exp(tmax - lse_a) + exp(tmax - lse_k))), not two
@@ -574,6 +604,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
             for (int64_t i = 0; i < rw; ++i) {
               T* row = tb + i * CB;
               for (int64_t j = 0; j < cw; ++j) row[j] = (T)(row[j] * sc);
+              if (small_labels && i < mr) collect_pos(tb, I, J, mr, mc, i, i + 1);
               if (i < mr && mc > 0) {
                 T mx, sum;
                 seg_stats(row, mc, diag ? i : -1, mx, sum);
@@ -586,10 +617,15 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       });
     }
     comix::parallel_for(M, 64, nthreads, [&](int64_t a0, int64_t a1, int) {
-      ABuf<T> zs = abuf<T>((size_t)(NB * Dp)), zb = abuf<T>((size_t)Dp);
-      ABuf<double> pos = abuf<double>((size_t)Dp);
+      ABuf<T> zs, zb;
+      ABuf<double> pos;
+      if (!small_labels) {
+        zs = abuf<T>((size_t)(NB * Dp));
+        zb = abuf<T>((size_t)Dp);
+        pos = abuf<double>((size_t)Dp);
+      }
       for (int64_t a = a0; a < a1; ++a) {
-        if ((a - a0) % NB == 0) zrows(a, std::min<int64_t>(NB, a1 - a), zs.get());
+        if (!small_labels && (a - a0) % NB == 0) zrows(a, std::min<int64_t>(NB, a1 - a), zs.get());
         const double* m = pm.data() + a * nt;
         const double* l = pl.data() + a * nt;
         double ms = -std::numeric_limits<double>::infinity();
@@ -598,7 +634,13 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         double sum = 0.0;
         for (int64_t t = 0; t < nt; ++t)
           if (l[t] > 0.0) sum += l[t] * std::exp(m[t] - ms);
-        row_stats(a, ms, sum, zs.get() + ((a - a0) % NB) * Dp, pos.get(), zb.get());
+        if (!anchor_valid(a, sum)) continue;
+        double possum = 0.0;
+        if (small_labels)
+          for (int64_t t = 0; t < nt; ++t) possum += pps[(size_t)(a * nt + t)];
+        else
+          possum = pos_sim(a, zs.get() + ((a - a0) % NB) * Dp, pos.get(), zb.get());
+        row_stats(a, ms, sum, possum);
       }
     });
     if (!finish_loss()) return COMIX_OK;
@@ -727,7 +769,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         }
       }
       zrows(i0, std::min<int64_t>(kRows, M - i0), zs.get());
-      for (int i = 0; i < kRows && i0 + i < M; ++i) row_stats(i0 + i, m[i], l[i], zs.get() + i * Dp, pos.get(), zb.get());
+      for (int i = 0; i < kRows && i0 + i < M; ++i)
+        if (anchor_valid(i0 + i, l[i])) row_stats(i0 + i, m[i], l[i], pos_sim(i0 + i, zs.get() + i * Dp, pos.get(), zb.get()));
     }
   });
   if (!finish_loss()) return COMIX_OK;
