@@ -1,9 +1,14 @@
 // comix::parallel_for on its helper pool: every index exactly once for any count, grain and
 // thread count; an exception in any part reaches the caller and leaves the pool usable; a loop
 // nested in a part, loops from several threads at once, back-to-back loops (helpers spinning)
-// and loops after a pause (helpers asleep) all complete. ctest's timeout catches a hang.
+// and loops after a pause (helpers asleep) all complete, also in a child made by fork(). ctest's
+// timeout catches a hang.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -81,6 +86,27 @@ int main() {
   for (int r = 0; r < 5; ++r) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     CHECK(covers_once(64, 1, 2), "loop after a pause, round %d", r);
+  }
+
+  // a child made by fork() after the pool started has no helpers: its loops must still finish
+  {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(covers_once(1000, 3, 2) && covers_once(64, 1, 0) ? 0 : 1);
+    CHECK(pid > 0, "fork failed");
+    if (pid > 0) {
+      int status = 0;
+      bool done = false;
+      for (int ms = 0; ms < 20000 && !done; ms += 10) {
+        done = waitpid(pid, &status, WNOHANG) == pid;
+        if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+      }
+      CHECK(done && WIFEXITED(status) && WEXITSTATUS(status) == 0, "loops in a forked child %s",
+            done ? "failed" : "hung");
+    }
   }
 
   if (g_failures) std::fprintf(stderr, "%d failure(s)\n", g_failures);

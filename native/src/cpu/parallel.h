@@ -3,7 +3,8 @@
 // thread spawn and join costs ~45 us on the 2-vCPU build machine, and a SupCon call runs ~9
 // parallel loops back to back): they spin briefly after each loop, so the next one starts
 // without a wake-up, then sleep on a condition variable. A call that finds the pool busy (another
-// thread's loop, or a loop nested in a helper) spawns its own threads as before. No OpenMP.
+// thread's loop, or a loop nested in a helper), or runs in a child made by fork() (which has no
+// helpers), spawns its own threads as before. No OpenMP.
 #ifndef COMIX_PARALLEL_H
 #define COMIX_PARALLEL_H
 #include <algorithm>
@@ -14,6 +15,9 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+#if defined(__unix__)
+#include <pthread.h>
+#endif
 
 namespace comix {
 
@@ -29,6 +33,12 @@ inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
+}
+
+// Set in a child made by fork(): it has none of the parent's helper threads, so its loops spawn.
+inline std::atomic<bool>& forked() {
+  static std::atomic<bool> flag{false};
+  return flag;
 }
 
 // true on a pool helper, and on a caller while its loop runs on the pool
@@ -74,6 +84,9 @@ class Pool {
  private:
   static constexpr int kSpin = 20000;  // ~100-200 us of pause before sleeping
   Pool() {
+#if defined(__unix__)
+    pthread_atfork(nullptr, nullptr, [] { forked().store(true); });
+#endif
     const int h = resolve_threads(0);
     n_ = h > 1 ? (unsigned)std::min(h - 1, 255) : 0u;
     for (unsigned w = 1; w <= n_; ++w) {
@@ -138,7 +151,7 @@ void parallel_for(int64_t count, int64_t grain, int threads, Fn fn) {
       if (!error) error = std::current_exception();
     }
   };
-  detail::Pool* pool = detail::in_pool_helper() ? nullptr : detail::Pool::get();
+  detail::Pool* pool = detail::in_pool_helper() || detail::forked().load() ? nullptr : detail::Pool::get();
   std::unique_lock<std::mutex> use;
   if (pool && workers - 1 <= pool->helpers()) use = std::unique_lock<std::mutex>(pool->use, std::try_to_lock);
   if (use.owns_lock()) {
