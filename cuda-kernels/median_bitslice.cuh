@@ -286,6 +286,42 @@ COMIX_HD void result_planes(const State<NB>& st, uint32_t (&out)[8]) {
   out[7] = carry;
 }
 
+#if defined(__CUDACC__)
+// The group's total of one pass (device only): the counts of the SW = 2^LOG_SW lanes that share
+// the group's pixels (lanes GW << r apart) summed by a shuffle butterfly into tot (kCountBits +
+// LOG_SW bits); for even T their ORs o2 too. Every lane of the group ends with the same totals.
+// (The CPU test runs the same pairwise adds with the same xor partners.)
+template <int NB, int LOG_SW, int GW, bool EVEN>
+__device__ __forceinline__ void sum_slices(const uint32_t (&cnt)[kCountBits], uint32_t (&tot)[NB + 1], uint32_t& o2) {
+  static_assert(NB == kCountBits + LOG_SW, "NB: the counter bits plus one per butterfly level");
+#pragma unroll
+  for (int j = 0; j < kCountBits; ++j) tot[j] = cnt[j];
+#pragma unroll
+  for (int r = 0; r < LOG_SW; ++r) {
+    uint32_t other[NB];
+#pragma unroll
+    for (int j = 0; j < kCountBits + r; ++j) other[j] = __shfl_xor_sync(0xffffffffu, tot[j], GW << r);
+    add_grow(tot, other, kCountBits + r);
+    if (EVEN) o2 |= __shfl_xor_sync(0xffffffffu, o2, GW << r);
+  }
+}
+
+// The 8 passes of the search when one warp holds all of a group's frame slots (versions 11 and
+// 12): count this lane's slots f < nf, sum over the group's slices, decide.
+template <int NB, int LOG_SW, int GW, bool EVEN, int F, class Plane>
+__device__ __forceinline__ void search(uint32_t (&m1)[F], uint32_t (&m2)[F], int nf, const Plane& plane,
+                                       State<NB>& st) {
+  uint32_t cnt[kCountBits], o2;
+  for (int b = 7; b >= 0; --b) {
+    if (b == 7) lane_pass<EVEN, false>(m1, m2, nf, b, 0u, 0u, plane, cnt, o2);
+    else lane_pass<EVEN, true>(m1, m2, nf, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    uint32_t tot[NB + 1];
+    sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
+    decide<NB, EVEN>(st, tot, o2);
+  }
+}
+#endif
+
 }  // namespace bitslice
 }  // namespace comix
 #endif

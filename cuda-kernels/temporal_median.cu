@@ -403,23 +403,7 @@ median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* _
   const uint32_t* mine = tile + (s * GW + g) * 8;
   const int swz = bs::swizzle<GW>(s);
   auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
-  uint32_t cnt[bs::kCountBits], o2;
-  for (int b = 7; b >= 0; --b) {
-    if (b == 7) bs::lane_pass<EVEN, false>(m1, m2, nf, b, 0u, 0u, plane, cnt, o2);
-    else bs::lane_pass<EVEN, true>(m1, m2, nf, b, st.d1[0], st.d2[0], plane, cnt, o2);
-    uint32_t tot[NB + 1];
-#pragma unroll
-    for (int j = 0; j < K; ++j) tot[j] = cnt[j];
-#pragma unroll
-    for (int r = 0; r < LOG_SW; ++r) {
-      uint32_t other[NB];
-#pragma unroll
-      for (int j = 0; j < K + r; ++j) other[j] = __shfl_xor_sync(0xffffffffu, tot[j], GW << r);
-      bs::add_grow(tot, other, K + r);
-      if (EVEN) o2 |= __shfl_xor_sync(0xffffffffu, o2, GW << r);
-    }
-    bs::decide<NB, EVEN>(st, tot, o2);
-  }
+  bs::search<NB, LOG_SW, GW, EVEN>(m1, m2, nf, plane, st);
 
   uint32_t res[8];
   bs::result_planes<NB, EVEN>(st, res);
@@ -537,23 +521,7 @@ median_bitslice2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   bs::init_state<NB>(st, T);
   const uint32_t* mine = tile + (s * GW + g) * 8;
   auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
-  uint32_t cnt[bs::kCountBits], o2;
-  for (int b = 7; b >= 0; --b) {
-    if (b == 7) bs::lane_pass<EVEN, false>(m1, m2, nf, b, 0u, 0u, plane, cnt, o2);
-    else bs::lane_pass<EVEN, true>(m1, m2, nf, b, st.d1[0], st.d2[0], plane, cnt, o2);
-    uint32_t tot[NB + 1];
-#pragma unroll
-    for (int j = 0; j < K; ++j) tot[j] = cnt[j];
-#pragma unroll
-    for (int r = 0; r < LOG_SW; ++r) {
-      uint32_t other[NB];
-#pragma unroll
-      for (int j = 0; j < K + r; ++j) other[j] = __shfl_xor_sync(0xffffffffu, tot[j], GW << r);
-      bs::add_grow(tot, other, K + r);
-      if (EVEN) o2 |= __shfl_xor_sync(0xffffffffu, o2, GW << r);
-    }
-    bs::decide<NB, EVEN>(st, tot, o2);
-  }
+  bs::search<NB, LOG_SW, GW, EVEN>(m1, m2, nf, plane, st);
 
   uint32_t res[8];
   bs::result_planes<NB, EVEN>(st, res);
@@ -668,16 +636,7 @@ median_bitslice3(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
     if (b == 7) bs::lane_pass<EVEN, false>(m1, m2, nfw, b, 0u, 0u, plane, cnt, o2);
     else bs::lane_pass<EVEN, true>(m1, m2, nfw, b, st.d1[0], st.d2[0], plane, cnt, o2);
     uint32_t tot[NB + 1];
-#pragma unroll
-    for (int j = 0; j < K; ++j) tot[j] = cnt[j];
-#pragma unroll
-    for (int r = 0; r < LOG_SW; ++r) {
-      uint32_t other[NB];
-#pragma unroll
-      for (int j = 0; j < K + r; ++j) other[j] = __shfl_xor_sync(0xffffffffu, tot[j], GW << r);
-      bs::add_grow(tot, other, K + r);
-      if (EVEN) o2 |= __shfl_xor_sync(0xffffffffu, o2, GW << r);
-    }
+    bs::sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
     uint32_t* buf = xch + (b & 1) * NW * GW * (NB + 1);
     if (s == 0) {
       uint32_t* d = buf + (warp * GW + g) * (NB + 1);
