@@ -129,6 +129,11 @@ class CudnnConv3dTest {
 
   /** A device tensor holding logical {@code v} ([A, B, C, D, E], row-major) in layout {@code l}. */
   static Tensor upload(double[] v, int[] dims, ConvLayout l, ConvPrecision p) {
+    return upload(gpu, v, dims, l, p);
+  }
+
+  /** {@link #upload(double[], int[], ConvLayout, ConvPrecision)} on {@code gpu} (other tests' backend). */
+  static Tensor upload(CudaOps gpu, double[] v, int[] dims, ConvLayout l, ConvPrecision p) {
     DType dt = p == ConvPrecision.BF16 ? DType.BF16 : DType.F32;
     try (Tensor host = Tensor.host(dt, storedShape(l, dims))) {
       float[] f = new float[v.length];
@@ -152,6 +157,11 @@ class CudnnConv3dTest {
 
   /** Logical row-major values of device tensor {@code t} stored in layout {@code l}. */
   static double[] download(Tensor t, int[] dims, ConvLayout l) {
+    return download(gpu, t, dims, l);
+  }
+
+  /** {@link #download(Tensor, int[], ConvLayout)} on {@code gpu} (other tests' backend). */
+  static double[] download(CudaOps gpu, Tensor t, int[] dims, ConvLayout l) {
     try (Tensor host = Tensor.host(t.dtype(), t.shape())) {
       gpu.copy(t, host);
       int n = Math.toIntExact(t.numel());

@@ -4,12 +4,10 @@ import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.comix.runtime.CudaOps;
-import dev.comix.runtime.DType;
 import dev.comix.runtime.Tensor;
 import dev.comix.testing.TestBackends;
 import java.util.Arrays;
 import java.util.Random;
-import org.bytedeco.javacpp.FloatPointer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -41,35 +39,12 @@ class GemmConv3dTest {
 
   /** A device F32 NDHWC tensor holding logical NCDHW values {@code v} of dims [N, C, D, H, W]. */
   static Tensor upload(double[] v, int[] dims) {
-    int n = dims[0], c = dims[1], d = dims[2], h = dims[3], w = dims[4];
-    float[] f = new float[v.length];
-    for (int a = 0; a < n; a++)
-      for (int b = 0; b < c; b++)
-        for (int z = 0; z < d; z++)
-          for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-              f[(((a * d + z) * h + y) * w + x) * c + b] = (float) v[(((a * c + b) * d + z) * h + y) * w + x];
-    try (Tensor host = Tensor.host(DType.F32, n, d, h, w, c)) {
-      new FloatPointer(host.data()).put(f);
-      return gpu.toDevice(host);
-    }
+    return CudnnConv3dTest.upload(gpu, v, dims, ConvLayout.NDHWC, ConvPrecision.F32);
   }
 
   /** Logical NCDHW values of a device NDHWC tensor of logical dims [N, C, D, H, W]. */
   static double[] download(Tensor t, int[] dims) {
-    int n = dims[0], c = dims[1], d = dims[2], h = dims[3], w = dims[4];
-    float[] f;
-    try (Tensor host = gpu.toHost(t)) {
-      f = host.toFloats();
-    }
-    double[] v = new double[f.length];
-    for (int a = 0; a < n; a++)
-      for (int b = 0; b < c; b++)
-        for (int z = 0; z < d; z++)
-          for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-              v[(((a * c + b) * d + z) * h + y) * w + x] = f[(((a * d + z) * h + y) * w + x) * c + b];
-    return v;
+    return CudnnConv3dTest.download(gpu, t, dims, ConvLayout.NDHWC);
   }
 
   static double[] random(Random r, int n) {
