@@ -324,9 +324,10 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   const int64_t nblocks = Mp / kRows;
   const int64_t ntiles = (M + CB - 1) / CB;
 
-  // The statistics of one anchor row a from its max m and sum l of exp(s - m) over k != a:
-  // lse, 1/|P(a)| and the row loss; rows without positives (or only themselves) stay invalid.
-  // sum over a's positives p of s_ap, from z (row a of Z); pos (Dp float64) and zb (Dp) scratch
+  // An anchor's statistics: lse, 1/|P(a)| and the row loss, from its max m and sum l of exp(s - m)
+  // over k != a and the sum of s_ap over its positives; anchors without positives (or only
+  // themselves) stay invalid.
+  // The positives' sum from z (row a of Z); pos (Dp float64) and zb (Dp) scratch:
   auto pos_sim = [&](int64_t a, const T* z, double* pos, T* zb) {
     positives(a, z, pos, zb);
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 chains, not one latency-bound one
