@@ -435,6 +435,30 @@ __device__ __forceinline__ void wait_groups(int pending) {
   }
 }
 
+// The 8 decided planes of a group (lane g of slice s) back to bytes (bitsel transposition) and
+// stored: slices 0..7 write one 4-byte word each (versions 12 and 13).
+template <int NB, bool EVEN, int GW>
+__device__ __forceinline__ void write_result(const comix::bitslice::State<NB>& st, int s, int g, uint8_t* out,
+                                             int64_t e0, int64_t n, bool vec16) {
+  namespace bs = comix::bitslice;
+  uint32_t res[8];
+  bs::result_planes<NB, EVEN>(st, res);
+  bs::transpose_sel(res);
+  if (s < 8) {
+    uint32_t word = res[0];
+#pragma unroll
+    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
+    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+    const int64_t i = e0 + off;
+    if (vec16 && i + 4 <= n) {
+      *reinterpret_cast<uint32_t*>(out + i) = word;
+    } else {
+      for (int j = 0; j < 4; ++j)
+        if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
+    }
+  }
+}
+
 // Version 12 of the bit-sliced kernel (modes kBitslice2; variants 5 and 21): median_bitslice's
 // search unchanged, with the instructions around it cut after reading the SASS of the first H200
 // run (1.150 ms at 1080p x 300, ~11.6 k warp instructions per tile at ~47% issue efficiency with
@@ -523,22 +547,7 @@ median_bitslice2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
   bs::search<NB, LOG_SW, GW, EVEN>(m1, m2, nf, plane, st);
 
-  uint32_t res[8];
-  bs::result_planes<NB, EVEN>(st, res);
-  bs::transpose_sel(res);
-  if (s < 8) {
-    uint32_t word = res[0];
-#pragma unroll
-    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
-    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
-    const int64_t i = e0 + off;
-    if (vec16 && i + 4 <= n) {
-      *reinterpret_cast<uint32_t*>(out + i) = word;
-    } else {
-      for (int j = 0; j < 4; ++j)
-        if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
-    }
-  }
+  write_result<NB, EVEN, GW>(st, s, g, out, e0, n, vec16);
 }
 
 // Version 13 (mode kBitslice3; variants 7 and 23): version 12 with a tile's frames split over NW
@@ -664,22 +673,7 @@ median_bitslice3(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   }
 
   if (warp != 0) return;
-  uint32_t res[8];
-  bs::result_planes<NB, EVEN>(st, res);
-  bs::transpose_sel(res);
-  if (s < 8) {
-    uint32_t word = res[0];
-#pragma unroll
-    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
-    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
-    const int64_t i = e0 + off;
-    if (vec16 && i + 4 <= n) {
-      *reinterpret_cast<uint32_t*>(out + i) = word;
-    } else {
-      for (int j = 0; j < 4; ++j)
-        if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
-    }
-  }
+  write_result<NB, EVEN, GW>(st, s, g, out, e0, n, vec16);
 }
 
 __global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out) {
