@@ -122,6 +122,16 @@ template <int GW>
 COMIX_HD int stage_row(int j, int lane, int k) { return 8 * j * (32 / GW) + lane / (2 * GW) + k * (16 / GW); }
 constexpr int kStageChunksPerLane = 16;  // per block of 8 slots
 
+// Version 14's staging (GW = 4): the NW warps of a block stage the NW adjacent 128-byte columns
+// of their tiles together, so each row piece read is NW * 128 contiguous bytes. Thread tid (of
+// 32 * NW) copies chunk coop_chunk(tid) of the block's row piece (the column of warp chunk / 8,
+// that warp's raw chunk chunk % 8) for rows coop_row(j, tid, k), k = 0..15: for NW = 1 exactly
+// version 12's stage_chunk / stage_row.
+template <int NW>
+COMIX_HD int coop_chunk(int tid) { return tid % (8 * NW); }
+template <int NW>
+COMIX_HD int coop_row(int j, int tid, int k) { return 64 * j + tid / (8 * NW) + 4 * k; }
+
 // Shared-memory word of plane b of (frame t, group g) in a tile of GW groups: each (t, g) owns
 // 8 consecutive words (where its 32 raw bytes were staged), planes XOR-swizzled inside them so
 // that the 32 lanes of a warp hit 32 banks both when transposing and when counting.
@@ -210,6 +220,41 @@ COMIX_HD void lane_pass(uint32_t (&m1)[F], uint32_t (&m2)[F], int nf, int b, uin
       }
       count8(cnt, z);
     }
+  }
+}
+
+// Version 14's lane pass: lane_pass over all F slots with no per-block guard (F is the tile's
+// slot count, a compile-time constant, so the whole pass is one straight-line block the compiler
+// may schedule freely: version 12's `8 * blk < nf` guard made every block of 8 slots start with
+// its own address math and a full shared-memory load latency, seen in its SASS), and the planes of
+// the previous pass held in registers (held[f] = plane b+1 of slot f) for the mask update, so a
+// pass loads each plane once instead of twice. Slots past T count nothing (their masks are 0).
+// Same counts and ORs as lane_pass (the CPU test compares them pass by pass).
+COMIX_BS_EXEC_CHECK
+template <bool EVEN, bool UPDATE, int F, class Plane>
+COMIX_HD void lane_pass_held(uint32_t (&m1)[F], uint32_t (&m2)[F], uint32_t (&held)[F], int b, uint32_t d1, uint32_t d2,
+                             const Plane& plane, uint32_t (&cnt)[kCountBits], uint32_t& o2) {
+  static_assert(F % 8 == 0 && F <= kFrames, "slots per lane: whole blocks of 8, at most kFrames");
+  COMIX_BS_UNROLL
+  for (int j = 0; j < kCountBits; ++j) cnt[j] = 0;
+  o2 = 0;
+  COMIX_BS_UNROLL
+  for (int blk = 0; blk < F / 8; ++blk) {
+    uint32_t z[8];
+    COMIX_BS_UNROLL
+    for (int j = 0; j < 8; ++j) {
+      const int f = 8 * blk + j;
+      const uint32_t p = plane(f, b);
+      if (UPDATE) {
+        const uint32_t q = held[f];
+        m1[f] &= ~(q ^ d1);
+        if (EVEN) m2[f] &= ~(q ^ d2);
+      }
+      held[f] = p;
+      z[j] = m1[f] & ~p;
+      if (EVEN) o2 |= m2[f] & ~p;
+    }
+    count8(cnt, z);
   }
 }
 
@@ -315,6 +360,26 @@ __device__ __forceinline__ void search(uint32_t (&m1)[F], uint32_t (&m2)[F], int
   for (int b = 7; b >= 0; --b) {
     if (b == 7) lane_pass<EVEN, false>(m1, m2, nf, b, 0u, 0u, plane, cnt, o2);
     else lane_pass<EVEN, true>(m1, m2, nf, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    uint32_t tot[NB + 1];
+    sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
+    decide<NB, EVEN>(st, tot, o2);
+  }
+}
+
+// Version 14's search: F = all of the lane's slots (compile time), HOLD: lane_pass_held (planes
+// of the previous pass in registers) instead of lane_pass (loaded again).
+template <int NB, int LOG_SW, int GW, bool EVEN, bool HOLD, int F, class Plane>
+__device__ __forceinline__ void search_fixed(uint32_t (&m1)[F], uint32_t (&m2)[F], const Plane& plane, State<NB>& st) {
+  uint32_t cnt[kCountBits], o2;
+  uint32_t held[HOLD ? F : 1];
+  for (int b = 7; b >= 0; --b) {
+    if constexpr (HOLD) {
+      if (b == 7) lane_pass_held<EVEN, false>(m1, m2, held, b, 0u, 0u, plane, cnt, o2);
+      else lane_pass_held<EVEN, true>(m1, m2, held, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    } else {
+      if (b == 7) lane_pass<EVEN, false>(m1, m2, F, b, 0u, 0u, plane, cnt, o2);
+      else lane_pass<EVEN, true>(m1, m2, F, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    }
     uint32_t tot[NB + 1];
     sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
     decide<NB, EVEN>(st, tot, o2);

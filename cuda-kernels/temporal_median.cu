@@ -37,9 +37,11 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //  kBitslice2: median_bitslice2, version 12 of the same (fewer instructions around the search).
 //  kBitslice3: median_bitslice3, version 13: version 12 with a tile's frames split over 2 or 4
 //  warps of one block (more warps per SM for the same shared memory).
+//  kBitslice4: median_bitslice4, version 14: version 12 with straight-line passes (slot count a
+//  template constant) and NW = 1, 2 or 4 warps per block sharing wider row pieces when staging.
 //  (Variant 6, version 12 plus an L2 prefetch of the tile that starts next, was measured on an
 //  H200 and removed: 1.62 ms at 1080p x 300 against 1.11 without it, benchmarks/RESULTS.md.)
-enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice3 = 7 };
+enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice3 = 7, kBitslice4 = 11 };
 
 __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   // A plain register reinterpretation: building a __half2_raw from the two 16-bit halves made
@@ -676,6 +678,96 @@ median_bitslice3(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   write_result<NB, EVEN, GW>(st, s, g, out, e0, n, vec16);
 }
 
+// Version 14 (mode kBitslice4; variants 11, 27, 43: 1, 2, 4 warps per block): version 12's tile
+// (GW = 4), transposition and search for 128 < T <= 320, with two changes read off the SASS of
+// version 12 (built here, no card) and the phase probes of session 5 (RESULTS.md):
+//  * The lane's slot count is a template constant (NBLK blocks of 8 = frame_slots(T, 8) / 8), so
+//    each pass is one straight-line block. In version 12 every block of 8 slots sat behind a
+//    runtime guard (8 * blk < nf): each started with ~10 instructions of address math and then
+//    waited the full shared-memory latency for its first plane before any logic could issue, 5
+//    blocks x 8 passes per tile with only 5 warps per SM to cover it (Nsight: short-scoreboard
+//    0.95 + wait 1.01 stall cycles per issued instruction). Each plane is also kept in a register
+//    for the next pass's mask update (lane_pass_held: one load per slot and pass instead of two;
+//    217 registers at T = 300, even, which do not limit the 4-5 warps per SM that shared memory
+//    allows).
+//  * NW warps per block share the staging: each row piece the block reads is NW x 128 contiguous
+//    bytes (one warp instruction covers 512 B of one frame at NW = 4, instead of 4 frames' 128 B
+//    each), then a block barrier per block of 8 slots; each warp still transposes and searches
+//    its own 128-byte column in its own 40 KB (T = 300), so the warps per SM stay 4-5. Session 5
+//    read these tiles' staging at 2.09 TB/s against 4.56 for the same bytes read contiguously.
+// Vector path only (n % 16 == 0, 16-byte aligned): the launcher sends other inputs to version 12.
+template <bool EVEN, int NBLK, int NW>
+__global__ void __launch_bounds__(32 * NW, 1)
+median_bitslice4(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
+  namespace bs = comix::bitslice;
+  constexpr int GW = 4, SW = 8, LOG_SW = 3, NB = bs::kCountBits + LOG_SW, F = 8 * NBLK;
+  constexpr int TILE_WORDS = F * SW * GW * 8;  // one warp's tile: 2048 words per block of 8 slots
+  constexpr int RPI = 4;                       // rows per block-wide round of copies (coop_row)
+  static_assert(RPI * bs::kStageChunksPerLane == 8 * SW, "a block of 8 slots is 16 rounds of copies");
+  extern __shared__ __align__(32) uint32_t tiles[];  // NW x [F * SW][GW][8] words
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane % GW, s = lane / GW;
+  uint32_t* tile = tiles + warp * TILE_WORDS;
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
+  const int64_t eb = (int64_t)blockIdx.x * (128 * NW), e0 = eb + 128 * warp;
+
+  // ---- staging: thread tid copies chunk coop_chunk(tid) of rows coop_row(j, tid, k) ----
+  {
+    const int c = bs::coop_chunk<NW>(tid), wc = c / 8, cl = c % 8;
+    const bool col_ok = 16 * (int64_t)c < n - eb;
+    int t = bs::coop_row<NW>(0, tid, 0);
+    const uint8_t* src = frames + eb + (int64_t)t * n + 16 * c;
+    const int64_t step = (int64_t)RPI * n;
+    uint32_t* dst = tiles + wc * TILE_WORDS + bs::raw_word<GW>(t, cl);  // + 128 words per round
+#pragma unroll
+    for (int j = 0; j < NBLK; ++j) {
+#pragma unroll
+      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
+        if (col_ok && t < T) __pipeline_memcpy_async(dst, src, 16);
+        t += RPI;
+        src += step;
+        dst += 128;
+      }
+      __pipeline_commit();
+    }
+  }
+
+  // ---- transposition of the warp's own column, block by block as the groups land ----
+  const int swz = bs::swizzle<GW>(s);
+  unsigned char* my8 = tile8 + 32 * lane;
+  uint32_t poff[8];
+#pragma unroll
+  for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
+#pragma unroll
+  for (int j = 0; j < NBLK; ++j) {
+    wait_groups(NBLK - 1 - j);
+    if (NW > 1) __syncthreads();  // other warps' copies into this warp's column
+    else __syncwarp();
+    unsigned char* blk = my8 + 8192 * j;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
+      const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
+      uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+      bs::transpose_sel(v);
+#pragma unroll
+      for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
+    }
+  }
+  __syncwarp();
+
+  // ---- 8 passes over all F slots, straight-line ----
+  uint32_t m1[F], m2[F];
+#pragma unroll
+  for (int f = 0; f < F; ++f) m1[f] = m2[f] = s + SW * f < T ? 0xffffffffu : 0u;
+  bs::State<NB> st;
+  bs::init_state<NB>(st, T);
+  const uint32_t* mine = tile + (s * GW + g) * 8;
+  auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
+  bs::search_fixed<NB, LOG_SW, GW, EVEN, true>(m1, m2, plane, st);
+
+  if (e0 < n) write_result<NB, EVEN, GW>(st, s, g, out, e0, n, true);
+}
+
 __global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out) {
   const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -848,6 +940,49 @@ int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, c
   return even ? launch_bitslice_t<1, true>(frames, T, n, out, stream, v12) : launch_bitslice_t<1, false>(frames, T, n, out, stream, v12);
 }
 
+// Version 14: 128 < T <= 320 (one 4-group tile, NBLK = frame_slots(T, 8) / 8 = 3..5 blocks of 8
+// slots per lane; fewer blocks are left to version 12, which the automatic choice takes there
+// anyway), vector inputs only; NW warps per block, each with its own 8 KB per block of slots.
+template <bool EVEN, int NBLK, int NW>
+int launch_bitslice4_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  const size_t smem = (size_t)NW * NBLK * 8192;
+  auto kernel = median_bitslice4<EVEN, NBLK, NW>;
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  const int64_t blocks = (n + 128 * NW - 1) / (128 * NW);
+  if (blocks > 0x7fffffff) return COMIX_ERR_ARGUMENT;
+  kernel<<<(unsigned)blocks, 32 * NW, smem, stream>>>(frames, (int)T, n, out);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
+template <int NW>
+int launch_bitslice4_nw(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  const int nblk = comix::bitslice::frame_slots((int)T, 8) / 8;
+  const bool even = T % 2 == 0;
+#define COMIX_BS4(NBLK) (even ? launch_bitslice4_t<true, NBLK, NW>(frames, T, n, out, stream) \
+                              : launch_bitslice4_t<false, NBLK, NW>(frames, T, n, out, stream))
+  switch (nblk) {
+    case 3: return COMIX_BS4(3);
+    case 4: return COMIX_BS4(4);
+    case 5: return COMIX_BS4(5);
+    default: return COMIX_ERR_ARGUMENT;
+  }
+#undef COMIX_BS4
+}
+
+int g_bs4_nw = 1;  // version 14's warps per block (comix_median_cuda_set_variant)
+
+// Version 14 where it applies (128 < T <= 320, vector path), else version 12.
+int launch_bitslice4(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
+                     (reinterpret_cast<uintptr_t>(out) % 4 == 0);
+  if (!vec16 || T <= 128 || T > 8 * comix::bitslice::kFrames) return launch_bitslice(frames, T, n, out, stream, false, 1);
+  if (g_bs4_nw == 4) return launch_bitslice4_nw<4>(frames, T, n, out, stream);
+  if (g_bs4_nw == 2) return launch_bitslice4_nw<2>(frames, T, n, out, stream);
+  return launch_bitslice4_nw<1>(frames, T, n, out, stream);
+}
+
 int max_optin_smem() {
   int dev = 0, v = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return 48 * 1024;
@@ -868,6 +1003,7 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
                                                                       : kVset + 8;
     g_wide_cols = 32;
   }
+  if (g_count_mode == kBitslice4 && T <= kBitsliceMaxT) return launch_bitslice4(frames, T, n, out, stream);
   if ((g_count_mode == kBitslice || g_count_mode == kBitslice2 || g_count_mode == kBitslice3) && T <= kBitsliceMaxT)
     return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16,
                            g_count_mode == kBitslice3 ? 2 : g_count_mode - kBitslice);
@@ -896,6 +1032,14 @@ extern "C" int comix_median_cuda_set_variant(int variant) {
     return COMIX_OK;
   }
   const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
+  if (mode == kBitslice4) {  // version 14: variant >> 4 = 0, 1, 2: 1, 2, 4 warps per block
+    const int sel = variant >> 4;
+    if (sel > 2) return COMIX_ERR_ARGUMENT;
+    g_bs4_nw = 1 << sel;
+    g_count_mode = mode;
+    g_auto = false;
+    return COMIX_OK;
+  }
   if ((mode > kBitslice2 && mode != kBitslice3 && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1)
     return COMIX_ERR_ARGUMENT;
   g_count_mode = mode;

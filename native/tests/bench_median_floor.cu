@@ -9,8 +9,9 @@
 //                      values), transposition and the 8 passes: the compute alone
 //   passes             the 8 passes alone
 // plus a plain coalesced read of the same bytes (16-byte loads, grid-stride) as the read ceiling,
-// and staging alone with 128, 256 or 512 contiguous bytes of each row per block ("x k": blocks
-// per SM), to see whether the median's 128-byte row pieces are what holds its loads at ~2 TB/s.
+// and staging alone with 128, 256 or 512 contiguous bytes of each row per block, on one warp or
+// on 2 / 4 warps as version 14 stages ("k w x b": warps per block, blocks per SM), to see
+// whether the median's 128-byte row pieces are what holds its loads at ~2 TB/s.
 // If stage + passes ~ full, a warp's load wait and its compute do not overlap (too few warps per
 // SM to cover each other); if full ~ max of them, one of them binds.
 // Usage: bench_median_floor [T] [n]   (default 300, 1920*1080*3)
@@ -158,35 +159,38 @@ static double time_ms(F f, int reps) {
   return t[t.size() / 2];
 }
 
-// Staging alone with WB bytes of each row per block (one warp): the same 16-byte cp.async copies
-// as the median kernels, all issued, then one wait; WB = 128 is the median's tile. Tells whether
-// longer contiguous runs per row (and per DRAM page) read faster than 128 bytes.
-template <int WB>
-__global__ void __launch_bounds__(32) stage_rows(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
+// Staging alone with WB bytes of each row per block of NWP warps: the same 16-byte cp.async
+// copies as the median kernels, all issued, then one wait; WB = 128, NWP = 1 is the median's tile
+// (versions 11-13), WB = 128 * NWP the shared staging of version 14 with NWP warps per block (the
+// same shared memory per warp, so about the same warps per SM). Tells whether longer contiguous
+// runs per row (and per DRAM page) read faster than 128 bytes.
+template <int WB, int NWP>
+__global__ void __launch_bounds__(32 * NWP) stage_rows(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
   extern __shared__ __align__(16) unsigned char rows[];
   constexpr int CPR = WB / 16;  // 16-byte chunks per row
   const uint8_t* base = frames + (int64_t)blockIdx.x * WB;
-  for (int q = threadIdx.x; q < T * CPR; q += 32) {
+  for (int q = threadIdx.x; q < T * CPR; q += 32 * NWP) {
     const int t = q / CPR, c = q % CPR;
     __pipeline_memcpy_async(rows + t * WB + 16 * c, base + (int64_t)t * n + 16 * c, 16);
   }
   __pipeline_commit();
   __pipeline_wait_prior(0);
-  __syncwarp();
+  __syncthreads();
   uint32_t fold = 0;
-  for (int q = threadIdx.x; q < T * CPR; q += 32) fold ^= *reinterpret_cast<const uint32_t*>(rows + q * 16);
-  out[(int64_t)blockIdx.x * 32 + threadIdx.x] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));
+  for (int q = threadIdx.x; q < T * CPR; q += 32 * NWP) fold ^= *reinterpret_cast<const uint32_t*>(rows + q * 16);
+  out[((int64_t)blockIdx.x * 32 * NWP + threadIdx.x) % n] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));
 }
 
-template <int WB>
+template <int WB, int NWP>
 static double run_stage_rows(const uint8_t* frames, int T, int64_t n, uint8_t* out, int* per_sm) {
   const size_t smem = (size_t)T * WB;
   if (smem > 227 * 1024) return -1;
-  CK(cudaFuncSetAttribute(stage_rows<WB>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  CK(cudaFuncSetAttribute(stage_rows<WB>, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, stage_rows<WB>, 32, smem));
+  auto k = stage_rows<WB, NWP>;
+  CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, k, 32 * NWP, smem));
   const unsigned blocks = (unsigned)(n / WB);
-  return time_ms([&] { stage_rows<WB><<<blocks, 32, smem>>>(frames, T, n, out); }, 20);
+  return time_ms([&] { k<<<blocks, 32 * NWP, smem>>>(frames, T, n, out); }, 20);
 }
 
 template <int MODE>
@@ -234,7 +238,7 @@ int main(int argc, char** argv) {
   std::printf("median floor probes: T=%d n=%lld (%.2f GB of frames), %zu B shared memory per warp, %d warps per SM x %d SMs\n",
               T, (long long)n, bytes / 1e9, smem, blocks_per_sm, sms);
   auto row = [&](const char* name, double ms) {
-    std::printf("probe %-18s %8.3f ms  %7.0f GB/s of frames\n", name, ms, bytes / ms / 1e6);
+    std::printf("probe %-24s %8.3f ms  %7.0f GB/s of frames\n", name, ms, bytes / ms / 1e6);
   };
   row("full", run_probe<kStage | kTranspose | kPasses>(frames, T, n, out));
   row("stage", run_probe<kStage>(frames, T, n, out));
@@ -242,17 +246,23 @@ int main(int argc, char** argv) {
   row("transpose+passes", run_probe<kTranspose | kPasses>(frames, T, n, out));
   row("passes", run_probe<kPasses>(frames, T, n, out));
   {
+    // "stage rows W B / k w x b": W-byte row pieces, k warps per block, b blocks per SM
+    auto stage = [&](const char* label, double ms, int warps, int per_sm) {
+      char name[64];
+      std::snprintf(name, sizeof name, "stage rows %s %dw x%d", label, warps, per_sm);
+      if (ms > 0) row(name, ms);
+    };
     int per_sm = 0;
-    char name[64];
-    double ms = run_stage_rows<128>(frames, T, n, out, &per_sm);
-    std::snprintf(name, sizeof name, "stage rows 128 B x%d", per_sm);
-    if (ms > 0) row(name, ms);
-    ms = run_stage_rows<256>(frames, T, n, out, &per_sm);
-    std::snprintf(name, sizeof name, "stage rows 256 B x%d", per_sm);
-    if (ms > 0) row(name, ms);
-    ms = run_stage_rows<512>(frames, T, n, out, &per_sm);
-    std::snprintf(name, sizeof name, "stage rows 512 B x%d", per_sm);
-    if (ms > 0) row(name, ms);
+    double ms = run_stage_rows<128, 1>(frames, T, n, out, &per_sm);
+    stage("128 B", ms, 1, per_sm);
+    ms = run_stage_rows<256, 1>(frames, T, n, out, &per_sm);
+    stage("256 B", ms, 1, per_sm);
+    ms = run_stage_rows<512, 1>(frames, T, n, out, &per_sm);
+    stage("512 B", ms, 1, per_sm);
+    ms = run_stage_rows<256, 2>(frames, T, n, out, &per_sm);
+    stage("256 B", ms, 2, per_sm);
+    ms = run_stage_rows<512, 4>(frames, T, n, out, &per_sm);
+    stage("512 B", ms, 4, per_sm);
   }
   uint32_t* sink;
   CK(cudaMalloc(&sink, 4));

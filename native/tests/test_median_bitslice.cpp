@@ -152,6 +152,95 @@ static void check_stage_order() {
   }
 }
 
+// Version 14's cooperative staging (coop_chunk/coop_row, NW warps per block): per block of 8 slots
+// the 16 copies of the 32 * NW threads cover each (warp column, row, chunk) exactly once, rows in
+// the block, at the strides the kernel's pointer increments assume; NW = 1 is version 12's order.
+template <int NW>
+static void check_coop_stage() {
+  for (int j = 0; j < bs::kFrames / 8; ++j) {
+    std::vector<int> hits(NW * 64 * 8, 0);
+    for (int tid = 0; tid < 32 * NW; ++tid) {
+      const int c = bs::coop_chunk<NW>(tid), wc = c / 8, cl = c % 8;
+      CHECK(c >= 0 && c < 8 * NW, "coop_chunk NW=%d", NW);
+      if (NW == 1) CHECK(c == bs::stage_chunk<4>(tid), "coop_chunk differs from stage_chunk");
+      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
+        const int t = bs::coop_row<NW>(j, tid, k);
+        if (NW == 1) CHECK(t == bs::stage_row<4>(j, tid, k), "coop_row differs from stage_row");
+        CHECK(t == bs::coop_row<NW>(0, tid, 0) + 64 * j + 4 * k, "coop_row stride NW=%d", NW);
+        CHECK(bs::raw_word<4>(t, cl) == bs::raw_word<4>(bs::coop_row<NW>(0, tid, 0), cl) + 128 * (k + 16 * j),
+              "coop raw_word stride NW=%d", NW);
+        CHECK(t >= 64 * j && t < 64 * (j + 1), "coop_row out of block NW=%d", NW);
+        ++hits[(wc * 64 + (t - 64 * j)) * 8 + cl];
+      }
+    }
+    for (int h : hits) CHECK(h == 1, "coop stage NW=%d block %d: a chunk staged %d times", NW, j, h);
+  }
+}
+
+// Version 14's search for group g of a transposed tile (median_bitslice4<EVEN, NBLK, NW>, GW = 4):
+// version 12's search over exactly F = 8 * NBLK slots with no guard, by lane_pass_held (the
+// planes of the previous pass held); its counts and ORs are checked against lane_pass (planes
+// loaded again) at every pass, each on its own copy of the masks.
+template <bool EVEN, int NBLK>
+static void search_group_v14(const std::vector<uint32_t>& tile, int T, int g, uint32_t (&res)[8]) {
+  constexpr int GW = 4, SW = 8, LOG_SW = 3, K = bs::kCountBits, NB = K + LOG_SW, F = 8 * NBLK;
+  CHECK(bs::frame_slots(T, SW) == F, "v14: T=%d has %d slots, not %d", T, bs::frame_slots(T, SW), F);
+  struct Lane { uint32_t m1[F], m2[F], h[F], r1[F], r2[F]; bs::State<NB> st; };
+  std::vector<Lane> ln(SW);
+  for (int s = 0; s < SW; ++s) {
+    for (int f = 0; f < F; ++f) ln[s].m1[f] = ln[s].m2[f] = ln[s].r1[f] = ln[s].r2[f] = s + SW * f < T ? 0xffffffffu : 0u;
+    bs::init_state<NB>(ln[s].st, T);
+  }
+  for (int b = 7; b >= 0; --b) {
+    std::vector<std::array<uint32_t, NB + 1>> tot(SW);
+    std::vector<uint32_t> o2(SW);
+    for (int s = 0; s < SW; ++s) {
+      const uint32_t* mine = tile.data() + (s * GW + g) * 8;
+      const int swz = bs::swizzle<GW>(s);
+      auto plane = [&](int f, int pb) { return mine[256 * f + (pb ^ swz)]; };
+      Lane& L = ln[s];
+      uint32_t cnt[K], cref[K], oref;
+      if (b == 7) {
+        bs::lane_pass_held<EVEN, false>(L.m1, L.m2, L.h, b, 0u, 0u, plane, cnt, o2[s]);
+        bs::lane_pass<EVEN, false>(L.r1, L.r2, F, b, 0u, 0u, plane, cref, oref);
+      } else {
+        bs::lane_pass_held<EVEN, true>(L.m1, L.m2, L.h, b, L.st.d1[0], L.st.d2[0], plane, cnt, o2[s]);
+        bs::lane_pass<EVEN, true>(L.r1, L.r2, F, b, L.st.d1[0], L.st.d2[0], plane, cref, oref);
+      }
+      CHECK(std::memcmp(cnt, cref, sizeof cnt) == 0 && (!EVEN || o2[s] == oref),
+            "v14 pass %d differs from lane_pass", b);
+      for (int j = 0; j < K; ++j) tot[s][j] = cnt[j];
+    }
+    for (int r = 0; r < LOG_SW; ++r) {
+      auto old = tot;
+      auto oldo = o2;
+      for (int s = 0; s < SW; ++s) {
+        bs::add_grow(tot[s].data(), old[s ^ (1 << r)].data(), K + r);
+        if (EVEN) o2[s] |= oldo[s ^ (1 << r)];
+      }
+    }
+    for (int s = 0; s < SW; ++s) bs::decide<NB, EVEN>(ln[s].st, tot[s].data(), o2[s]);
+  }
+  bs::result_planes<NB, EVEN>(ln[0].st, res);
+  for (int s = 1; s < SW; ++s) {
+    uint32_t other[8];
+    bs::result_planes<NB, EVEN>(ln[s].st, other);
+    CHECK(std::memcmp(res, other, sizeof res) == 0, "v14: lanes of a group disagree");
+  }
+}
+
+// (The kernel takes 128 < T <= 320, NBLK 3..5; the search is checked for every NBLK.)
+template <bool EVEN>
+static void search_group_v14_any(const std::vector<uint32_t>& tile, int T, int g, uint32_t (&res)[8]) {
+  switch (bs::frame_slots(T, 8) / 8) {
+    case 1: search_group_v14<EVEN, 1>(tile, T, g, res); break;
+    case 2: search_group_v14<EVEN, 2>(tile, T, g, res); break;
+    case 3: search_group_v14<EVEN, 3>(tile, T, g, res); break;
+    case 4: search_group_v14<EVEN, 4>(tile, T, g, res); break;
+    default: search_group_v14<EVEN, 5>(tile, T, g, res); break;
+  }
+}
+
 // Version 13's search for group g of a transposed tile (median_bitslice3<GW, EVEN, NW>): warp w
 // counts only its blocks of 8 slots (w*nblk/NW ... (w+1)*nblk/NW - 1) with F-slot mask arrays,
 // sums over its slices with the butterfly, and the NW partial totals are added in warp order;
@@ -227,7 +316,8 @@ static void search_group_v13(const std::vector<uint32_t>& tile, int T, int g, ui
 // One warp-tile of median_bitslice<GW, EVEN> (v12 = false) or median_bitslice2 (v12 = true:
 // staged rows past T and bytes past n are left unwritten, here poisoned with random bytes;
 // transposition by transpose_sel at the per-lane addresses the kernel uses), lane by lane;
-// nw = 2 or 4: version 13 (the layout of version 12, the search of search_group_v13).
+// nw = 2 or 4: version 13 (the layout of version 12, the search of search_group_v13);
+// nw = -1: version 14 (the layout of version 12, search_group_v14).
 template <int GW, bool EVEN>
 static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, uint8_t* out, bool v12, int nw) {
   constexpr int SW = 32 / GW, E = 32 * GW;
@@ -271,10 +361,13 @@ static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, u
             "item_key GW=%d item=%d", GW, item);
     }
   }
-  for (int g = 0; nw > 1 && g < GW; ++g) {
+  for (int g = 0; (nw > 1 || nw < 0) && g < GW; ++g) {
     uint32_t res[8];
+    if constexpr (GW == 4) {
+      if (nw < 0) search_group_v14_any<EVEN>(tile, T, g, res);
+    }
     if (nw == 2) search_group_v13<GW, EVEN, 2>(tile, T, g, res);
-    else search_group_v13<GW, EVEN, 4>(tile, T, g, res);
+    else if (nw == 4) search_group_v13<GW, EVEN, 4>(tile, T, g, res);
     bs::transpose_sel(res);
     for (int s = 0; s < 8; ++s) {
       const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
@@ -339,7 +432,7 @@ static void simulate(const uint8_t* frames, int T, int64_t n, uint8_t* out, bool
 }
 
 // nw > 1: version 13 with nw warps per tile (v12's layout; `narrow` then means nw = 4, as the
-// variant bit does in comix_median_cuda_set_variant).
+// variant bit does in comix_median_cuda_set_variant); nw < 0: version 14.
 static void check_median(int T, int64_t n, int pattern, bool narrow, bool v12 = false, int nw = 1) {
   std::vector<uint8_t> f((size_t)(T * n));
   auto& g = rng();
@@ -368,7 +461,12 @@ static void check_median(int T, int64_t n, int pattern, bool narrow, bool v12 = 
   std::vector<uint8_t> got((size_t)n, 0xAB);
   const int F = bs::kFrames;
   int gw = T <= 8 * F ? 4 : T <= 16 * F ? 2 : 1;  // as launch_bitslice chooses
-  if (nw > 1) {
+  if (nw < 0) {  // version 14: one 4-group tile (T <= 320); `narrow` has no meaning there
+    CHECK(T <= 8 * F, "v14 takes T <= %d", 8 * F);
+    v12 = true;
+    nw = -1;
+    gw = 4;
+  } else if (nw > 1) {
     v12 = true;
     nw = narrow ? 4 : 2;
   } else if (narrow && gw > 1) {
@@ -391,6 +489,9 @@ int main() {
   check_stage_order<4>();
   check_stage_order<2>();
   check_stage_order<1>();
+  check_coop_stage<1>();
+  check_coop_stage<2>();
+  check_coop_stage<4>();
   int cases = 0;
   for (int T = 1; T <= 700; ++T) {
     // one full tile plus a partial one (16 and 4 bytes short of a second), rotating patterns
@@ -399,12 +500,17 @@ int main() {
     check_median(T, n, (T + 2) % 5, (T / 2) % 2 == 0, true);  // version 12, the other width
     check_median(T, n, (T + 4) % 5, T % 2 == 0, true, 2);     // version 13, 2 or 4 warps
     cases += 3;
+    if (T <= 320) {
+      check_median(T, n, (T + 1) % 5, false, false, -1);  // version 14
+      ++cases;
+    }
   }
   for (int T : {2, 3, 16, 72, 255, 256, 299, 300, 301, 319, 320, 321, 639, 640, 641, 1000, 1279, 1280})
     for (int pattern = 0; pattern < 5; ++pattern)
       for (bool narrow : {false, true})
-        for (int version : {11, 12, 13}) {
-          check_median(T, 256, pattern, narrow, version >= 12, version == 13 ? 2 : 1);
+        for (int version : {11, 12, 13, 14}) {
+          if (version == 14 && (T > 320 || narrow)) continue;
+          check_median(T, 256, pattern, narrow, version >= 12, version == 13 ? 2 : version == 14 ? -1 : 1);
           ++cases;
         }
   std::printf("bitslice median: %d cases\n", cases);
