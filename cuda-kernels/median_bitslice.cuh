@@ -188,16 +188,22 @@ COMIX_HD void add_grow(uint32_t* a, const uint32_t* b, int L) {
   a[L] = carry;
 }
 
-// One lane's pass b over its frame slots f < nf (a multiple of 8): (UPDATE) narrow the candidate masks with the
-// previous pass's decisions d1, d2 (plane b+1); count per pixel the search-1 candidates whose
-// bit b is 0 into cnt; (EVEN) OR the search-2 candidates whose bit b is 0 into o2.
+// One lane's pass b over its frame slots f < nf (a multiple of 8): (UPDATE) narrow the candidate
+// masks with the previous pass's decisions d1, d2 (plane b+1); count per pixel the search-1
+// candidates whose bit b is 0 into cnt; (EVEN) OR the search-2 candidates whose bit b is 0 into o2.
 // plane(f, b) returns plane b of the lane's frame slot f.
 // F: the size of the mask arrays (kFrames, or fewer slots per lane when a tile's frames are split
 // over several warps, version 13).
+// HOLD (version 14): plane b+1 comes from held[f], where the previous pass left it, and plane b
+// is left there for the next pass: one load per slot and pass instead of two. Version 14 also
+// passes nf = F, a compile-time constant, so the per-block guard folds away and the whole pass is
+// one straight-line block the compiler may schedule freely (version 12's runtime guard made every
+// block of 8 slots start with its own address math and a full shared-memory load latency, seen in
+// its SASS). Slots past T count nothing (their masks are 0).
 COMIX_BS_EXEC_CHECK
-template <bool EVEN, bool UPDATE, int F, class Plane>
-COMIX_HD void lane_pass(uint32_t (&m1)[F], uint32_t (&m2)[F], int nf, int b, uint32_t d1, uint32_t d2,
-                        const Plane& plane, uint32_t (&cnt)[kCountBits], uint32_t& o2) {
+template <bool EVEN, bool UPDATE, bool HOLD, int F, class Plane>
+COMIX_HD void lane_pass_impl(uint32_t (&m1)[F], uint32_t (&m2)[F], uint32_t* held, int nf, int b, uint32_t d1,
+                             uint32_t d2, const Plane& plane, uint32_t (&cnt)[kCountBits], uint32_t& o2) {
   static_assert(F % 8 == 0 && F <= kFrames, "slots per lane: whole blocks of 8, at most kFrames");
   COMIX_BS_UNROLL
   for (int j = 0; j < kCountBits; ++j) cnt[j] = 0;
@@ -211,10 +217,11 @@ COMIX_HD void lane_pass(uint32_t (&m1)[F], uint32_t (&m2)[F], int nf, int b, uin
         const int f = 8 * blk + j;
         const uint32_t p = plane(f, b);
         if (UPDATE) {
-          const uint32_t q = plane(f, b + 1);
+          const uint32_t q = HOLD ? held[f] : plane(f, b + 1);
           m1[f] &= ~(q ^ d1);
           if (EVEN) m2[f] &= ~(q ^ d2);
         }
+        if (HOLD) held[f] = p;
         z[j] = m1[f] & ~p;
         if (EVEN) o2 |= m2[f] & ~p;
       }
@@ -223,39 +230,20 @@ COMIX_HD void lane_pass(uint32_t (&m1)[F], uint32_t (&m2)[F], int nf, int b, uin
   }
 }
 
-// Version 14's lane pass: lane_pass over all F slots with no per-block guard (F is the tile's
-// slot count, a compile-time constant, so the whole pass is one straight-line block the compiler
-// may schedule freely: version 12's `8 * blk < nf` guard made every block of 8 slots start with
-// its own address math and a full shared-memory load latency, seen in its SASS), and the planes of
-// the previous pass held in registers (held[f] = plane b+1 of slot f) for the mask update, so a
-// pass loads each plane once instead of twice. Slots past T count nothing (their masks are 0).
-// Same counts and ORs as lane_pass (the CPU test compares them pass by pass).
+COMIX_BS_EXEC_CHECK
+template <bool EVEN, bool UPDATE, int F, class Plane>
+COMIX_HD void lane_pass(uint32_t (&m1)[F], uint32_t (&m2)[F], int nf, int b, uint32_t d1, uint32_t d2,
+                        const Plane& plane, uint32_t (&cnt)[kCountBits], uint32_t& o2) {
+  lane_pass_impl<EVEN, UPDATE, false>(m1, m2, nullptr, nf, b, d1, d2, plane, cnt, o2);
+}
+
+// Version 14's pass over all F slots with the planes held (see lane_pass_impl); the CPU test
+// compares its counts and ORs with lane_pass's at every pass.
 COMIX_BS_EXEC_CHECK
 template <bool EVEN, bool UPDATE, int F, class Plane>
 COMIX_HD void lane_pass_held(uint32_t (&m1)[F], uint32_t (&m2)[F], uint32_t (&held)[F], int b, uint32_t d1, uint32_t d2,
                              const Plane& plane, uint32_t (&cnt)[kCountBits], uint32_t& o2) {
-  static_assert(F % 8 == 0 && F <= kFrames, "slots per lane: whole blocks of 8, at most kFrames");
-  COMIX_BS_UNROLL
-  for (int j = 0; j < kCountBits; ++j) cnt[j] = 0;
-  o2 = 0;
-  COMIX_BS_UNROLL
-  for (int blk = 0; blk < F / 8; ++blk) {
-    uint32_t z[8];
-    COMIX_BS_UNROLL
-    for (int j = 0; j < 8; ++j) {
-      const int f = 8 * blk + j;
-      const uint32_t p = plane(f, b);
-      if (UPDATE) {
-        const uint32_t q = held[f];
-        m1[f] &= ~(q ^ d1);
-        if (EVEN) m2[f] &= ~(q ^ d2);
-      }
-      held[f] = p;
-      z[j] = m1[f] & ~p;
-      if (EVEN) o2 |= m2[f] & ~p;
-    }
-    count8(cnt, z);
-  }
+  lane_pass_impl<EVEN, UPDATE, true>(m1, m2, held, F, b, d1, d2, plane, cnt, o2);
 }
 
 // Per-pixel search state of a 32-pixel group, bit-sliced (NB bits per number).
@@ -332,6 +320,58 @@ COMIX_HD void result_planes(const State<NB>& st, uint32_t (&out)[8]) {
 }
 
 #if defined(__CUDACC__)
+// Versions 12-14 (device only): the byte offsets, inside each item's 32 bytes, of the 8 planes of
+// the items of slice s (plane pb at word pb ^ swizzle(s)), and lane L's in-place transposition
+// of its 8 items of one block of frame slots (item L + 32 f at byte 32 L + 1024 f of the tile,
+// f = 8j..8j+7; blk points at the block's first): 32 raw bytes -> 8 planes each (the CPU test
+// runs transpose_sel at the same addresses).
+// cp.async groups complete in order: block j has landed when at most `pending` newer groups are
+// still in flight (wait_prior needs a compile-time count; at most kFrames/8 - 1 = 4 here).
+// (The includer brings cuda_pipeline.h.)
+__device__ __forceinline__ void wait_groups(int pending) {
+  switch (pending) {
+    case 0: __pipeline_wait_prior(0); break;
+    case 1: __pipeline_wait_prior(1); break;
+    case 2: __pipeline_wait_prior(2); break;
+    case 3: __pipeline_wait_prior(3); break;
+    default: __pipeline_wait_prior(4); break;
+  }
+}
+
+// Versions 12-14: one block of 8 frame slots staged by one lane (thread): its 16 copies of 16
+// bytes at fixed strides (RPI rows, `step` bytes of the frames, 128 words of shared memory apart;
+// rows past T and columns outside the frame, !ok, are skipped), then one cp.async group. The
+// cursors are left at the lane's first copy of the next block.
+template <int RPI>
+__device__ __forceinline__ void stage_block(uint32_t*& dst, const uint8_t*& src, int& t, int T, bool ok, int64_t step) {
+#pragma unroll
+  for (int k = 0; k < kStageChunksPerLane; ++k) {
+    if (ok && t < T) __pipeline_memcpy_async(dst, src, 16);
+    t += RPI;
+    src += step;
+    dst += 128;
+  }
+  __pipeline_commit();
+}
+
+template <int GW>
+__device__ __forceinline__ void plane_offsets(int s, uint32_t (&poff)[8]) {
+  const int swz = swizzle<GW>(s);
+#pragma unroll
+  for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
+}
+__device__ __forceinline__ void transpose_block(unsigned char* blk, const uint32_t (&poff)[8]) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
+    const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
+    uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+    transpose_sel(v);
+#pragma unroll
+    for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
+  }
+}
+
 // The group's total of one pass (device only): the counts of the SW = 2^LOG_SW lanes that share
 // the group's pixels (lanes GW << r apart) summed by a shuffle butterfly into tot (kCountBits +
 // LOG_SW bits); for even T their ORs o2 too. Every lane of the group ends with the same totals.

@@ -425,17 +425,6 @@ median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* _
   }
 }
 
-// cp.async groups complete in order: block j has landed when at most `pending` newer groups are
-// still in flight (wait_prior needs a compile-time count; at most kFrames/8 - 1 = 4 here).
-__device__ __forceinline__ void wait_groups(int pending) {
-  switch (pending) {
-    case 0: __pipeline_wait_prior(0); break;
-    case 1: __pipeline_wait_prior(1); break;
-    case 2: __pipeline_wait_prior(2); break;
-    case 3: __pipeline_wait_prior(3); break;
-    default: __pipeline_wait_prior(4); break;
-  }
-}
 
 // The 8 decided planes of a group (lane g of slice s) back to bytes (bitsel transposition) and
 // stored: slices 0..7 write one 4-byte word each (versions 12 and 13).
@@ -499,16 +488,7 @@ median_bitslice2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
     const uint8_t* src = base + (int64_t)t * n + 16 * c;
     const int64_t step = (int64_t)RPI * n;
     uint32_t* dst = tile + bs::raw_word<GW>(t, c);  // + 128 words per chunk step
-    for (int j = 0; j < nblk; ++j) {
-#pragma unroll
-      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
-        if (col_ok && t < T) __pipeline_memcpy_async(dst, src, 16);
-        t += RPI;
-        src += step;
-        dst += 128;
-      }
-      __pipeline_commit();
-    }
+    for (int j = 0; j < nblk; ++j) bs::stage_block<RPI>(dst, src, t, T, col_ok, step);
   } else {
     for (unsigned q = lane; q < (unsigned)(nf * SW * E); q += 32) {
       const int t = (int)(q / E), c = (int)(q % E);
@@ -521,21 +501,12 @@ median_bitslice2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   const int swz = bs::swizzle<GW>(s);
   unsigned char* my8 = tile8 + 32 * lane;
   uint32_t poff[8];
-#pragma unroll
-  for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
+  bs::plane_offsets<GW>(s, poff);
   for (int j = 0; j < nblk; ++j) {
-    if (vec16) wait_groups(nblk - 1 - j);
+    if (vec16) bs::wait_groups(nblk - 1 - j);
     __syncwarp();
     unsigned char* blk = my8 + 8192 * j;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
-      const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
-      uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-      bs::transpose_sel(v);
-#pragma unroll
-      for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
-    }
+    bs::transpose_block(blk, poff);
   }
   __syncwarp();
 
@@ -593,16 +564,7 @@ median_bitslice3(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
     const uint8_t* src = base + (int64_t)t * n + 16 * c;
     const int64_t step = (int64_t)RPI * n;
     uint32_t* dst = tile + bs::raw_word<GW>(t, c);
-    for (int j = j0; j < j1; ++j) {
-#pragma unroll
-      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
-        if (col_ok && t < T) __pipeline_memcpy_async(dst, src, 16);
-        t += RPI;
-        src += step;
-        dst += 128;
-      }
-      __pipeline_commit();
-    }
+    for (int j = j0; j < j1; ++j) bs::stage_block<RPI>(dst, src, t, T, col_ok, step);
   } else {
     const int row0 = 8 * SW * j0;
     for (unsigned q = lane; q < (unsigned)((j1 - j0) * 8 * SW * E); q += 32) {
@@ -615,21 +577,12 @@ median_bitslice3(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   const int swz = bs::swizzle<GW>(s);
   unsigned char* my8 = tile8 + 32 * lane;
   uint32_t poff[8];
-#pragma unroll
-  for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
+  bs::plane_offsets<GW>(s, poff);
   for (int j = j0; j < j1; ++j) {
-    if (vec16) wait_groups(j1 - 1 - j);
+    if (vec16) bs::wait_groups(j1 - 1 - j);
     __syncwarp();
     unsigned char* blk = my8 + 8192 * j;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
-      const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
-      uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-      bs::transpose_sel(v);
-#pragma unroll
-      for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
-    }
+    bs::transpose_block(blk, poff);
   }
   __syncwarp();
 
@@ -719,39 +672,21 @@ median_bitslice4(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
     const int64_t step = (int64_t)RPI * n;
     uint32_t* dst = tiles + wc * TILE_WORDS + bs::raw_word<GW>(t, cl);  // + 128 words per round
 #pragma unroll
-    for (int j = 0; j < NBLK; ++j) {
-#pragma unroll
-      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
-        if (col_ok && t < T) __pipeline_memcpy_async(dst, src, 16);
-        t += RPI;
-        src += step;
-        dst += 128;
-      }
-      __pipeline_commit();
-    }
+    for (int j = 0; j < NBLK; ++j) bs::stage_block<RPI>(dst, src, t, T, col_ok, step);
   }
 
   // ---- transposition of the warp's own column, block by block as the groups land ----
   const int swz = bs::swizzle<GW>(s);
   unsigned char* my8 = tile8 + 32 * lane;
   uint32_t poff[8];
-#pragma unroll
-  for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
+  bs::plane_offsets<GW>(s, poff);
 #pragma unroll
   for (int j = 0; j < NBLK; ++j) {
-    wait_groups(NBLK - 1 - j);
+    bs::wait_groups(NBLK - 1 - j);
     if (NW > 1) __syncthreads();  // other warps' copies into this warp's column
     else __syncwarp();
     unsigned char* blk = my8 + 8192 * j;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
-      const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
-      uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-      bs::transpose_sel(v);
-#pragma unroll
-      for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
-    }
+    bs::transpose_block(blk, poff);
   }
   __syncwarp();
 

@@ -38,16 +38,6 @@ namespace bs = comix::bitslice;
 
 enum : int { kStage = 1, kTranspose = 2, kPasses = 4 };
 
-__device__ __forceinline__ void wait_groups(int pending) {
-  switch (pending) {
-    case 0: __pipeline_wait_prior(0); break;
-    case 1: __pipeline_wait_prior(1); break;
-    case 2: __pipeline_wait_prior(2); break;
-    case 3: __pipeline_wait_prior(3); break;
-    default: __pipeline_wait_prior(4); break;
-  }
-}
-
 template <bool EVEN, int MODE>
 __global__ void __launch_bounds__(32) probe(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
   constexpr int GW = 4, SW = 8, E = 128, LOG_SW = 3, K = bs::kCountBits, NB = K + LOG_SW, RPI = 4;
@@ -63,37 +53,19 @@ __global__ void __launch_bounds__(32) probe(const uint8_t* __restrict__ frames, 
     const uint8_t* src = base + (int64_t)t * n + 16 * c;
     const int64_t step = (int64_t)RPI * n;
     uint32_t* dst = tile + bs::raw_word<GW>(t, c);
-    for (int j = 0; j < nblk; ++j) {
-#pragma unroll
-      for (int k = 0; k < bs::kStageChunksPerLane; ++k) {
-        if (t < T) __pipeline_memcpy_async(dst, src, 16);
-        t += RPI;
-        src += step;
-        dst += 128;
-      }
-      __pipeline_commit();
-    }
+    for (int j = 0; j < nblk; ++j) bs::stage_block<RPI>(dst, src, t, T, true, step);
   }
   const int swz = bs::swizzle<GW>(s);
   unsigned char* my8 = tile8 + 32 * lane;
   uint32_t poff[8];
-#pragma unroll
-  for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
+  bs::plane_offsets<GW>(s, poff);
   uint32_t fold = 0;
   for (int j = 0; j < nblk; ++j) {
-    if (MODE & kStage) wait_groups(nblk - 1 - j);
+    if (MODE & kStage) bs::wait_groups(nblk - 1 - j);
     __syncwarp();
     unsigned char* blk = my8 + 8192 * j;
     if (MODE & kTranspose) {
-#pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
-        const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
-        uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-        bs::transpose_sel(v);
-#pragma unroll
-        for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
-      }
+      bs::transpose_block(blk, poff);
     } else if (!(MODE & kPasses)) {  // stage only: read what landed so the copies are needed
 #pragma unroll
       for (int i = 0; i < 8; ++i) {

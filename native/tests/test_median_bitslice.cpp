@@ -129,6 +129,20 @@ static void check_banks() {
   }
 }
 
+// sum_slices' shuffle butterfly over the SW slices of a group, simulated:
+// __shfl_xor_sync(…, GW << r) reads slice s ^ (1 << r).
+template <int NB, int LOG_SW, bool EVEN>
+static void butterfly(std::vector<std::array<uint32_t, NB + 1>>& tot, std::vector<uint32_t>& o2) {
+  for (int r = 0; r < LOG_SW; ++r) {
+    const auto old = tot;
+    const auto oldo = o2;
+    for (size_t s = 0; s < tot.size(); ++s) {
+      bs::add_grow(tot[s].data(), old[s ^ (1u << r)].data(), bs::kCountBits + r);
+      if (EVEN) o2[s] |= oldo[s ^ (1u << r)];
+    }
+  }
+}
+
 // Version 12's staging order (stage_row/stage_chunk): the 16 chunks per lane and block of 8 slots
 // cover each (row, chunk) of the block exactly once, at the fixed strides the kernel's pointer
 // increments assume (RPI rows, 128 words of shared memory per step).
@@ -211,14 +225,7 @@ static void search_group_v14(const std::vector<uint32_t>& tile, int T, int g, ui
             "v14 pass %d differs from lane_pass", b);
       for (int j = 0; j < K; ++j) tot[s][j] = cnt[j];
     }
-    for (int r = 0; r < LOG_SW; ++r) {
-      auto old = tot;
-      auto oldo = o2;
-      for (int s = 0; s < SW; ++s) {
-        bs::add_grow(tot[s].data(), old[s ^ (1 << r)].data(), K + r);
-        if (EVEN) o2[s] |= oldo[s ^ (1 << r)];
-      }
-    }
+    butterfly<NB, LOG_SW, EVEN>(tot, o2);
     for (int s = 0; s < SW; ++s) bs::decide<NB, EVEN>(ln[s].st, tot[s].data(), o2[s]);
   }
   bs::result_planes<NB, EVEN>(ln[0].st, res);
@@ -283,14 +290,7 @@ static void search_group_v13(const std::vector<uint32_t>& tile, int T, int g, ui
         else bs::lane_pass<EVEN, true>(a1, a2, nfw, b, sl.d1[0], sl.d2[0], plane, cnt, o2[s]);
         for (int j = 0; j < K; ++j) tot[s][j] = cnt[j];
       }
-      for (int r = 0; r < LOG_SW; ++r) {
-        auto old = tot;
-        auto oldo = o2;
-        for (int s = 0; s < SW; ++s) {
-          bs::add_grow(tot[s].data(), old[s ^ (1 << r)].data(), K + r);
-          if (EVEN) o2[s] |= oldo[s ^ (1 << r)];
-        }
-      }
+      butterfly<NB, LOG_SW, EVEN>(tot, o2);
       for (int s = 1; s < SW; ++s) CHECK(tot[s] == tot[0] && o2[s] == o2[0], "v13: slices of a warp disagree");
       part[w] = tot[0];  // the kernel's lane s == 0 writes NB words and o2
       part_o2[w] = o2[0];
@@ -397,14 +397,7 @@ static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, u
         else bs::lane_pass<EVEN, true>(a1, a2, nf, b, st[s].d1[0], st[s].d2[0], plane, cnt, o2[s]);
         for (int j = 0; j < K; ++j) tot[s][j] = cnt[j];
       }
-      for (int r = 0; r < LOG_SW; ++r) {  // __shfl_xor_sync(…, GW << r) == slice s ^ (1 << r)
-        auto old = tot;
-        auto oldo = o2;
-        for (int s = 0; s < SW; ++s) {
-          bs::add_grow(tot[s].data(), old[s ^ (1 << r)].data(), K + r);
-          if (EVEN) o2[s] |= oldo[s ^ (1 << r)];
-        }
-      }
+      butterfly<NB, LOG_SW, EVEN>(tot, o2);
       for (int s = 0; s < SW; ++s) bs::decide<NB, EVEN>(st[s], tot[s].data(), o2[s]);
     }
     uint32_t res[8];
