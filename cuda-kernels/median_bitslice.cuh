@@ -132,6 +132,18 @@ COMIX_HD int coop_chunk(int tid) { return tid % (8 * NW); }
 template <int NW>
 COMIX_HD int coop_row(int j, int tid, int k) { return 64 * j + tid / (8 * NW) + 4 * k; }
 
+// Version 14's warp tile holds exactly T rows (T * 128 bytes, not frame_slots(T, 8) * 64 rows), so
+// that more blocks fit an SM (two-warp blocks at T <= 300: 3 per SM instead of 2). Lane s's slot f
+// is row s + 8 f; only slots of the last block of 8 can lie past the tile (T > 8 * (F - 8), F =
+// frame_slots(T, 8)). Such a slot is read at slot 0 instead (its masks are 0: what it reads never
+// counts) and is not transposed: exact_slot is the slot whose planes are read for slot f, and
+// slots_in_block the slots of block j that lie inside the tile (8 for every block but the last).
+COMIX_HD int exact_slot(int f, int F, int s, int T) { return f < F - 8 || s + 8 * f < T ? f : 0; }
+COMIX_HD int slots_in_block(int j, int s, int T) {
+  const int v = (T - s + 7) / 8 - 8 * j;  // slots f < (T - s + 7) / 8 have s + 8 f < T
+  return v < 0 ? 0 : v > 8 ? 8 : v;
+}
+
 // Shared-memory word of plane b of (frame t, group g) in a tile of GW groups: each (t, g) owns
 // 8 consecutive words (where its 32 raw bytes were staged), planes XOR-swizzled inside them so
 // that the 32 lanes of a warp hit 32 banks both when transposing and when counting.
@@ -360,9 +372,11 @@ __device__ __forceinline__ void plane_offsets(int s, uint32_t (&poff)[8]) {
 #pragma unroll
   for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
 }
-__device__ __forceinline__ void transpose_block(unsigned char* blk, const uint32_t (&poff)[8]) {
+// nvalid < 8 (version 14's last block): only the first nvalid items are transposed.
+__device__ __forceinline__ void transpose_block(unsigned char* blk, const uint32_t (&poff)[8], int nvalid = 8) {
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
+    if (i >= nvalid) break;
     const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
     const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
     uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};

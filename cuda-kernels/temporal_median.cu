@@ -641,25 +641,29 @@ median_bitslice3(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
 //    blocks x 8 passes per tile with only 5 warps per SM to cover it (Nsight: short-scoreboard
 //    0.95 + wait 1.01 stall cycles per issued instruction). Each plane is also kept in a register
 //    for the next pass's mask update (lane_pass_held: one load per slot and pass instead of two;
-//    217 registers at T = 300, even, which do not limit the 4-5 warps per SM that shared memory
+//    221 registers at T = 300, even, which do not limit the 5-6 warps per SM that shared memory
 //    allows).
 //  * NW warps per block share the staging: each row piece the block reads is NW x 128 contiguous
 //    bytes (one warp instruction covers 512 B of one frame at NW = 4, instead of 4 frames' 128 B
 //    each), then a block barrier per block of 8 slots; each warp still transposes and searches
-//    its own 128-byte column in its own 40 KB (T = 300), so the warps per SM stay 4-5. Session 5
-//    read these tiles' staging at 2.09 TB/s against 4.56 for the same bytes read contiguously.
+//    its own 128-byte column. Session 5 read these tiles' staging at 2.09 TB/s against 4.56 for
+//    the same bytes read contiguously.
+//  * Each warp's tile holds exactly T rows (T * 128 bytes; versions 11-13 round up to whole
+//    blocks of 64 rows: 40 KB at T = 300), so at T <= 300 three two-warp blocks fit an SM
+//    (3 x (75 + 1 reserved) KB = 228 KB): 6 warps per SM with 256-byte row pieces, where padded
+//    tiles gave 4. Slots past T are read at slot 0 and not transposed (exact_slot, slots_in_block).
 // Vector path only (n % 16 == 0, 16-byte aligned): the launcher sends other inputs to version 12.
 template <bool EVEN, int NBLK, int NW>
 __global__ void __launch_bounds__(32 * NW, 1)
 median_bitslice4(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
   namespace bs = comix::bitslice;
   constexpr int GW = 4, SW = 8, LOG_SW = 3, NB = bs::kCountBits + LOG_SW, F = 8 * NBLK;
-  constexpr int TILE_WORDS = F * SW * GW * 8;  // one warp's tile: 2048 words per block of 8 slots
+  const int tile_words = T * GW * 8;          // one warp's tile: exactly T rows of 128 bytes
   constexpr int RPI = 4;                       // rows per block-wide round of copies (coop_row)
   static_assert(RPI * bs::kStageChunksPerLane == 8 * SW, "a block of 8 slots is 16 rounds of copies");
-  extern __shared__ __align__(32) uint32_t tiles[];  // NW x [F * SW][GW][8] words
+  extern __shared__ __align__(32) uint32_t tiles[];  // NW x [T][GW][8] words
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane % GW, s = lane / GW;
-  uint32_t* tile = tiles + warp * TILE_WORDS;
+  uint32_t* tile = tiles + warp * tile_words;
   unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
   const int64_t eb = (int64_t)blockIdx.x * (128 * NW), e0 = eb + 128 * warp;
 
@@ -670,7 +674,7 @@ median_bitslice4(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
     int t = bs::coop_row<NW>(0, tid, 0);
     const uint8_t* src = frames + eb + (int64_t)t * n + 16 * c;
     const int64_t step = (int64_t)RPI * n;
-    uint32_t* dst = tiles + wc * TILE_WORDS + bs::raw_word<GW>(t, cl);  // + 128 words per round
+    uint32_t* dst = tiles + wc * tile_words + bs::raw_word<GW>(t, cl);  // + 128 words per round
 #pragma unroll
     for (int j = 0; j < NBLK; ++j) bs::stage_block<RPI>(dst, src, t, T, col_ok, step);
   }
@@ -686,18 +690,18 @@ median_bitslice4(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
     if (NW > 1) __syncthreads();  // other warps' copies into this warp's column
     else __syncwarp();
     unsigned char* blk = my8 + 8192 * j;
-    bs::transpose_block(blk, poff);
+    bs::transpose_block(blk, poff, j < NBLK - 1 ? 8 : bs::slots_in_block(j, s, T));
   }
   __syncwarp();
 
-  // ---- 8 passes over all F slots, straight-line ----
+  // ---- 8 passes over all F slots, straight-line (slots past T read at slot 0, masks 0) ----
   uint32_t m1[F], m2[F];
 #pragma unroll
   for (int f = 0; f < F; ++f) m1[f] = m2[f] = s + SW * f < T ? 0xffffffffu : 0u;
   bs::State<NB> st;
   bs::init_state<NB>(st, T);
   const uint32_t* mine = tile + (s * GW + g) * 8;
-  auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
+  auto plane = [&](int f, int b) { return mine[256 * bs::exact_slot(f, F, s, T) + (b ^ swz)]; };
   bs::search_fixed<NB, LOG_SW, GW, EVEN, true>(m1, m2, plane, st);
 
   if (e0 < n) write_result<NB, EVEN, GW>(st, s, g, out, e0, n, true);
@@ -877,10 +881,10 @@ int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, c
 
 // Version 14: 128 < T <= 320 (one 4-group tile, NBLK = frame_slots(T, 8) / 8 = 3..5 blocks of 8
 // slots per lane; fewer blocks are left to version 12, which the automatic choice takes there
-// anyway), vector inputs only; NW warps per block, each with its own 8 KB per block of slots.
+// anyway), vector inputs only; NW warps per block, each with its own T * 128 bytes.
 template <bool EVEN, int NBLK, int NW>
 int launch_bitslice4_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
-  const size_t smem = (size_t)NW * NBLK * 8192;
+  const size_t smem = (size_t)NW * T * 128;
   auto kernel = median_bitslice4<EVEN, NBLK, NW>;
   COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));

@@ -191,10 +191,27 @@ static void check_coop_stage() {
   }
 }
 
+// Version 14's exact-T tile: for every T it takes (frame_slots(T, 8) = 8..40 slots) and lane
+// slice s, exact_slot keeps every slot inside the T rows, keeps each slot whose row is inside,
+// and slots_in_block counts exactly the slots of each block that are inside.
+static void check_exact_slots() {
+  for (int T = 8; T <= 320; ++T) {  // the kernel takes 128 < T <= 320; slot 0 is inside from T = 8
+    const int F = bs::frame_slots(T, 8);
+    for (int s = 0; s < 8; ++s)
+      for (int f = 0; f < F; ++f) {
+        const int e = bs::exact_slot(f, F, s, T);
+        CHECK(s + 8 * e < T, "exact_slot T=%d s=%d f=%d reads row %d", T, s, f, s + 8 * e);
+        if (s + 8 * f < T) CHECK(e == f, "exact_slot moved an inside slot T=%d s=%d f=%d", T, s, f);
+        CHECK((f % 8 < bs::slots_in_block(f / 8, s, T)) == (s + 8 * f < T), "slots_in_block T=%d s=%d f=%d", T, s, f);
+      }
+  }
+}
+
 // Version 14's search for group g of a transposed tile (median_bitslice4<EVEN, NBLK, NW>, GW = 4):
 // version 12's search over exactly F = 8 * NBLK slots with no guard, by lane_pass_held (the
-// planes of the previous pass held); its counts and ORs are checked against lane_pass (planes
-// loaded again) at every pass, each on its own copy of the masks.
+// planes of the previous pass held), on a tile of exactly T rows with the slots past T read at
+// slot 0 (exact_slot); its counts and ORs are checked against lane_pass (planes loaded again) at
+// every pass, each on its own copy of the masks.
 template <bool EVEN, int NBLK>
 static void search_group_v14(const std::vector<uint32_t>& tile, int T, int g, uint32_t (&res)[8]) {
   constexpr int GW = 4, SW = 8, LOG_SW = 3, K = bs::kCountBits, NB = K + LOG_SW, F = 8 * NBLK;
@@ -209,9 +226,13 @@ static void search_group_v14(const std::vector<uint32_t>& tile, int T, int g, ui
     std::vector<std::array<uint32_t, NB + 1>> tot(SW);
     std::vector<uint32_t> o2(SW);
     for (int s = 0; s < SW; ++s) {
-      const uint32_t* mine = tile.data() + (s * GW + g) * 8;
       const int swz = bs::swizzle<GW>(s);
-      auto plane = [&](int f, int pb) { return mine[256 * f + (pb ^ swz)]; };
+      // the kernel's exact-T addressing; any read past the T rows fails the test
+      auto plane = [&](int f, int pb) {
+        const size_t i = (size_t)((s * GW + g) * 8 + 256 * bs::exact_slot(f, F, s, T) + (pb ^ swz));
+        CHECK(i < tile.size(), "v14 reads word %zu of a %zu-word tile (T=%d s=%d f=%d)", i, tile.size(), T, s, f);
+        return i < tile.size() ? tile[i] : 0u;
+      };
       Lane& L = ln[s];
       uint32_t cnt[K], cref[K], oref;
       if (b == 7) {
@@ -236,7 +257,7 @@ static void search_group_v14(const std::vector<uint32_t>& tile, int T, int g, ui
   }
 }
 
-// (The kernel takes 128 < T <= 320, NBLK 3..5; the search is checked for every NBLK.)
+// (The kernel takes 128 < T <= 320, NBLK 3..5; the search is checked for every NBLK, T >= 8.)
 template <bool EVEN>
 static void search_group_v14_any(const std::vector<uint32_t>& tile, int T, int g, uint32_t (&res)[8]) {
   switch (bs::frame_slots(T, 8) / 8) {
@@ -332,11 +353,20 @@ static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, u
     for (int c = 0; c < E; ++c)
       tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] =
           t < T && c < w ? frames[(int64_t)t * n + e0 + c] : v12 ? (uint8_t)rng()() : 0;
+  if (nw < 0) {
+    // version 14: the warp's tile holds exactly T rows (the kernel allocates T * 128 bytes), so a
+    // read past it fails here (tile.at); lane L transposes only the slots inside it
+    CHECK(GW == 4, "v14 has 4 groups");
+    tile.resize((size_t)T * GW * 8);
+    tile8 = reinterpret_cast<unsigned char*>(tile.data());
+  }
   if (v12) {
     // lane L transposes items L + 32 f (its own slots f), planes at byte 32 L + 1024 f + 4 (pb ^ swz)
     for (int lane = 0; lane < 32; ++lane) {
       const int swz = bs::swizzle<GW>(lane / GW);
       for (int f = 0; f < nf; ++f) {
+        if (nw < 0 && f % 8 >= bs::slots_in_block(f / 8, lane / GW, T)) continue;  // past T
+        if (nw < 0) CHECK(lane / GW + 8 * f < T, "v14 transposes row %d >= T=%d", lane / GW + 8 * f, T);
         unsigned char* p = tile8 + 32 * lane + 1024 * f;
         uint32_t v[8];
         std::memcpy(v, p, sizeof v);
@@ -485,6 +515,7 @@ int main() {
   check_coop_stage<1>();
   check_coop_stage<2>();
   check_coop_stage<4>();
+  check_exact_slots();
   int cases = 0;
   for (int T = 1; T <= 700; ++T) {
     // one full tile plus a partial one (16 and 4 bytes short of a second), rotating patterns
@@ -493,8 +524,8 @@ int main() {
     check_median(T, n, (T + 2) % 5, (T / 2) % 2 == 0, true);  // version 12, the other width
     check_median(T, n, (T + 4) % 5, T % 2 == 0, true, 2);     // version 13, 2 or 4 warps
     cases += 3;
-    if (T <= 320) {
-      check_median(T, n, (T + 1) % 5, false, false, -1);  // version 14
+    if (T >= 8 && T <= 320) {
+      check_median(T, n, (T + 1) % 5, false, false, -1);  // version 14 (kernel: 128 < T <= 320)
       ++cases;
     }
   }
@@ -502,7 +533,7 @@ int main() {
     for (int pattern = 0; pattern < 5; ++pattern)
       for (bool narrow : {false, true})
         for (int version : {11, 12, 13, 14}) {
-          if (version == 14 && (T > 320 || narrow)) continue;
+          if (version == 14 && (T < 8 || T > 320 || narrow)) continue;
           check_median(T, 256, pattern, narrow, version >= 12, version == 13 ? 2 : version == 14 ? -1 : 1);
           ++cases;
         }
