@@ -631,7 +631,7 @@ median_bitslice3(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   write_result<NB, EVEN, GW>(st, s, g, out, e0, n, vec16);
 }
 
-// Version 14 (mode kBitslice4; variants 11, 27, 43: 1, 2, 4 warps per block): version 12's tile
+// Version 14 (mode kBitslice4; variants 11, 27, 59, 43: 1, 2, 3, 4 warps per block): version 12's tile
 // (GW = 4), transposition and search for 128 < T <= 320, with two changes read off the SASS of
 // version 12 (built here, no card) and the phase probes of session 5 (RESULTS.md):
 //  * The lane's slot count is a template constant (NBLK blocks of 8 = frame_slots(T, 8) / 8), so
@@ -651,7 +651,7 @@ median_bitslice3(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
 //  * Each warp's tile holds exactly T rows (T * 128 bytes; versions 11-13 round up to whole
 //    blocks of 64 rows: 40 KB at T = 300), so at T <= 300 three two-warp blocks fit an SM
 //    (3 x (75 + 1 reserved) KB = 228 KB): 6 warps per SM with 256-byte row pieces, where padded
-//    tiles gave 4. Slots past T are read at slot 0 and not transposed (exact_slot, slots_in_block).
+//    tiles gave 4; three-warp blocks fit twice (6 warps, 384-byte pieces). Slots past T are read at slot 0 and not transposed (exact_slot, slots_in_block).
 // Vector path only (n % 16 == 0, 16-byte aligned): the launcher sends other inputs to version 12.
 template <bool EVEN, int NBLK, int NW>
 __global__ void __launch_bounds__(32 * NW, 1)
@@ -918,6 +918,7 @@ int launch_bitslice4(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, 
                      (reinterpret_cast<uintptr_t>(out) % 4 == 0);
   if (!vec16 || T <= 128 || T > 8 * comix::bitslice::kFrames) return launch_bitslice(frames, T, n, out, stream, false, 1);
   if (g_bs4_nw == 4) return launch_bitslice4_nw<4>(frames, T, n, out, stream);
+  if (g_bs4_nw == 3) return launch_bitslice4_nw<3>(frames, T, n, out, stream);
   if (g_bs4_nw == 2) return launch_bitslice4_nw<2>(frames, T, n, out, stream);
   return launch_bitslice4_nw<1>(frames, T, n, out, stream);
 }
@@ -971,10 +972,10 @@ extern "C" int comix_median_cuda_set_variant(int variant) {
     return COMIX_OK;
   }
   const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
-  if (mode == kBitslice4) {  // version 14: variant >> 4 = 0, 1, 2: 1, 2, 4 warps per block
+  if (mode == kBitslice4) {  // version 14: variant >> 4 = 0, 1, 2, 3: 1, 2, 4, 3 warps per block
     const int sel = variant >> 4;
-    if (sel > 2) return COMIX_ERR_ARGUMENT;
-    g_bs4_nw = 1 << sel;
+    if (sel > 3) return COMIX_ERR_ARGUMENT;
+    g_bs4_nw = sel == 3 ? 3 : 1 << sel;
     g_count_mode = mode;
     g_auto = false;
     return COMIX_OK;

@@ -233,6 +233,8 @@ int main(int argc, char** argv) {
     stage("512 B", ms, 1, per_sm);
     ms = run_stage_rows<256, 2>(frames, T, n, out, &per_sm);
     stage("256 B", ms, 2, per_sm);
+    ms = run_stage_rows<384, 3>(frames, T, n, out, &per_sm);
+    stage("384 B", ms, 3, per_sm);
     ms = run_stage_rows<512, 4>(frames, T, n, out, &per_sm);
     stage("512 B", ms, 4, per_sm);
   }

@@ -514,6 +514,7 @@ int main() {
   check_stage_order<1>();
   check_coop_stage<1>();
   check_coop_stage<2>();
+  check_coop_stage<3>();
   check_coop_stage<4>();
   check_exact_slots();
   int cases = 0;
