@@ -136,33 +136,46 @@ static double time_ms(F f, int reps) {
 // (versions 11-13), WB = 128 * NWP the shared staging of version 14 with NWP warps per block (the
 // same shared memory per warp, so about the same warps per SM). Tells whether longer contiguous
 // runs per row (and per DRAM page) read faster than 128 bytes.
+// stride: bytes between a tile's consecutive rows (n for the median: one frame, 6.2 MB at 1080p,
+// so every row is in another 2 MB page). A smaller stride reads the same number of bytes in the
+// same per-block pattern from groups of T rows of `stride` bytes (group = block / cols): if
+// 128-byte pieces read fast at a small stride, what slows the median's staging is the rows' spread
+// over pages (TLB reach or DRAM row misses), not the piece width.
 template <int WB, int NWP>
-__global__ void __launch_bounds__(32 * NWP) stage_rows(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
+__global__ void __launch_bounds__(32 * NWP) stage_rows(const uint8_t* __restrict__ frames, int T, int64_t stride,
+                                                       int64_t cols, uint8_t* __restrict__ out) {
   extern __shared__ __align__(16) unsigned char rows[];
   constexpr int CPR = WB / 16;  // 16-byte chunks per row
-  const uint8_t* base = frames + (int64_t)blockIdx.x * WB;
+  const int64_t group = blockIdx.x / cols, col = blockIdx.x % cols;
+  const uint8_t* base = frames + group * T * stride + col * WB;
   for (int q = threadIdx.x; q < T * CPR; q += 32 * NWP) {
     const int t = q / CPR, c = q % CPR;
-    __pipeline_memcpy_async(rows + t * WB + 16 * c, base + (int64_t)t * n + 16 * c, 16);
+    __pipeline_memcpy_async(rows + t * WB + 16 * c, base + (int64_t)t * stride + 16 * c, 16);
   }
   __pipeline_commit();
   __pipeline_wait_prior(0);
   __syncthreads();
   uint32_t fold = 0;
   for (int q = threadIdx.x; q < T * CPR; q += 32 * NWP) fold ^= *reinterpret_cast<const uint32_t*>(rows + q * 16);
-  out[((int64_t)blockIdx.x * 32 * NWP + threadIdx.x) % n] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));
+  out[(int64_t)blockIdx.x * 32 * NWP + threadIdx.x] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));
 }
 
+// Returns ms; *bytes = the bytes read (all T x n frames when stride = n; floor(n / stride) groups
+// of T x stride otherwise).
 template <int WB, int NWP>
-static double run_stage_rows(const uint8_t* frames, int T, int64_t n, uint8_t* out, int* per_sm) {
+static double run_stage_rows(const uint8_t* frames, int T, int64_t n, uint8_t* out, int* per_sm, int64_t stride = 0,
+                             double* bytes = nullptr) {
+  if (stride == 0) stride = n;
   const size_t smem = (size_t)T * WB;
-  if (smem > 227 * 1024) return -1;
+  if (smem > 227 * 1024 || stride % WB != 0 || stride > n) return -1;
   auto k = stage_rows<WB, NWP>;
   CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   CK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
   CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, k, 32 * NWP, smem));
-  const unsigned blocks = (unsigned)(n / WB);
-  return time_ms([&] { k<<<blocks, 32 * NWP, smem>>>(frames, T, n, out); }, 20);
+  const int64_t cols = stride / WB, groups = n / stride;
+  const unsigned blocks = (unsigned)(cols * groups);  // blocks * 32 * NWP <= n / 4: inside out (n bytes), as WB >= 128 * NWP
+  if (bytes) *bytes = (double)groups * T * stride;
+  return time_ms([&] { k<<<blocks, 32 * NWP, smem>>>(frames, T, stride, cols, out); }, 20);
 }
 
 template <int MODE>
@@ -237,6 +250,14 @@ int main(int argc, char** argv) {
     stage("384 B", ms, 3, per_sm);
     ms = run_stage_rows<512, 4>(frames, T, n, out, &per_sm);
     stage("512 B", ms, 4, per_sm);
+    // 128-byte pieces, one warp, rows closer than a frame apart: the same bytes per block
+    for (int64_t stride : {(int64_t)5760, (int64_t)65536, (int64_t)(2 << 20) + 128}) {
+      double got = 0;
+      ms = run_stage_rows<128, 1>(frames, T, n, out, &per_sm, stride, &got);
+      if (ms > 0)
+        std::printf("probe stage rows 128 B 1w x%d, rows %lld B apart %8.3f ms  %7.0f GB/s of %.2f GB\n", per_sm,
+                    (long long)stride, ms, got / ms / 1e6, got / 1e9);
+    }
   }
   uint32_t* sink;
   CK(cudaMalloc(&sink, 4));
