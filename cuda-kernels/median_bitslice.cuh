@@ -331,7 +331,18 @@ COMIX_HD void result_planes(const State<NB>& st, uint32_t (&out)[8]) {
   out[7] = carry;
 }
 
-#if defined(__CUDACC__)
+#if defined(__CUDACC__) || defined(COMIX_BS_EMULATE)
+// (COMIX_BS_EMULATE: native/tests/test_median_emulated.cpp compiles what follows for the CPU,
+// with the CUDA built-ins it uses emulated on threads.)
+// The block's dynamic shared memory, declared where a kernel body uses it (an extern __shared__
+// array inside a __device__ function aliases the kernel's, so the code is the kernel's own); the
+// CPU emulation supplies its block's buffer instead.
+#if defined(COMIX_BS_EMULATE)
+#define COMIX_BS_SHARED(name) uint32_t* name = comix_emulated_shared()
+#else
+#define COMIX_BS_SHARED(name) extern __shared__ __align__(32) uint32_t name[]
+#endif
+
 // Versions 12-14 (device only): the byte offsets, inside each item's 32 bytes, of the 8 planes of
 // the items of slice s (plane pb at word pb ^ swizzle(s)), and lane L's in-place transposition
 // of its 8 items of one block of frame slots (item L + 32 f at byte 32 L + 1024 f of the tile,
@@ -356,7 +367,7 @@ __device__ __forceinline__ void wait_groups(int pending) {
 // cursors are left at the lane's first copy of the next block.
 template <int RPI>
 __device__ __forceinline__ void stage_block(uint32_t*& dst, const uint8_t*& src, int& t, int T, bool ok, int64_t step) {
-#pragma unroll
+COMIX_BS_UNROLL
   for (int k = 0; k < kStageChunksPerLane; ++k) {
     if (ok && t < T) __pipeline_memcpy_async(dst, src, 16);
     t += RPI;
@@ -369,19 +380,19 @@ __device__ __forceinline__ void stage_block(uint32_t*& dst, const uint8_t*& src,
 template <int GW>
 __device__ __forceinline__ void plane_offsets(int s, uint32_t (&poff)[8]) {
   const int swz = swizzle<GW>(s);
-#pragma unroll
+COMIX_BS_UNROLL
   for (int pb = 0; pb < 8; ++pb) poff[pb] = 4u * (uint32_t)(pb ^ swz);
 }
 // nvalid < 8 (version 14's last block): only the first nvalid items are transposed.
 __device__ __forceinline__ void transpose_block(unsigned char* blk, const uint32_t (&poff)[8], int nvalid = 8) {
-#pragma unroll
+COMIX_BS_UNROLL
   for (int i = 0; i < 8; ++i) {
     if (i >= nvalid) break;
     const uint4 a = *reinterpret_cast<const uint4*>(blk + 1024 * i);
     const uint4 b = *reinterpret_cast<const uint4*>(blk + 1024 * i + 16);
     uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
     transpose_sel(v);
-#pragma unroll
+COMIX_BS_UNROLL
     for (int pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(blk + 1024 * i + poff[pb]) = v[pb];
   }
 }
@@ -393,15 +404,38 @@ __device__ __forceinline__ void transpose_block(unsigned char* blk, const uint32
 template <int NB, int LOG_SW, int GW, bool EVEN>
 __device__ __forceinline__ void sum_slices(const uint32_t (&cnt)[kCountBits], uint32_t (&tot)[NB + 1], uint32_t& o2) {
   static_assert(NB == kCountBits + LOG_SW, "NB: the counter bits plus one per butterfly level");
-#pragma unroll
+COMIX_BS_UNROLL
   for (int j = 0; j < kCountBits; ++j) tot[j] = cnt[j];
-#pragma unroll
+COMIX_BS_UNROLL
   for (int r = 0; r < LOG_SW; ++r) {
     uint32_t other[NB];
-#pragma unroll
+COMIX_BS_UNROLL
     for (int j = 0; j < kCountBits + r; ++j) other[j] = __shfl_xor_sync(0xffffffffu, tot[j], GW << r);
     add_grow(tot, other, kCountBits + r);
     if (EVEN) o2 |= __shfl_xor_sync(0xffffffffu, o2, GW << r);
+  }
+}
+
+// The 8 decided planes of a group (lane g of slice s) back to bytes (bitsel transposition) and
+// stored: slices 0..7 write one 4-byte word each (versions 12-14).
+template <int NB, bool EVEN, int GW>
+__device__ __forceinline__ void write_result(const State<NB>& st, int s, int g, uint8_t* out, int64_t e0, int64_t n,
+                                             bool vec16) {
+  uint32_t res[8];
+  result_planes<NB, EVEN>(st, res);
+  transpose_sel(res);
+  if (s < 8) {
+    uint32_t word = res[0];
+COMIX_BS_UNROLL
+    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
+    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+    const int64_t i = e0 + off;
+    if (vec16 && i + 4 <= n) {
+      *reinterpret_cast<uint32_t*>(out + i) = word;
+    } else {
+      for (int j = 0; j < 4; ++j)
+        if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
+    }
   }
 }
 
@@ -418,6 +452,23 @@ __device__ __forceinline__ void search(uint32_t (&m1)[F], uint32_t (&m2)[F], int
     sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
     decide<NB, EVEN>(st, tot, o2);
   }
+}
+
+// Versions 11 and 12 (and the floor probe): lane (s, g)'s search over its frame slots of a
+// transposed tile, into st. Frame slot f of the lane is frame t = s + SW*f: its planes at
+// (t*GW + g)*8 + (b ^ swz), and t*GW*8 = s*GW*8 + 256*f, swz = swizzle(t) = swizzle(s) (SW*f is
+// a multiple of 8 << shift).
+template <int NB, int LOG_SW, int GW, bool EVEN>
+__device__ __forceinline__ void search_tile(const uint32_t* tile, int T, int nf, int s, int g, State<NB>& st) {
+  constexpr int SW = 32 / GW;
+  uint32_t m1[kFrames], m2[kFrames];
+  COMIX_BS_UNROLL
+  for (int f = 0; f < kFrames; ++f) m1[f] = m2[f] = s + SW * f < T ? 0xffffffffu : 0u;
+  init_state<NB>(st, T);
+  const uint32_t* mine = tile + (s * GW + g) * 8;
+  const int swz = swizzle<GW>(s);
+  auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
+  search<NB, LOG_SW, GW, EVEN>(m1, m2, nf, plane, st);
 }
 
 // Version 14's search: F = all of the lane's slots (compile time), HOLD: lane_pass_held (planes
@@ -438,6 +489,354 @@ __device__ __forceinline__ void search_fixed(uint32_t (&m1)[F], uint32_t (&m2)[F
     sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
     decide<NB, EVEN>(st, tot, o2);
   }
+}
+
+// Bit-sliced kernel median_bitslice (mode kBitslice; logic in median_bitslice.cuh, tested on the CPU).
+// One warp per block owns a tile of GW groups of 32 pixels (E = 32*GW bytes per frame) and all
+// T frames of it; no block-wide barrier anywhere. Staging: cp.async 16-byte chunks of the raw
+// rows into shared memory in 4 batches, each batch transposed in place (8 words per frame and
+// group -> 8 bit planes) as soon as it lands while the next ones are in flight. Search: lane
+// (s, g) counts group g over frames s, s + SW, ... (SW = 32/GW slices, at most kFrames each,
+// candidate masks in registers); per pass the SW lanes of a group add their bit-sliced
+// counters with a shuffle butterfly (every lane then holds the group's total) and each decides
+// the bit itself. The result planes are transposed back and lane s < 8 writes 4 bytes.
+//
+// Arithmetic at 1080p x 300 (even T, GW = 4; per lane and 4 x 32-pixel tile column of 300
+// frames, i.e. per 38 frame slots): transposition 48 logic ops per 32 bytes; per pass and
+// frame 2 LDS + ~6.4 logic ops (2 mask updates, count input, OR input, 2.4 for the counter),
+// per pass ~45 logic + 24 SHFL for the butterfly and ~57 for the decision. Total ~7.1 G integer
+// ops for the 1.87 GB (3.8 per byte; the byte-SIMD search needs ~9 + loads): 0.43 ms at the
+// H200's 16.7 T int ops/s, against ~0.45 ms to read the frames.
+template <int GW, bool EVEN>
+__device__ __forceinline__ void median_v11(const uint8_t* __restrict__ frames, int T, int64_t n,
+                                           uint8_t* __restrict__ out, bool vec16) {
+  namespace bs = comix::bitslice;
+  COMIX_BS_SHARED(tile);  // [Tpad][GW][8] words
+  constexpr int SW = 32 / GW, E = 32 * GW;
+  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
+  const int lane = threadIdx.x, g = lane % GW, s = lane / GW;
+  const int nf = bs::frame_slots(T, SW), Tpad = nf * SW;
+  const int64_t e0 = (int64_t)blockIdx.x * E;
+  const int w = (int)(n - e0 < E ? n - e0 : E);
+  const uint8_t* base = frames + e0;
+
+  // ---- staging + in-place transposition, 4 batches of rows ----
+  constexpr int kBatches = 4;
+  if (vec16) {
+    const int chunks = w / 16;
+COMIX_BS_UNROLL
+    for (int i = 0; i < kBatches; ++i) {
+      const unsigned q0 = Tpad * i / kBatches * (2 * GW), q1 = Tpad * (i + 1) / kBatches * (2 * GW);
+      for (unsigned q = q0 + lane; q < q1; q += 32) {
+        const int t = (int)(q / (2 * GW)), c = (int)(q % (2 * GW));
+        uint32_t* dst = tile + bs::raw_word<GW>(t, c);
+        if (t < T && c < chunks) __pipeline_memcpy_async(dst, base + (int64_t)t * n + 16 * c, 16);
+        else *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+      }
+      __pipeline_commit();
+    }
+  } else {
+    for (unsigned q = lane; q < (unsigned)(Tpad * E); q += 32) {
+      const int t = (int)(q / E), c = (int)(q % E);
+      tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = t < T && c < w ? base[(int64_t)t * n + c] : 0;
+    }
+  }
+COMIX_BS_UNROLL
+  for (int i = 0; i < kBatches; ++i) {
+    if (vec16) {
+      // cp.async groups complete in order: batch i is done when at most kBatches-1-i are pending
+      if (i == 0) __pipeline_wait_prior(kBatches - 1);
+      else if (i == 1) __pipeline_wait_prior(kBatches - 2);
+      else if (i == 2) __pipeline_wait_prior(kBatches - 3);
+      else __pipeline_wait_prior(0);
+    }
+    __syncwarp();
+    const unsigned r0 = Tpad * i / kBatches * GW, r1 = Tpad * (i + 1) / kBatches * GW;
+    for (unsigned item = r0 + lane; item < r1; item += 32) {
+      const uint4* p = reinterpret_cast<const uint4*>(tile + item * 8);
+      const uint4 a = p[0], b = p[1];
+      uint32_t v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+      bs::transpose(v);
+      const uint32_t key = bs::item_key<GW>(item);  // plane pb at byte key ^ 4*pb
+COMIX_BS_UNROLL
+      for (unsigned pb = 0; pb < 8; ++pb) *reinterpret_cast<uint32_t*>(tile8 + (key ^ (4u * pb))) = v[pb];
+    }
+  }
+  __syncwarp();
+
+  // ---- 8 passes ----
+  bs::State<NB> st;
+  bs::search_tile<NB, LOG_SW, GW, EVEN>(tile, T, nf, s, g, st);
+
+  uint32_t res[8];
+  bs::result_planes<NB, EVEN>(st, res);
+  bs::transpose(res);  // back to bytes: res[i] = pixels 4i..4i+3 of the group
+  if (s < 8) {
+    uint32_t word = res[0];
+COMIX_BS_UNROLL
+    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;  // no local-memory indexing
+    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+    const int64_t i = e0 + off;
+    if (vec16 && i + 4 <= n) {
+      *reinterpret_cast<uint32_t*>(out + i) = word;
+    } else {
+      for (int j = 0; j < 4; ++j)
+        if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
+    }
+  }
+}
+
+// Version 12 of the bit-sliced kernel (modes kBitslice2; variants 5 and 21): median_bitslice's
+// search unchanged, with the instructions around it cut after reading the SASS of the first H200
+// run (1.150 ms at 1080p x 300, ~11.6 k warp instructions per tile at ~47% issue efficiency with
+// 5 warps per SM). Per lane and tile at T = 300 (GW = 4):
+//  * staging was ~34 instructions per 16-byte chunk (signed q / 2GW, q % 2GW, a 64-bit t*n
+//    multiply, the zero-fill branch) x 80 chunks = 2.7 k: now one cp.async group per block of
+//    8 frame slots, 16 chunks per lane per block at fixed row/byte strides (stage_row): ~5 per
+//    chunk. Rows past T and columns past n are left unwritten (their masks are zero).
+//  * transposition was ~107 per item (72 logic + per-plane XOR/IMAD address math + loop) x 40 =
+//    4.3 k: now bitsel-based (24 LOP3 + 24 shifts, the right ones as IMAD.HI on the FMA pipe),
+//    the 8 store addresses per lane computed once
+//    (the swizzle of a lane's items is swizzle(s) for all of them), 8 items per block unrolled
+//    with immediate offsets: ~60 per item = 2.4 k.
+//  * each block is transposed as soon as its own group lands (5 groups instead of 4 batches).
+template <int GW, bool EVEN>
+__device__ __forceinline__ void median_v12(const uint8_t* __restrict__ frames, int T, int64_t n,
+                                           uint8_t* __restrict__ out, bool vec16) {
+  namespace bs = comix::bitslice;
+  COMIX_BS_SHARED(tile);  // [Tpad][GW][8] words
+  constexpr int SW = 32 / GW, E = 32 * GW;
+  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  constexpr int RPI = 16 / GW;  // rows between a lane's consecutive chunks in a block
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
+  const int lane = threadIdx.x, g = lane % GW, s = lane / GW;
+  const int nf = bs::frame_slots(T, SW), nblk = nf / 8;
+  const int64_t e0 = (int64_t)blockIdx.x * E;
+  const int w = (int)(n - e0 < E ? n - e0 : E);
+  const uint8_t* base = frames + e0;
+
+  // ---- staging: one cp.async group per block of 8 frame slots ----
+  if (vec16) {
+    const int c = bs::stage_chunk<GW>(lane);
+    const bool col_ok = c < w / 16;
+    int t = bs::stage_row<GW>(0, lane, 0);
+    const uint8_t* src = base + (int64_t)t * n + 16 * c;
+    const int64_t step = (int64_t)RPI * n;
+    uint32_t* dst = tile + bs::raw_word<GW>(t, c);  // + 128 words per chunk step
+    for (int j = 0; j < nblk; ++j) bs::stage_block<RPI>(dst, src, t, T, col_ok, step);
+  } else {
+    for (unsigned q = lane; q < (unsigned)(nf * SW * E); q += 32) {
+      const int t = (int)(q / E), c = (int)(q % E);
+      if (t < T && c < w) tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = base[(int64_t)t * n + c];
+    }
+  }
+
+  // ---- transposition, block by block as the groups land ----
+  // lane's slot f is item lane + 32 f at byte 32 * lane + 1024 f; its plane pb goes to word pb ^ swz
+  unsigned char* my8 = tile8 + 32 * lane;
+  uint32_t poff[8];
+  bs::plane_offsets<GW>(s, poff);
+  for (int j = 0; j < nblk; ++j) {
+    if (vec16) bs::wait_groups(nblk - 1 - j);
+    __syncwarp();
+    unsigned char* blk = my8 + 8192 * j;
+    bs::transpose_block(blk, poff);
+  }
+  __syncwarp();
+
+  // ---- 8 passes: as median_bitslice ----
+  bs::State<NB> st;
+  bs::search_tile<NB, LOG_SW, GW, EVEN>(tile, T, nf, s, g, st);
+
+  bs::write_result<NB, EVEN, GW>(st, s, g, out, e0, n, vec16);
+}
+
+// Version 13 (mode kBitslice3; variants 7 and 23): version 12 with a tile's frames split over NW
+// warps of one block (NW = 2 or 4). Measured on the H200 (RESULTS.md): version 11 keeps the
+// integer pipe ~65% busy with 5 one-warp blocks per SM (40 KB of shared memory each at T = 300),
+// the 2-groups-per-warp variant (9 warps per SM) ~80%, and version 12, with a third fewer
+// instructions than version 11 but the same 5 warps, only ~42%: each warp's long serial parts
+// (the staging wait, the butterfly and decision after every pass) are left uncovered by too few
+// other warps. Here the same 40 KB tile is worked on by NW warps: warp w stages, transposes and
+// counts only its own blocks of 8 frame slots (blocks w*nblk/NW ... (w+1)*nblk/NW - 1, the
+// layout of version 12 unchanged), sums its group counts over its slices with the same shuffle
+// butterfly, and then the NW partial totals are added through shared memory (one barrier per
+// pass, the exchange double-buffered by pass parity); every warp makes the same decision, warp 0
+// writes the result. Per tile: the counting work of version 12, the butterfly and decision NW
+// times (~+1 k instructions at NW = 2), but NW times the warps per SM for the same shared memory
+// and a counting phase per warp NW times shorter.
+template <int GW, bool EVEN, int NW>
+__device__ __forceinline__ void median_v13(const uint8_t* __restrict__ frames, int T, int64_t n,
+                                           uint8_t* __restrict__ out, bool vec16) {
+  namespace bs = comix::bitslice;
+  COMIX_BS_SHARED(tile);  // [Tpad][GW][8] words, then the exchange
+  constexpr int SW = 32 / GW, E = 32 * GW;
+  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  constexpr int RPI = 16 / GW;
+  constexpr int F = 8 * ((bs::kFrames / 8 + NW - 1) / NW);  // slots per lane: 24 (NW = 2), 16 (NW = 4)
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane % GW, s = lane / GW;
+  const int nf = bs::frame_slots(T, SW), nblk = nf / 8;
+  const int j0 = warp * nblk / NW, j1 = (warp + 1) * nblk / NW;  // this warp's blocks
+  const int64_t e0 = (int64_t)blockIdx.x * E;
+  const int w = (int)(n - e0 < E ? n - e0 : E);
+  const uint8_t* base = frames + e0;
+  uint32_t* xch = tile + nf * SW * GW * 8;  // [2][NW][GW][NB + 1]: totals (NB words) and o2
+
+  // ---- staging of this warp's blocks: one cp.async group per block, as version 12 ----
+  if (vec16) {
+    const int c = bs::stage_chunk<GW>(lane);
+    const bool col_ok = c < w / 16;
+    int t = bs::stage_row<GW>(j0, lane, 0);
+    const uint8_t* src = base + (int64_t)t * n + 16 * c;
+    const int64_t step = (int64_t)RPI * n;
+    uint32_t* dst = tile + bs::raw_word<GW>(t, c);
+    for (int j = j0; j < j1; ++j) bs::stage_block<RPI>(dst, src, t, T, col_ok, step);
+  } else {
+    const int row0 = 8 * SW * j0;
+    for (unsigned q = lane; q < (unsigned)((j1 - j0) * 8 * SW * E); q += 32) {
+      const int t = row0 + (int)(q / E), c = (int)(q % E);
+      if (t < T && c < w) tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = base[(int64_t)t * n + c];
+    }
+  }
+
+  // ---- transposition of this warp's blocks as their groups land ----
+  const int swz = bs::swizzle<GW>(s);
+  unsigned char* my8 = tile8 + 32 * lane;
+  uint32_t poff[8];
+  bs::plane_offsets<GW>(s, poff);
+  for (int j = j0; j < j1; ++j) {
+    if (vec16) bs::wait_groups(j1 - 1 - j);
+    __syncwarp();
+    unsigned char* blk = my8 + 8192 * j;
+    bs::transpose_block(blk, poff);
+  }
+  __syncwarp();
+
+  // ---- 8 passes: this warp's slots, then the NW partial totals added ----
+  const int nfw = 8 * (j1 - j0);
+  uint32_t m1[F], m2[F];
+COMIX_BS_UNROLL
+  for (int f = 0; f < F; ++f) m1[f] = m2[f] = f < nfw && s + SW * (8 * j0 + f) < T ? 0xffffffffu : 0u;
+  bs::State<NB> st;
+  bs::init_state<NB>(st, T);
+  const uint32_t* mine = tile + (s * GW + g) * 8 + 2048 * j0;
+  auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
+  uint32_t cnt[bs::kCountBits], o2;
+  for (int b = 7; b >= 0; --b) {
+    if (b == 7) bs::lane_pass<EVEN, false>(m1, m2, nfw, b, 0u, 0u, plane, cnt, o2);
+    else bs::lane_pass<EVEN, true>(m1, m2, nfw, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    uint32_t tot[NB + 1];
+    bs::sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
+    uint32_t* buf = xch + (b & 1) * NW * GW * (NB + 1);
+    if (s == 0) {
+      uint32_t* d = buf + (warp * GW + g) * (NB + 1);
+COMIX_BS_UNROLL
+      for (int j = 0; j < NB; ++j) d[j] = tot[j];
+      d[NB] = o2;
+    }
+    __syncthreads();
+    // the sum over warps in warp order (exact integers: every warp gets the same total)
+    uint32_t acc[NB + 1];
+    const uint32_t* src = buf + g * (NB + 1);
+COMIX_BS_UNROLL
+    for (int j = 0; j < NB; ++j) acc[j] = src[j];
+    uint32_t o2all = src[NB];
+COMIX_BS_UNROLL
+    for (int v = 1; v < NW; ++v) {
+      const uint32_t* sv = src + v * GW * (NB + 1);
+      uint32_t other[NB];
+COMIX_BS_UNROLL
+      for (int j = 0; j < NB; ++j) other[j] = sv[j];
+      bs::add_grow(acc, other, NB);  // the total is at most T < 2^NB: acc[NB] stays 0
+      o2all |= sv[NB];
+    }
+    bs::decide<NB, EVEN>(st, acc, o2all);
+  }
+
+  if (warp != 0) return;
+  bs::write_result<NB, EVEN, GW>(st, s, g, out, e0, n, vec16);
+}
+
+// Version 14 (kernel median_bitslice4, mode kBitslice4; variants 11, 27, 59, 43: 1, 2, 3, 4 warps
+// per block): version 12's tile
+// (GW = 4), transposition and search for 128 < T <= 320, with two changes read off the SASS of
+// version 12 (built here, no card) and the phase probes of session 5 (RESULTS.md):
+//  * The lane's slot count is a template constant (NBLK blocks of 8 = frame_slots(T, 8) / 8), so
+//    each pass is one straight-line block. In version 12 every block of 8 slots sat behind a
+//    runtime guard (8 * blk < nf): each started with ~10 instructions of address math and then
+//    waited the full shared-memory latency for its first plane before any logic could issue, 5
+//    blocks x 8 passes per tile with only 5 warps per SM to cover it (Nsight: short-scoreboard
+//    0.95 + wait 1.01 stall cycles per issued instruction). Each plane is also kept in a register
+//    for the next pass's mask update (lane_pass_held: one load per slot and pass instead of two;
+//    221 registers at T = 300, even, which do not limit the 5-6 warps per SM that shared memory
+//    allows).
+//  * NW warps per block share the staging: each row piece the block reads is NW x 128 contiguous
+//    bytes (one warp instruction covers 512 B of one frame at NW = 4, instead of 4 frames' 128 B
+//    each), then a block barrier per block of 8 slots; each warp still transposes and searches
+//    its own 128-byte column. Session 5 read these tiles' staging at 2.09 TB/s against 4.56 for
+//    the same bytes read contiguously.
+//  * Each warp's tile holds exactly T rows (T * 128 bytes; versions 11-13 round up to whole
+//    blocks of 64 rows: 40 KB at T = 300), so at T <= 300 three two-warp blocks fit an SM
+//    (3 x (75 + 1 reserved) KB = 228 KB): 6 warps per SM with 256-byte row pieces, where padded
+//    tiles gave 4; three-warp blocks fit twice (6 warps, 384-byte pieces). Slots past T are read at slot 0 and not transposed (exact_slot, slots_in_block).
+// Vector path only (n % 16 == 0, 16-byte aligned): the launcher sends other inputs to version 12.
+template <bool EVEN, int NBLK, int NW>
+__device__ __forceinline__ void median_v14(const uint8_t* __restrict__ frames, int T, int64_t n,
+                                           uint8_t* __restrict__ out) {
+  namespace bs = comix::bitslice;
+  COMIX_BS_SHARED(tiles);  // NW x [T][GW][8] words
+  constexpr int GW = 4, SW = 8, LOG_SW = 3, NB = bs::kCountBits + LOG_SW, F = 8 * NBLK;
+  const int tile_words = T * GW * 8;          // one warp's tile: exactly T rows of 128 bytes
+  constexpr int RPI = 4;                       // rows per block-wide round of copies (coop_row)
+  static_assert(RPI * bs::kStageChunksPerLane == 8 * SW, "a block of 8 slots is 16 rounds of copies");
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane % GW, s = lane / GW;
+  uint32_t* tile = tiles + warp * tile_words;
+  unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
+  const int64_t eb = (int64_t)blockIdx.x * (128 * NW), e0 = eb + 128 * warp;
+
+  // ---- staging: thread tid copies chunk coop_chunk(tid) of rows coop_row(j, tid, k) ----
+  {
+    const int c = bs::coop_chunk<NW>(tid), wc = c / 8, cl = c % 8;
+    const bool col_ok = 16 * (int64_t)c < n - eb;
+    int t = bs::coop_row<NW>(0, tid, 0);
+    const uint8_t* src = frames + eb + (int64_t)t * n + 16 * c;
+    const int64_t step = (int64_t)RPI * n;
+    uint32_t* dst = tiles + wc * tile_words + bs::raw_word<GW>(t, cl);  // + 128 words per round
+COMIX_BS_UNROLL
+    for (int j = 0; j < NBLK; ++j) bs::stage_block<RPI>(dst, src, t, T, col_ok, step);
+  }
+
+  // ---- transposition of the warp's own column, block by block as the groups land ----
+  const int swz = bs::swizzle<GW>(s);
+  unsigned char* my8 = tile8 + 32 * lane;
+  uint32_t poff[8];
+  bs::plane_offsets<GW>(s, poff);
+COMIX_BS_UNROLL
+  for (int j = 0; j < NBLK; ++j) {
+    bs::wait_groups(NBLK - 1 - j);
+    if (NW > 1) __syncthreads();  // other warps' copies into this warp's column
+    else __syncwarp();
+    unsigned char* blk = my8 + 8192 * j;
+    bs::transpose_block(blk, poff, j < NBLK - 1 ? 8 : bs::slots_in_block(j, s, T));
+  }
+  __syncwarp();
+
+  // ---- 8 passes over all F slots, straight-line (slots past T read at slot 0, masks 0) ----
+  uint32_t m1[F], m2[F];
+COMIX_BS_UNROLL
+  for (int f = 0; f < F; ++f) m1[f] = m2[f] = s + SW * f < T ? 0xffffffffu : 0u;
+  bs::State<NB> st;
+  bs::init_state<NB>(st, T);
+  const uint32_t* mine = tile + (s * GW + g) * 8;
+  auto plane = [&](int f, int b) { return mine[256 * bs::exact_slot(f, F, s, T) + (b ^ swz)]; };
+  bs::search_fixed<NB, LOG_SW, GW, EVEN, true>(m1, m2, plane, st);
+
+  if (e0 < n) write_result<NB, EVEN, GW>(st, s, g, out, e0, n, true);
 }
 #endif
 

@@ -55,7 +55,6 @@ __global__ void __launch_bounds__(32) probe(const uint8_t* __restrict__ frames, 
     uint32_t* dst = tile + bs::raw_word<GW>(t, c);
     for (int j = 0; j < nblk; ++j) bs::stage_block<RPI>(dst, src, t, T, true, step);
   }
-  const int swz = bs::swizzle<GW>(s);
   unsigned char* my8 = tile8 + 32 * lane;
   uint32_t poff[8];
   bs::plane_offsets<GW>(s, poff);
@@ -79,14 +78,8 @@ __global__ void __launch_bounds__(32) probe(const uint8_t* __restrict__ frames, 
     if (MODE & kTranspose) fold = tile[lane * 8 + (lane & 7)];
     out[e0 + lane] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));
   } else {
-  uint32_t m1[bs::kFrames], m2[bs::kFrames];
-#pragma unroll
-  for (int f = 0; f < bs::kFrames; ++f) m1[f] = m2[f] = s + SW * f < T ? 0xffffffffu : 0u;
   bs::State<NB> st;
-  bs::init_state<NB>(st, T);
-  const uint32_t* mine = tile + (s * GW + g) * 8;
-  auto plane = [&](int f, int b) { return mine[256 * f + (b ^ swz)]; };
-  bs::search<NB, LOG_SW, GW, EVEN>(m1, m2, nf, plane, st);
+  bs::search_tile<NB, LOG_SW, GW, EVEN>(tile, T, nf, s, g, st);
   uint32_t res[8];
   bs::result_planes<NB, EVEN>(st, res);
   bs::transpose_sel(res);
