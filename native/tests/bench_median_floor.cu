@@ -171,6 +171,82 @@ static double run_stage_rows(const uint8_t* frames, int T, int64_t n, uint8_t* o
   return time_ms([&] { k<<<blocks, 32 * NWP, smem>>>(frames, T, stride, cols, out); }, 20);
 }
 
+// Two other ways to stage the same row pieces, to tell whether cp.async itself (LDGSTS) is what
+// holds the median's loads: plain 16-byte loads into registers (16 in flight per thread, as
+// __ldg), then shared-memory stores; and the Hopper bulk copy engine (cp.async.bulk, one
+// instruction per row piece issued by warp 0, completion counted in bytes on an mbarrier).
+template <int WB, int NWP>
+__global__ void __launch_bounds__(32 * NWP) stage_rows_ldg(const uint8_t* __restrict__ frames, int T, int64_t n,
+                                                           uint8_t* __restrict__ out) {
+  extern __shared__ __align__(16) unsigned char rows[];
+  constexpr int CPR = WB / 16, BATCH = 16, STEP = 32 * NWP;
+  const uint8_t* base = frames + (int64_t)blockIdx.x * WB;
+  const int total = T * CPR;
+  for (int q0 = threadIdx.x; q0 < total; q0 += STEP * BATCH) {
+    uint4 v[BATCH];
+#pragma unroll
+    for (int k = 0; k < BATCH; ++k) {
+      const int q = q0 + k * STEP;
+      if (q < total) v[k] = __ldg(reinterpret_cast<const uint4*>(base + (int64_t)(q / CPR) * n + 16 * (q % CPR)));
+    }
+#pragma unroll
+    for (int k = 0; k < BATCH; ++k) {
+      const int q = q0 + k * STEP;
+      if (q < total) *reinterpret_cast<uint4*>(rows + 16 * q) = v[k];  // = row q / CPR, chunk q % CPR
+    }
+  }
+  __syncthreads();
+  uint32_t fold = 0;
+  for (int q = threadIdx.x; q < total; q += STEP) fold ^= *reinterpret_cast<const uint32_t*>(rows + q * 16);
+  out[(int64_t)blockIdx.x * STEP + threadIdx.x] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));
+}
+
+template <int WB, int NWP>
+__global__ void __launch_bounds__(32 * NWP) stage_rows_bulk(const uint8_t* __restrict__ frames, int T, int64_t n,
+                                                            uint8_t* __restrict__ out) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  extern __shared__ __align__(16) unsigned char rows[];  // the bulk copies need 16-byte alignment
+  __shared__ __align__(8) uint64_t mbar;
+  const uint8_t* base = frames + (int64_t)blockIdx.x * WB;
+  const uint32_t bar = (uint32_t)__cvta_generic_to_shared(&mbar);
+  if (threadIdx.x == 0) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(bar) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    if (threadIdx.x == 0)  // the one arrival, announcing all T * WB bytes
+      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"((uint32_t)(T * WB)) : "memory");
+    __syncwarp();
+    for (int t = threadIdx.x; t < T; t += 32)
+      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
+                       (uint32_t)__cvta_generic_to_shared(rows + t * WB)),
+                   "l"(base + (int64_t)t * n), "r"(WB), "r"(bar)
+                   : "memory");
+  }
+  uint32_t done = 0;
+  while (!done)
+    asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\n selp.u32 %0, 1, 0, p;\n}"
+                 : "=r"(done)
+                 : "r"(bar)
+                 : "memory");
+  uint32_t fold = 0;
+  for (int q = threadIdx.x; q < T * WB / 16; q += 32 * NWP) fold ^= *reinterpret_cast<const uint32_t*>(rows + q * 16);
+  out[(int64_t)blockIdx.x * 32 * NWP + threadIdx.x] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));
+#endif
+}
+
+template <class K>
+static double run_stage_kernel(K k, int WB, int NWP, const uint8_t* frames, int T, int64_t n, uint8_t* out, int* per_sm) {
+  const size_t smem = (size_t)T * WB;
+  if (smem > 227 * 1024) return -1;
+  CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, k, 32 * NWP, smem));
+  const unsigned blocks = (unsigned)(n / WB);
+  return time_ms([&] { k<<<blocks, 32 * NWP, smem>>>(frames, T, n, out); }, 20);
+}
+
 template <int MODE>
 static double run_probe(const uint8_t* frames, int T, int64_t n, uint8_t* out) {
   const size_t smem = (size_t)bs::frame_slots(T, 8) * 8 * 4 * 32;
@@ -255,6 +331,25 @@ int main(int argc, char** argv) {
   uint32_t* sink;
   CK(cudaMalloc(&sink, 4));
   row("stream read", time_ms([&] { stream_read<<<sms * 16, 256>>>(reinterpret_cast<const uint4*>(frames), (int64_t)(bytes / 16), sink); }, 20));
+  {
+    // the same row pieces staged without cp.async: plain loads, then the bulk copy engine (sm_90;
+    // last, as a hang there would lose only this row)
+    auto other = [&](const char* how, int wb, int nwp, double ms, int per_sm) {
+      char name[64];
+      std::snprintf(name, sizeof name, "stage %s %d B %dw x%d", how, wb, nwp, per_sm);
+      if (ms > 0) row(name, ms);
+    };
+    int per_sm = 0;
+    other("ldg", 128, 1, run_stage_kernel(stage_rows_ldg<128, 1>, 128, 1, frames, T, n, out, &per_sm), per_sm);
+    other("ldg", 512, 4, run_stage_kernel(stage_rows_ldg<512, 4>, 512, 4, frames, T, n, out, &per_sm), per_sm);
+    int major = 0;
+    CK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
+    if (major >= 9) {
+      other("bulk", 128, 1, run_stage_kernel(stage_rows_bulk<128, 1>, 128, 1, frames, T, n, out, &per_sm), per_sm);
+      other("bulk", 384, 3, run_stage_kernel(stage_rows_bulk<384, 3>, 384, 3, frames, T, n, out, &per_sm), per_sm);
+      other("bulk", 512, 4, run_stage_kernel(stage_rows_bulk<512, 4>, 512, 4, frames, T, n, out, &per_sm), per_sm);
+    }
+  }
   CK(cudaDeviceSynchronize());
   CK(cudaFree(sink));
   CK(cudaFree(frames));
