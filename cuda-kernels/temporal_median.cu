@@ -423,11 +423,15 @@ constexpr int64_t kAutoHistMaxT = 256;
 constexpr int64_t kAutoBitsliceMinT = 16;
 constexpr int64_t kAutoBitslice2MaxT = 160;
 
+// 16-byte rows and aligned pointers: the kernels' cp.async staging path (else bytes).
+bool vec16_ok(const uint8_t* frames, int64_t n, const uint8_t* out) {
+  return n % 16 == 0 && reinterpret_cast<uintptr_t>(frames) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 4 == 0;
+}
+
 template <int COLS, int MODE>
 int launch_staged_mode(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, size_t smem) {
   COMIX_CUDA_TRY(cudaFuncSetAttribute(median_staged<COLS, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
-                     (reinterpret_cast<uintptr_t>(out) % 4 == 0);
+  const bool vec16 = vec16_ok(frames, n, out);
   const int64_t tiles = (n + 4 * COLS - 1) / (4 * COLS);
   if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
   median_staged<COLS, MODE><<<(unsigned)tiles, kThreads, smem, stream>>>(frames, (int)T, n, out, vec16);
@@ -452,21 +456,25 @@ int launch_staged(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cud
 // Bit-sliced kernel: frames per lane are bounded by kFrames, so T <= 32 lanes * kFrames.
 constexpr int64_t kBitsliceMaxT = 32 * comix::bitslice::kFrames;  // 1280
 
+// The bit-sliced kernels' launch: their dynamic shared memory, the largest shared-memory carveout
+// (5 tiles of 40 KB per SM at T = 300 need it), then `blocks` blocks of `threads` threads.
+template <class Kernel, class... Args>
+int launch_bs(Kernel kernel, int64_t blocks, int threads, size_t smem, cudaStream_t stream, Args... args) {
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  if (blocks > 0x7fffffff) return COMIX_ERR_ARGUMENT;
+  kernel<<<(unsigned)blocks, threads, smem, stream>>>(args...);
+  COMIX_CUDA_LAUNCHED();
+  return COMIX_OK;
+}
+
 // Version 13: NW warps per tile, the tile's shared memory plus the exchange of the partial totals.
 template <int GW, bool EVEN, int NW>
 int launch_bitslice3_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
   constexpr int SW = 32 / GW, NB = comix::bitslice::kCountBits + (GW == 4 ? 3 : GW == 2 ? 4 : 5);
   const size_t smem = (size_t)comix::bitslice::frame_slots((int)T, SW) * SW * GW * 32 + 2 * NW * GW * (NB + 1) * 4;
-  auto kernel = median_bitslice3<GW, EVEN, NW>;
-  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-  const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
-                     (reinterpret_cast<uintptr_t>(out) % 4 == 0);
-  const int64_t tiles = (n + 32 * GW - 1) / (32 * GW);
-  if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
-  kernel<<<(unsigned)tiles, 32 * NW, smem, stream>>>(frames, (int)T, n, out, vec16);
-  COMIX_CUDA_LAUNCHED();
-  return COMIX_OK;
+  return launch_bs(median_bitslice3<GW, EVEN, NW>, (n + 32 * GW - 1) / (32 * GW), 32 * NW, smem, stream, frames, (int)T,
+                   n, out, vec16_ok(frames, n, out));
 }
 
 // v12: 0 = median_bitslice (version 11), 1 = median_bitslice2 (version 12); version 13 has its
@@ -475,29 +483,10 @@ template <int GW, bool EVEN>
 int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, int v12) {
   constexpr int SW = 32 / GW;
   const size_t smem = (size_t)comix::bitslice::frame_slots((int)T, SW) * SW * GW * 32;  // <= 40 KB
-  if (v12) {
-    auto kernel = median_bitslice2<GW, EVEN>;
-    COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-    const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
-                       (reinterpret_cast<uintptr_t>(out) % 4 == 0);
-    const int64_t tiles = (n + 32 * GW - 1) / (32 * GW);
-    if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
-    kernel<<<(unsigned)tiles, 32, smem, stream>>>(frames, (int)T, n, out, vec16);
-    COMIX_CUDA_LAUNCHED();
-    return COMIX_OK;
-  }
-  auto kernel = median_bitslice<GW, EVEN>;
-  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  // 5 tiles of 40 KB per SM at T = 300 need the largest shared-memory carveout
-  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-  const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
-                     (reinterpret_cast<uintptr_t>(out) % 4 == 0);
   const int64_t tiles = (n + 32 * GW - 1) / (32 * GW);
-  if (tiles > 0x7fffffff) return COMIX_ERR_ARGUMENT;
-  kernel<<<(unsigned)tiles, 32, smem, stream>>>(frames, (int)T, n, out, vec16);
-  COMIX_CUDA_LAUNCHED();
-  return COMIX_OK;
+  const bool vec16 = vec16_ok(frames, n, out);
+  return v12 ? launch_bs(median_bitslice2<GW, EVEN>, tiles, 32, smem, stream, frames, (int)T, n, out, vec16)
+             : launch_bs(median_bitslice<GW, EVEN>, tiles, 32, smem, stream, frames, (int)T, n, out, vec16);
 }
 
 // Groups per warp-tile: 4 (8 slices of frames) while T fits 8 * kFrames, else 2, else 1;
@@ -530,15 +519,8 @@ int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, c
 // anyway), vector inputs only; NW warps per block, each with its own T * 128 bytes.
 template <bool EVEN, int NBLK, int NW>
 int launch_bitslice4_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
-  const size_t smem = (size_t)NW * T * 128;
-  auto kernel = median_bitslice4<EVEN, NBLK, NW>;
-  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  COMIX_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-  const int64_t blocks = (n + 128 * NW - 1) / (128 * NW);
-  if (blocks > 0x7fffffff) return COMIX_ERR_ARGUMENT;
-  kernel<<<(unsigned)blocks, 32 * NW, smem, stream>>>(frames, (int)T, n, out);
-  COMIX_CUDA_LAUNCHED();
-  return COMIX_OK;
+  return launch_bs(median_bitslice4<EVEN, NBLK, NW>, (n + 128 * NW - 1) / (128 * NW), 32 * NW, (size_t)NW * T * 128,
+                   stream, frames, (int)T, n, out);
 }
 
 template <int NW>
@@ -560,9 +542,7 @@ int g_bs4_nw = 1;  // version 14's warps per block (comix_median_cuda_set_varian
 
 // Version 14 where it applies (128 < T <= 320, vector path), else version 12.
 int launch_bitslice4(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
-  const bool vec16 = (n % 16 == 0) && (reinterpret_cast<uintptr_t>(frames) % 16 == 0) &&
-                     (reinterpret_cast<uintptr_t>(out) % 4 == 0);
-  if (!vec16 || T <= 128 || T > 8 * comix::bitslice::kFrames) return launch_bitslice(frames, T, n, out, stream, false, 1);
+  if (!vec16_ok(frames, n, out) || T <= 128 || T > 8 * comix::bitslice::kFrames) return launch_bitslice(frames, T, n, out, stream, false, 1);
   if (g_bs4_nw == 4) return launch_bitslice4_nw<4>(frames, T, n, out, stream);
   if (g_bs4_nw == 3) return launch_bitslice4_nw<3>(frames, T, n, out, stream);
   if (g_bs4_nw == 2) return launch_bitslice4_nw<2>(frames, T, n, out, stream);
