@@ -417,10 +417,10 @@ COMIX_BS_UNROLL
 }
 
 // The 8 decided planes of a group (lane g of slice s) back to bytes (bitsel transposition) and
-// stored: slices 0..7 write one 4-byte word each (versions 12-14).
+// stored: slices 0..7 write one 4-byte word each (versions 12-15).
 template <int NB, bool EVEN, int GW>
 __device__ __forceinline__ void write_result(const State<NB>& st, int s, int g, uint8_t* out, int64_t e0, int64_t n,
-                                             bool vec16) {
+                                             bool vec16, bool contig = false) {
   uint32_t res[8];
   result_planes<NB, EVEN>(st, res);
   transpose_sel(res);
@@ -428,7 +428,9 @@ __device__ __forceinline__ void write_result(const State<NB>& st, int s, int g, 
     uint32_t word = res[0];
 COMIX_BS_UNROLL
     for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
-    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+    // group g holds bytes 16g.. and 16(g + GW).. of the tile's row (raw_word), or with contig
+    // (version 15's bulk-copied rows) bytes 32g..32g+31
+    const int off = contig ? 32 * g + 4 * s : 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
     const int64_t i = e0 + off;
     if (vec16 && i + 4 <= n) {
       *reinterpret_cast<uint32_t*>(out + i) = word;
@@ -762,6 +764,52 @@ COMIX_BS_UNROLL
   bs::write_result<NB, EVEN, GW>(st, s, g, out, e0, n, vec16);
 }
 
+// Version 15's staging by the Hopper bulk copy engine: one cp.async.bulk per 128-byte row piece,
+// completion counted in bytes on an mbarrier per block of 8 frame slots (sm_90 only; the
+// launcher runs version 15 on compute capability 9 and up, the bodies are empty below that).
+#if defined(COMIX_BS_EMULATE)
+void bulk_bar_init(uint64_t* bar);                                             // the emulation's
+void bulk_bar_arm(uint64_t* bar, uint32_t bytes);                              // (native/tests/
+void bulk_copy(void* dst, const void* src, uint32_t bytes, uint64_t* bar);    // test_median_
+void bulk_bar_wait(uint64_t* bar);                                             // emulated.cpp)
+#else
+__device__ __forceinline__ uint32_t smem32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+// mbarrier with one expected arrival (bulk_bar_arm's), made visible to the copy engine
+__device__ __forceinline__ void bulk_bar_init(uint64_t* bar) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(smem32(bar)) : "memory");
+  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+#endif
+}
+// the one arrival, announcing the bytes the phase waits for
+__device__ __forceinline__ void bulk_bar_arm(uint64_t* bar, uint32_t bytes) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem32(bar)), "r"(bytes) : "memory");
+#endif
+}
+__device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t bytes, uint64_t* bar) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(smem32(dst)),
+               "l"(src), "r"(bytes), "r"(smem32(bar))
+               : "memory");
+#endif
+}
+// waits for phase 0 (each barrier is used once); a phase that never completes (bytes announced
+// that no copy delivers) traps after ~2^24 polls instead of hanging the kernel
+__device__ __forceinline__ void bulk_bar_wait(uint64_t* bar) {
+#if __CUDA_ARCH__ >= 900
+  uint32_t done = 0;
+  for (uint32_t polls = 0; !done; ++polls) {
+    if (polls == (1u << 24)) __trap();
+    asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\n selp.u32 %0, 1, 0, p;\n}"
+                 : "=r"(done)
+                 : "r"(smem32(bar))
+                 : "memory");
+  }
+#endif
+}
+#endif
+
 // Version 14 (kernel median_bitslice4, mode kBitslice4; variants 11, 27, 59, 43: 1, 2, 3, 4 warps
 // per block): version 12's tile
 // (GW = 4), transposition and search for 128 < T <= 320, with two changes read off the SASS of
@@ -785,11 +833,20 @@ COMIX_BS_UNROLL
 //    (3 x (75 + 1 reserved) KB = 228 KB): 6 warps per SM with 256-byte row pieces, where padded
 //    tiles gave 4; three-warp blocks fit twice (6 warps, 384-byte pieces). Slots past T are read at slot 0 and not transposed (exact_slot, slots_in_block).
 // Vector path only (n % 16 == 0, 16-byte aligned): the launcher sends other inputs to version 12.
-template <bool EVEN, int NBLK, int NW>
+//
+// BULK: version 15 (kernel median_bitslice5, mode kBitslice5; variants 12 and 28: 1 and 3 warps
+// per block), the same with each warp staging its own column by the bulk copy engine: lane l
+// copies rows 64j + l and 64j + l + 32 of slot block j (128 bytes each, one cp.async.bulk),
+// NBLK mbarriers per warp after the tiles count the bytes, and each warp waits only for its own
+// (no block barrier). The rows land in global byte order, so group g holds bytes 32g..32g+31 of
+// a row (write_result's contig). For the session-7 probe ("stage bulk"): if the bulk engine reads
+// the 128-byte row pieces faster than cp.async's 2.09 TB/s, this is the version that uses it.
+// Shared memory: NW * (T * 128 + NBLK * 8) bytes (two three-warp blocks per SM at T = 300).
+template <bool EVEN, int NBLK, int NW, bool BULK = false>
 __device__ __forceinline__ void median_v14(const uint8_t* __restrict__ frames, int T, int64_t n,
                                            uint8_t* __restrict__ out) {
   namespace bs = comix::bitslice;
-  COMIX_BS_SHARED(tiles);  // NW x [T][GW][8] words
+  COMIX_BS_SHARED(tiles);  // NW x [T][GW][8] words (BULK: then NW x NBLK mbarriers)
   constexpr int GW = 4, SW = 8, LOG_SW = 3, NB = bs::kCountBits + LOG_SW, F = 8 * NBLK;
   const int tile_words = T * GW * 8;          // one warp's tile: exactly T rows of 128 bytes
   constexpr int RPI = 4;                       // rows per block-wide round of copies (coop_row)
@@ -799,8 +856,26 @@ __device__ __forceinline__ void median_v14(const uint8_t* __restrict__ frames, i
   unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
   const int64_t eb = (int64_t)blockIdx.x * (128 * NW), e0 = eb + 128 * warp;
 
+  // BULK: warp w's barriers, after the NW tiles (8-byte aligned: T * 128 is a multiple of 8)
+  uint64_t* bars = reinterpret_cast<uint64_t*>(tiles + NW * tile_words) + NBLK * warp;
+  if (BULK && e0 < n) {  // a warp past the frame's end stages nothing and writes nothing
+    // the column's bytes inside the frame: 128, or fewer (a multiple of 16) at its end
+    const uint32_t w = (uint32_t)(n - e0 < 128 ? n - e0 : 128);
+    if (lane == 0)
+      for (int j = 0; j < NBLK; ++j) bs::bulk_bar_init(bars + j);
+    __syncwarp();
+    if (lane == 0)
+      for (int j = 0; j < NBLK; ++j) {  // rows 64j .. of block j that lie inside the T rows
+        const int rows = T - 64 * j < 64 ? T - 64 * j : 64;
+        bs::bulk_bar_arm(bars + j, (uint32_t)rows * w);
+      }
+    __syncwarp();
+    for (int j = 0; j < NBLK; ++j)
+      for (int r = 64 * j + lane; r < 64 * (j + 1) && r < T; r += 32)
+        bs::bulk_copy(tile8 + 128 * r, frames + e0 + (int64_t)r * n, w, bars + j);
+  }
   // ---- staging: thread tid copies chunk coop_chunk(tid) of rows coop_row(j, tid, k) ----
-  {
+  if (!BULK) {
     const int c = bs::coop_chunk<NW>(tid), wc = c / 8, cl = c % 8;
     const bool col_ok = 16 * (int64_t)c < n - eb;
     int t = bs::coop_row<NW>(0, tid, 0);
@@ -818,9 +893,13 @@ COMIX_BS_UNROLL
   bs::plane_offsets<GW>(s, poff);
 COMIX_BS_UNROLL
   for (int j = 0; j < NBLK; ++j) {
-    bs::wait_groups(NBLK - 1 - j);
-    if (NW > 1) __syncthreads();  // other warps' copies into this warp's column
-    else __syncwarp();
+    if (BULK) {
+      if (e0 < n) bs::bulk_bar_wait(bars + j);
+    } else {
+      bs::wait_groups(NBLK - 1 - j);
+      if (NW > 1) __syncthreads();  // other warps' copies into this warp's column
+      else __syncwarp();
+    }
     unsigned char* blk = my8 + 8192 * j;
     bs::transpose_block(blk, poff, j < NBLK - 1 ? 8 : bs::slots_in_block(j, s, T));
   }
@@ -836,7 +915,7 @@ COMIX_BS_UNROLL
   auto plane = [&](int f, int b) { return mine[256 * bs::exact_slot(f, F, s, T) + (b ^ swz)]; };
   bs::search_fixed<NB, LOG_SW, GW, EVEN, true>(m1, m2, plane, st);
 
-  if (e0 < n) write_result<NB, EVEN, GW>(st, s, g, out, e0, n, true);
+  if (e0 < n) write_result<NB, EVEN, GW>(st, s, g, out, e0, n, true, BULK);
 }
 #endif
 

@@ -38,10 +38,12 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //  kBitslice3: median_bitslice3, version 13: version 12 with a tile's frames split over 2 or 4
 //  warps of one block (more warps per SM for the same shared memory).
 //  kBitslice4: median_bitslice4, version 14: version 12 with straight-line passes (slot count a
-//  template constant) and NW = 1, 2 or 4 warps per block sharing wider row pieces when staging.
+//  template constant) and NW = 1 to 4 warps per block sharing wider row pieces when staging.
+//  kBitslice5: median_bitslice5, version 15: version 14 staged by the bulk copy engine (sm_90).
 //  (Variant 6, version 12 plus an L2 prefetch of the tile that starts next, was measured on an
 //  H200 and removed: 1.62 ms at 1080p x 300 against 1.11 without it, benchmarks/RESULTS.md.)
-enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice3 = 7, kBitslice4 = 11 };
+enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice3 = 7, kBitslice4 = 11,
+                 kBitslice5 = 12 };
 
 __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   // A plain register reinterpretation: building a __half2_raw from the two 16-bit halves made
@@ -353,6 +355,14 @@ median_bitslice4(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   comix::bitslice::median_v14<EVEN, NBLK, NW>(frames, T, n, out);
 }
 
+// Version 15 (mode kBitslice5; variants 12, 28: 1, 3 warps per block): version 14 staged by the
+// bulk copy engine, sm_90 and up (comix::bitslice::median_v14 with BULK).
+template <bool EVEN, int NBLK, int NW>
+__global__ void __launch_bounds__(32 * NW, 1)
+median_bitslice5(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
+  comix::bitslice::median_v14<EVEN, NBLK, NW, true>(frames, T, n, out);
+}
+
 __global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out) {
   const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -517,18 +527,24 @@ int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, c
 // Version 14: 128 < T <= 320 (one 4-group tile, NBLK = frame_slots(T, 8) / 8 = 3..5 blocks of 8
 // slots per lane; fewer blocks are left to version 12, which the automatic choice takes there
 // anyway), vector inputs only; NW warps per block, each with its own T * 128 bytes.
-template <bool EVEN, int NBLK, int NW>
+// BULK: version 15 (median_bitslice5), whose NBLK mbarriers per warp follow the tiles.
+template <bool EVEN, int NBLK, int NW, bool BULK>
 int launch_bitslice4_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
-  return launch_bs(median_bitslice4<EVEN, NBLK, NW>, (n + 128 * NW - 1) / (128 * NW), 32 * NW, (size_t)NW * T * 128,
-                   stream, frames, (int)T, n, out);
+  const int64_t blocks = (n + 128 * NW - 1) / (128 * NW);
+  if constexpr (BULK)
+    return launch_bs(median_bitslice5<EVEN, NBLK, NW>, blocks, 32 * NW, (size_t)NW * (T * 128 + NBLK * 8), stream,
+                     frames, (int)T, n, out);
+  else
+    return launch_bs(median_bitslice4<EVEN, NBLK, NW>, blocks, 32 * NW, (size_t)NW * T * 128, stream, frames, (int)T, n,
+                     out);
 }
 
-template <int NW>
+template <int NW, bool BULK = false>
 int launch_bitslice4_nw(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
   const int nblk = comix::bitslice::frame_slots((int)T, 8) / 8;
   const bool even = T % 2 == 0;
-#define COMIX_BS4(NBLK) (even ? launch_bitslice4_t<true, NBLK, NW>(frames, T, n, out, stream) \
-                              : launch_bitslice4_t<false, NBLK, NW>(frames, T, n, out, stream))
+#define COMIX_BS4(NBLK) (even ? launch_bitslice4_t<true, NBLK, NW, BULK>(frames, T, n, out, stream) \
+                              : launch_bitslice4_t<false, NBLK, NW, BULK>(frames, T, n, out, stream))
   switch (nblk) {
     case 3: return COMIX_BS4(3);
     case 4: return COMIX_BS4(4);
@@ -538,7 +554,7 @@ int launch_bitslice4_nw(const uint8_t* frames, int64_t T, int64_t n, uint8_t* ou
 #undef COMIX_BS4
 }
 
-int g_bs4_nw = 1;  // version 14's warps per block (comix_median_cuda_set_variant)
+int g_bs4_nw = 1;  // version 14's (and 15's) warps per block (comix_median_cuda_set_variant)
 
 // Version 14 where it applies (128 < T <= 320, vector path), else version 12.
 int launch_bitslice4(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
@@ -547,6 +563,20 @@ int launch_bitslice4(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, 
   if (g_bs4_nw == 3) return launch_bitslice4_nw<3>(frames, T, n, out, stream);
   if (g_bs4_nw == 2) return launch_bitslice4_nw<2>(frames, T, n, out, stream);
   return launch_bitslice4_nw<1>(frames, T, n, out, stream);
+}
+
+// Version 15 where it applies (as version 14, on compute capability 9 and up), else version 14.
+int launch_bitslice5(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  static const int major = [] {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+      return 0;
+    return v;
+  }();
+  if (major < 9 || !vec16_ok(frames, n, out) || T <= 128 || T > 8 * comix::bitslice::kFrames)
+    return launch_bitslice4(frames, T, n, out, stream);
+  return g_bs4_nw == 3 ? launch_bitslice4_nw<3, true>(frames, T, n, out, stream)
+                       : launch_bitslice4_nw<1, true>(frames, T, n, out, stream);
 }
 
 int max_optin_smem() {
@@ -570,6 +600,7 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
     g_wide_cols = 32;
   }
   if (g_count_mode == kBitslice4 && T <= kBitsliceMaxT) return launch_bitslice4(frames, T, n, out, stream);
+  if (g_count_mode == kBitslice5 && T <= kBitsliceMaxT) return launch_bitslice5(frames, T, n, out, stream);
   if ((g_count_mode == kBitslice || g_count_mode == kBitslice2 || g_count_mode == kBitslice3) && T <= kBitsliceMaxT)
     return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16,
                            g_count_mode == kBitslice3 ? 2 : g_count_mode - kBitslice);
@@ -598,6 +629,14 @@ extern "C" int comix_median_cuda_set_variant(int variant) {
     return COMIX_OK;
   }
   const int mode = variant & 15, cols = (variant >> 4) == 1 ? 16 : 32;
+  if (mode == kBitslice5) {  // version 15: variant >> 4 = 0, 1: 1, 3 warps per block
+    const int sel = variant >> 4;
+    if (sel > 1) return COMIX_ERR_ARGUMENT;
+    g_bs4_nw = sel == 0 ? 1 : 3;
+    g_count_mode = mode;
+    g_auto = false;
+    return COMIX_OK;
+  }
   if (mode == kBitslice4) {  // version 14: variant >> 4 = 0, 1, 2, 3: 1, 2, 4, 3 warps per block
     const int sel = variant >> 4;
     if (sel > 3) return COMIX_ERR_ARGUMENT;

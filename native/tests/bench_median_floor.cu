@@ -225,11 +225,13 @@ __global__ void __launch_bounds__(32 * NWP) stage_rows_bulk(const uint8_t* __res
                    : "memory");
   }
   uint32_t done = 0;
-  while (!done)
+  for (uint32_t polls = 0; !done; ++polls) {
+    if (polls == (1u << 24)) __trap();  // a phase that never completes: an error, not a hang
     asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\n selp.u32 %0, 1, 0, p;\n}"
                  : "=r"(done)
                  : "r"(bar)
                  : "memory");
+  }
   uint32_t fold = 0;
   for (int q = threadIdx.x; q < T * WB / 16; q += 32 * NWP) fold ^= *reinterpret_cast<const uint32_t*>(rows + q * 16);
   out[(int64_t)blockIdx.x * 32 * NWP + threadIdx.x] = (uint8_t)(fold ^ (fold >> 8) ^ (fold >> 16) ^ (fold >> 24));

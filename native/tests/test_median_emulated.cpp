@@ -63,9 +63,20 @@ class Fibers {
   }
   // The running fiber waits until barrier b's generation differs from gen.
   void wait(const Barrier* b, long gen) {
+    fibers_[(size_t)current_].barrier = b;
+    fibers_[(size_t)current_].gen = gen;
+    park();
+  }
+  // The running fiber waits until ready() holds (an mbarrier's bytes have all arrived).
+  void wait_until(std::function<bool()> ready) {
+    if (ready()) return;
+    fibers_[(size_t)current_].until = std::move(ready);
+    park();
+  }
+
+ private:
+  void park() {
     const int from = current_;
-    fibers_[(size_t)from].barrier = b;
-    fibers_[(size_t)from].gen = gen;
     const int to = pick();
     CHECK(to >= 0, "emulated block deadlocked at a barrier");
     if (to < 0) std::abort();
@@ -77,9 +88,9 @@ class Fibers {
       thread_index.x = (unsigned)from;
     }
     fibers_[(size_t)from].barrier = nullptr;
+    fibers_[(size_t)from].until = nullptr;
   }
 
- private:
   static constexpr size_t kStack = 256 * 1024;
   struct Fiber {
     ucontext_t ctx{};
@@ -87,6 +98,7 @@ class Fibers {
     bool done = false;
     const Barrier* barrier = nullptr;  // waiting at, for a generation other than gen
     long gen = 0;
+    std::function<bool()> until;  // or waiting until this holds
   };
   static void entry();
   bool runnable(int t) const;
@@ -134,7 +146,7 @@ class Barrier {
 
 inline bool Fibers::runnable(int t) const {
   const Fiber& f = fibers_[(size_t)t];
-  return !f.done && (f.barrier == nullptr || f.barrier->generation() != f.gen);
+  return !f.done && (f.barrier == nullptr || f.barrier->generation() != f.gen) && (!f.until || f.until());
 }
 
 inline void Fibers::entry() {
@@ -200,6 +212,43 @@ uint32_t* shared = nullptr;
 }
 inline uint32_t* comix_emulated_shared() { return emu::shared; }
 
+// Version 15's bulk copies: an mbarrier is a count of expected and arrived bytes (kept beside
+// the 8 bytes the kernel reserves for it, keyed by their address); a copy lands at once and
+// counts its bytes; a wait parks the fiber until the armed count has arrived.
+#include <map>
+namespace emu {
+struct MBar {
+  bool armed = false;
+  uint64_t expected = 0, arrived = 0;
+};
+std::map<const void*, MBar> mbars;  // cleared for every block
+}  // namespace emu
+namespace comix {
+namespace bitslice {
+void bulk_bar_init(uint64_t* bar) { emu::mbars[bar] = emu::MBar{}; }
+void bulk_bar_arm(uint64_t* bar, uint32_t bytes) {
+  emu::MBar& m = emu::mbars.at(bar);
+  CHECK(!m.armed, "an mbarrier armed twice");
+  m.armed = true;
+  m.expected += bytes;
+}
+void bulk_copy(void* dst, const void* src, uint32_t bytes, uint64_t* bar) {
+  CHECK(bytes % 16 == 0 && reinterpret_cast<uintptr_t>(dst) % 16 == 0 && reinterpret_cast<uintptr_t>(src) % 16 == 0,
+        "cp.async.bulk needs 16-byte sizes and addresses");
+  std::memcpy(dst, src, bytes);
+  emu::mbars.at(bar).arrived += bytes;
+}
+void bulk_bar_wait(uint64_t* bar) {
+  emu::fibers.wait_until([bar] {
+    const emu::MBar& m = emu::mbars.at(bar);
+    return m.armed && m.arrived == m.expected;
+  });
+  const emu::MBar& m = emu::mbars.at(bar);
+  CHECK(m.arrived == m.expected, "more bytes arrived than the mbarrier expected");
+}
+}  // namespace bitslice
+}  // namespace comix
+
 #define COMIX_BS_EMULATE 1
 #include "median_bitslice.cuh"
 
@@ -210,10 +259,12 @@ namespace bs = comix::bitslice;
 template <class Body>
 static void run_grid(int64_t blocks, int threads, size_t smem_bytes, const Body& body) {
   for (int64_t b = 0; b < blocks; ++b) {
-    emu::Guarded smem(smem_bytes);
+    // CUDA's dynamic shared memory starts aligned; the guard page follows the size rounded to 128
+    emu::Guarded smem((smem_bytes + 127) / 128 * 128);
     uint32_t* words = reinterpret_cast<uint32_t*>(smem.data());
     for (size_t i = 0; i < smem_bytes / 4; ++i) words[i] = 0xdeadbeefu ^ (uint32_t)(i * 2654435761u);
     emu::Block blk(threads / 32);
+    emu::mbars.clear();
     emu::block_index.x = (unsigned)b;
     emu::block = &blk;
     emu::shared = words;
@@ -255,13 +306,14 @@ static void launch_v11_13(int version, int nw, const uint8_t* frames, int T, int
   if (version == 13 && nw == 4) run_grid(blocks, 128, tile + xch, [&] { bs::median_v13<GW, EVEN, 4>(frames, T, n, out, vec16); });
 }
 
-template <bool EVEN, int NBLK, int NW>
+// BULK: version 15, its NBLK mbarriers per warp after the tiles (as its launcher allocates).
+template <bool EVEN, int NBLK, int NW, bool BULK>
 static void launch_v14(const uint8_t* frames, int T, int64_t n, uint8_t* out) {
-  run_grid((n + 128 * NW - 1) / (128 * NW), 32 * NW, (size_t)NW * T * 128,
-           [&] { bs::median_v14<EVEN, NBLK, NW>(frames, T, n, out); });
+  run_grid((n + 128 * NW - 1) / (128 * NW), 32 * NW, (size_t)NW * (T * 128 + (BULK ? NBLK * 8 : 0)),
+           [&] { bs::median_v14<EVEN, NBLK, NW, BULK>(frames, T, n, out); });
 }
 
-// version 11, 12, 13 (nw = 2 or 4) or 14 (nw = 1..4); gw: groups per warp tile (11-13).
+// version 11, 12, 13 (nw = 2 or 4), 14 (nw = 1..4) or 15 (nw = 1..4); gw: groups per warp tile (11-13).
 static void check(int version, int nw, int gw, int T, int64_t n, int pattern) {
   const auto f = frames_for(T, n, pattern);
   const auto ref = median_oracle(f, T, n);
@@ -278,15 +330,18 @@ static void check(int version, int nw, int gw, int T, int64_t n, int pattern) {
                      : launch_v11_13<1, false>(version, nw, frames.data(), T, n, out.data());
   } else {
     const int nblk = bs::frame_slots(T, 8) / 8;
-    CHECK(nblk >= 3 && nblk <= 5 && n % 16 == 0, "version 14 takes 128 < T <= 320 and 16-byte rows");
-#define COMIX_V14(NB, W) (even ? launch_v14<true, NB, W>(frames.data(), T, n, out.data()) \
-                               : launch_v14<false, NB, W>(frames.data(), T, n, out.data()))
+    CHECK(nblk >= 3 && nblk <= 5 && n % 16 == 0, "versions 14 and 15 take 128 < T <= 320 and 16-byte rows");
+    const bool bulk = version == 15;
+#define COMIX_V14B(NB, W, B) (even ? launch_v14<true, NB, W, B>(frames.data(), T, n, out.data()) \
+                                   : launch_v14<false, NB, W, B>(frames.data(), T, n, out.data()))
+#define COMIX_V14(NB, W) (bulk ? COMIX_V14B(NB, W, true) : COMIX_V14B(NB, W, false))
 #define COMIX_V14_NW(NB) (nw == 1 ? COMIX_V14(NB, 1) : nw == 2 ? COMIX_V14(NB, 2) : nw == 3 ? COMIX_V14(NB, 3) : COMIX_V14(NB, 4))
     if (nblk == 3) COMIX_V14_NW(3);
     if (nblk == 4) COMIX_V14_NW(4);
     if (nblk == 5) COMIX_V14_NW(5);
 #undef COMIX_V14_NW
 #undef COMIX_V14
+#undef COMIX_V14B
   }
   int64_t bad = 0;
   for (int64_t i = 0; i < n; ++i) bad += out.data()[i] != ref[(size_t)i];
@@ -309,6 +364,15 @@ int main() {
   check(14, 2, 4, 301, 256, 0);  // odd T, exactly one block
   check(14, 4, 4, 257, 128, 1);  // one column: three of the four warps write nothing
   cases += 2;
+  // Version 15 (bulk copies): the same ends of NBLK, a part column (n - e0 < 128) and whole
+  // warps past the frame's end.
+  for (int T : {129, 192, 193, 256, 257, 300, 320}) {
+    check(15, 1, 4, T, 2 * 128 + 48, (T + 1) % 3);
+    check(15, 3, 4, T, 384 + 144, T % 3);
+    cases += 2;
+  }
+  check(15, 3, 4, 301, 128 + 32, 0);  // a part column, then a warp with nothing to do
+  ++cases;
   // Versions 11 and 12 with the groups per tile their launcher picks (4 up to T = 320, 2 up to
   // 640, then 1) or the narrow ones (half), on 16-byte rows (cp.async staging) and odd n (byte
   // staging); version 13 on 2 and 4 warps.
@@ -324,6 +388,6 @@ int main() {
     check(13, c.T % 2 ? 2 : 4, c.gw, c.T, 32 * c.gw + 13, (c.T + 1) % 3);
     cases += 2;
   }
-  std::printf("emulated median versions 11-14: %d cases\n", cases);
+  std::printf("emulated median versions 11-15: %d cases\n", cases);
   return finish("median_emulated");
 }
