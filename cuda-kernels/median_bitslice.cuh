@@ -39,6 +39,12 @@ namespace bitslice {
 
 constexpr int kFrames = 40;    // frame slots per lane (register arrays of candidate masks)
 constexpr int kCountBits = 6;  // bits of a lane's own counter (kFrames < 64)
+// A tile of GW groups has SW = 32 / GW slices: the butterfly summing their counts has
+// kLogSW levels, and a group's total kNB = kCountBits + kLogSW bits.
+template <int GW>
+constexpr int kLogSW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+template <int GW>
+constexpr int kNB = kCountBits + kLogSW<GW>;
 
 // Frame slots per lane for T frames over SW lanes (slices), rounded up to whole blocks of 8 so
 // the counting loop needs no per-frame guard: the slots past T are zero rows in shared memory
@@ -473,20 +479,15 @@ __device__ __forceinline__ void search_tile(const uint32_t* tile, int T, int nf,
   search<NB, LOG_SW, GW, EVEN>(m1, m2, nf, plane, st);
 }
 
-// Version 14's search: F = all of the lane's slots (compile time), HOLD: lane_pass_held (planes
-// of the previous pass in registers) instead of lane_pass (loaded again).
-template <int NB, int LOG_SW, int GW, bool EVEN, bool HOLD, int F, class Plane>
+// Version 14's search: all F of the lane's slots (compile time) by lane_pass_held (the planes of
+// the previous pass in registers).
+template <int NB, int LOG_SW, int GW, bool EVEN, int F, class Plane>
 __device__ __forceinline__ void search_fixed(uint32_t (&m1)[F], uint32_t (&m2)[F], const Plane& plane, State<NB>& st) {
   uint32_t cnt[kCountBits], o2;
-  uint32_t held[HOLD ? F : 1];
+  uint32_t held[F];
   for (int b = 7; b >= 0; --b) {
-    if constexpr (HOLD) {
-      if (b == 7) lane_pass_held<EVEN, false>(m1, m2, held, b, 0u, 0u, plane, cnt, o2);
-      else lane_pass_held<EVEN, true>(m1, m2, held, b, st.d1[0], st.d2[0], plane, cnt, o2);
-    } else {
-      if (b == 7) lane_pass<EVEN, false>(m1, m2, F, b, 0u, 0u, plane, cnt, o2);
-      else lane_pass<EVEN, true>(m1, m2, F, b, st.d1[0], st.d2[0], plane, cnt, o2);
-    }
+    if (b == 7) lane_pass_held<EVEN, false>(m1, m2, held, b, 0u, 0u, plane, cnt, o2);
+    else lane_pass_held<EVEN, true>(m1, m2, held, b, st.d1[0], st.d2[0], plane, cnt, o2);
     uint32_t tot[NB + 1];
     sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
     decide<NB, EVEN>(st, tot, o2);
@@ -515,8 +516,7 @@ __device__ __forceinline__ void median_v11(const uint8_t* __restrict__ frames, i
   namespace bs = comix::bitslice;
   COMIX_BS_SHARED(tile);  // [Tpad][GW][8] words
   constexpr int SW = 32 / GW, E = 32 * GW;
-  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
-  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  constexpr int LOG_SW = bs::kLogSW<GW>, NB = bs::kNB<GW>;
   unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
   const int lane = threadIdx.x, g = lane % GW, s = lane / GW;
   const int nf = bs::frame_slots(T, SW), Tpad = nf * SW;
@@ -610,8 +610,7 @@ __device__ __forceinline__ void median_v12(const uint8_t* __restrict__ frames, i
   namespace bs = comix::bitslice;
   COMIX_BS_SHARED(tile);  // [Tpad][GW][8] words
   constexpr int SW = 32 / GW, E = 32 * GW;
-  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
-  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  constexpr int LOG_SW = bs::kLogSW<GW>, NB = bs::kNB<GW>;
   constexpr int RPI = 16 / GW;  // rows between a lane's consecutive chunks in a block
   unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
   const int lane = threadIdx.x, g = lane % GW, s = lane / GW;
@@ -676,8 +675,7 @@ __device__ __forceinline__ void median_v13(const uint8_t* __restrict__ frames, i
   namespace bs = comix::bitslice;
   COMIX_BS_SHARED(tile);  // [Tpad][GW][8] words, then the exchange
   constexpr int SW = 32 / GW, E = 32 * GW;
-  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
-  constexpr int K = bs::kCountBits, NB = K + LOG_SW;
+  constexpr int LOG_SW = bs::kLogSW<GW>, NB = bs::kNB<GW>;
   constexpr int RPI = 16 / GW;
   constexpr int F = 8 * ((bs::kFrames / 8 + NW - 1) / NW);  // slots per lane: 24 (NW = 2), 16 (NW = 4)
   unsigned char* tile8 = reinterpret_cast<unsigned char*>(tile);
@@ -913,7 +911,7 @@ COMIX_BS_UNROLL
   bs::init_state<NB>(st, T);
   const uint32_t* mine = tile + (s * GW + g) * 8;
   auto plane = [&](int f, int b) { return mine[256 * bs::exact_slot(f, F, s, T) + (b ^ swz)]; };
-  bs::search_fixed<NB, LOG_SW, GW, EVEN, true>(m1, m2, plane, st);
+  bs::search_fixed<NB, LOG_SW, GW, EVEN>(m1, m2, plane, st);
 
   if (e0 < n) write_result<NB, EVEN, GW>(st, s, g, out, e0, n, true, BULK);
 }

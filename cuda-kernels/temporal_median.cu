@@ -481,7 +481,7 @@ int launch_bs(Kernel kernel, int64_t blocks, int threads, size_t smem, cudaStrea
 // Version 13: NW warps per tile, the tile's shared memory plus the exchange of the partial totals.
 template <int GW, bool EVEN, int NW>
 int launch_bitslice3_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
-  constexpr int SW = 32 / GW, NB = comix::bitslice::kCountBits + (GW == 4 ? 3 : GW == 2 ? 4 : 5);
+  constexpr int SW = 32 / GW, NB = comix::bitslice::kNB<GW>;
   const size_t smem = (size_t)comix::bitslice::frame_slots((int)T, SW) * SW * GW * 32 + 2 * NW * GW * (NB + 1) * 4;
   return launch_bs(median_bitslice3<GW, EVEN, NW>, (n + 32 * GW - 1) / (32 * GW), 32 * NW, smem, stream, frames, (int)T,
                    n, out, vec16_ok(frames, n, out));
@@ -556,9 +556,14 @@ int launch_bitslice4_nw(const uint8_t* frames, int64_t T, int64_t n, uint8_t* ou
 
 int g_bs4_nw = 1;  // version 14's (and 15's) warps per block (comix_median_cuda_set_variant)
 
-// Version 14 where it applies (128 < T <= 320, vector path), else version 12.
+// Versions 14 and 15 take 128 < T <= 320 (3 to 5 blocks of 8 slots per lane) on the vector path.
+bool v14_takes(const uint8_t* frames, int64_t T, int64_t n, const uint8_t* out) {
+  return vec16_ok(frames, n, out) && T > 128 && T <= 8 * comix::bitslice::kFrames;
+}
+
+// Version 14 where it applies, else version 12.
 int launch_bitslice4(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
-  if (!vec16_ok(frames, n, out) || T <= 128 || T > 8 * comix::bitslice::kFrames) return launch_bitslice(frames, T, n, out, stream, false, 1);
+  if (!v14_takes(frames, T, n, out)) return launch_bitslice(frames, T, n, out, stream, false, 1);
   if (g_bs4_nw == 4) return launch_bitslice4_nw<4>(frames, T, n, out, stream);
   if (g_bs4_nw == 3) return launch_bitslice4_nw<3>(frames, T, n, out, stream);
   if (g_bs4_nw == 2) return launch_bitslice4_nw<2>(frames, T, n, out, stream);
@@ -573,8 +578,7 @@ int launch_bitslice5(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, 
       return 0;
     return v;
   }();
-  if (major < 9 || !vec16_ok(frames, n, out) || T <= 128 || T > 8 * comix::bitslice::kFrames)
-    return launch_bitslice4(frames, T, n, out, stream);
+  if (major < 9 || !v14_takes(frames, T, n, out)) return launch_bitslice4(frames, T, n, out, stream);
   return g_bs4_nw == 3 ? launch_bitslice4_nw<3, true>(frames, T, n, out, stream)
                        : launch_bitslice4_nw<1, true>(frames, T, n, out, stream);
 }

@@ -80,16 +80,7 @@ __global__ void __launch_bounds__(32) probe(const uint8_t* __restrict__ frames, 
   } else {
   bs::State<NB> st;
   bs::search_tile<NB, LOG_SW, GW, EVEN>(tile, T, nf, s, g, st);
-  uint32_t res[8];
-  bs::result_planes<NB, EVEN>(st, res);
-  bs::transpose_sel(res);
-  if (s < 8) {
-    uint32_t word = res[0];
-#pragma unroll
-    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
-    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
-    *reinterpret_cast<uint32_t*>(out + e0 + off) = word;
-  }
+  bs::write_result<NB, EVEN, GW>(st, s, g, out, e0, n, true);
   }
 }
 
@@ -100,6 +91,15 @@ __global__ void stream_read(const uint4* __restrict__ p, int64_t count, uint32_t
     acc ^= v.x ^ v.y ^ v.z ^ v.w;
   }
   if (acc == 0x12345678u) out[0] = acc;  // keeps the loads; practically never written
+}
+
+// A probe kernel's dynamic shared memory and the largest carveout (as the median launchers set
+// them); per_sm (optional) receives its blocks per SM.
+template <class K>
+static void prepare(K k, int threads, size_t smem, int* per_sm = nullptr) {
+  CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  if (per_sm) CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, k, threads, smem));
 }
 
 template <class F>
@@ -162,9 +162,7 @@ static double run_stage_rows(const uint8_t* frames, int T, int64_t n, uint8_t* o
   const size_t smem = (size_t)T * WB;
   if (smem > 227 * 1024 || stride % WB != 0 || stride > n) return -1;
   auto k = stage_rows<WB, NWP>;
-  CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  CK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, k, 32 * NWP, smem));
+  prepare(k, 32 * NWP, smem, per_sm);
   const int64_t cols = stride / WB, groups = n / stride;
   const unsigned blocks = (unsigned)(cols * groups);  // blocks * 32 * NWP <= n / 4: inside out (n bytes), as WB >= 128 * NWP
   if (bytes) *bytes = (double)groups * T * stride;
@@ -242,9 +240,7 @@ template <class K>
 static double run_stage_kernel(K k, int WB, int NWP, const uint8_t* frames, int T, int64_t n, uint8_t* out, int* per_sm) {
   const size_t smem = (size_t)T * WB;
   if (smem > 227 * 1024) return -1;
-  CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  CK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, k, 32 * NWP, smem));
+  prepare(k, 32 * NWP, smem, per_sm);
   const unsigned blocks = (unsigned)(n / WB);
   return time_ms([&] { k<<<blocks, 32 * NWP, smem>>>(frames, T, n, out); }, 20);
 }
@@ -253,8 +249,7 @@ template <int MODE>
 static double run_probe(const uint8_t* frames, int T, int64_t n, uint8_t* out) {
   const size_t smem = (size_t)bs::frame_slots(T, 8) * 8 * 4 * 32;
   auto k = T % 2 == 0 ? probe<true, MODE> : probe<false, MODE>;
-  CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  CK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  prepare(k, 32, smem);
   const unsigned tiles = (unsigned)(n / 128);
   return time_ms([&] { k<<<tiles, 32, smem>>>(frames, T, n, out); }, 20);
 }
@@ -288,9 +283,7 @@ int main(int argc, char** argv) {
   int blocks_per_sm = 0, sms = 0;
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
   const size_t smem = (size_t)bs::frame_slots(T, 8) * 8 * 4 * 32;
-  CK(cudaFuncSetAttribute(probe<true, 7>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  CK(cudaFuncSetAttribute(probe<true, 7>, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_sm, probe<true, 7>, 32, smem));
+  prepare(probe<true, 7>, 32, smem, &blocks_per_sm);
   std::printf("median floor probes: T=%d n=%lld (%.2f GB of frames), %zu B shared memory per warp, %d warps per SM x %d SMs\n",
               T, (long long)n, bytes / 1e9, smem, blocks_per_sm, sms);
   auto row = [&](const char* name, double ms) {

@@ -276,7 +276,7 @@ static void search_group_v14_any(const std::vector<uint32_t>& tile, int T, int g
 template <int GW, bool EVEN, int NW>
 static void search_group_v13(const std::vector<uint32_t>& tile, int T, int g, uint32_t (&res)[8]) {
   constexpr int SW = 32 / GW;
-  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int LOG_SW = bs::kLogSW<GW>;
   constexpr int K = bs::kCountBits, NB = K + LOG_SW;
   constexpr int F = 8 * ((bs::kFrames / 8 + NW - 1) / NW);
   const int nblk = bs::frame_slots(T, SW) / 8;
@@ -342,7 +342,7 @@ static void search_group_v13(const std::vector<uint32_t>& tile, int T, int g, ui
 template <int GW, bool EVEN>
 static void simulate_tile(const uint8_t* frames, int T, int64_t n, int64_t e0, uint8_t* out, bool v12, int nw) {
   constexpr int SW = 32 / GW, E = 32 * GW;
-  constexpr int LOG_SW = GW == 4 ? 3 : GW == 2 ? 4 : 5;
+  constexpr int LOG_SW = bs::kLogSW<GW>;
   constexpr int K = bs::kCountBits, NB = K + LOG_SW;
   const int nf = bs::frame_slots(T, SW), Tpad = nf * SW;
   CHECK(nf % 8 == 0 && nf <= bs::kFrames && (nf - 8) * SW < T, "frame slots T=%d SW=%d: %d", T, SW, nf);

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -167,7 +168,7 @@ Block* block = nullptr;
 // size bytes ending right at a PROT_NONE page (start aligned to 128 bytes when size is a multiple).
 class Guarded {
  public:
-  explicit Guarded(size_t size) : size_(size) {
+  explicit Guarded(size_t size) {
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
     span_ = (size + page - 1) / page * page + page;
     base_ = static_cast<unsigned char*>(mmap(nullptr, span_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -179,7 +180,7 @@ class Guarded {
   unsigned char* data() { return data_; }
 
  private:
-  size_t size_, span_;
+  size_t span_;
   unsigned char* base_;
   unsigned char* data_;
 };
@@ -215,7 +216,6 @@ inline uint32_t* comix_emulated_shared() { return emu::shared; }
 // Version 15's bulk copies: an mbarrier is a count of expected and arrived bytes (kept beside
 // the 8 bytes the kernel reserves for it, keyed by their address); a copy lands at once and
 // counts its bytes; a wait parks the fiber until the armed count has arrived.
-#include <map>
 namespace emu {
 struct MBar {
   bool armed = false;
@@ -295,7 +295,7 @@ static std::vector<uint8_t> frames_for(int T, int64_t n, int pattern) {
 // and vec16 holds (cp.async staging); odd n takes the byte path.
 template <int GW, bool EVEN>
 static void launch_v11_13(int version, int nw, const uint8_t* frames, int T, int64_t n, uint8_t* out) {
-  constexpr int SW = 32 / GW, NB = bs::kCountBits + (GW == 4 ? 3 : GW == 2 ? 4 : 5);
+  constexpr int SW = 32 / GW, NB = bs::kNB<GW>;
   const bool vec16 = n % 16 == 0 && reinterpret_cast<uintptr_t>(frames) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 4 == 0;
   const size_t tile = (size_t)bs::frame_slots(T, SW) * SW * GW * 32;
   const int64_t blocks = (n + 32 * GW - 1) / (32 * GW);
