@@ -432,6 +432,8 @@ int g_wide_cols = 32;      // columns (packed words) per tile when T allows: 32 
 constexpr int64_t kAutoHistMaxT = 256;
 constexpr int64_t kAutoBitsliceMinT = 16;
 constexpr int64_t kAutoBitslice2MaxT = 160;
+constexpr int64_t kAutoBitslice4MaxT = 320;  // version 14 (else 12) above kAutoBitslice2MaxT
+constexpr int kAutoBitslice4Warps = 2;
 
 // 16-byte rows and aligned pointers: the kernels' cp.async staging path (else bytes).
 bool vec16_ok(const uint8_t* frames, int64_t n, const uint8_t* out) {
@@ -598,10 +600,12 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   static const int smem_limit = max_optin_smem();
   if (g_auto) {
     g_count_mode = T >= kAutoBitsliceMinT && T <= kAutoBitslice2MaxT ? kBitslice2
+                   : T > kAutoBitslice2MaxT && T <= kAutoBitslice4MaxT ? kBitslice4
                    : T > kAutoBitslice2MaxT && T <= kBitsliceMaxT     ? kBitslice
                    : T <= kAutoHistMaxT                               ? kHist
                                                                       : kVset + 8;
     g_wide_cols = 32;
+    g_bs4_nw = kAutoBitslice4Warps;
   }
   if (g_count_mode == kBitslice4 && T <= kBitsliceMaxT) return launch_bitslice4(frames, T, n, out, stream);
   if (g_count_mode == kBitslice5 && T <= kBitsliceMaxT) return launch_bitslice5(frames, T, n, out, stream);
