@@ -33,7 +33,8 @@ print(":".join(sorted(dirs)))
 PY
 )
 if [[ -n "$NVLIBS" ]]; then export LD_LIBRARY_PATH="$NVLIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
-lower() { echo "$1" | tr 'A-Z' 'a-z' | sed 's/ndhwc/channels_last/g'; }
+# JMH's names -> the baseline's: F32 -> fp32 (TF32, BF16 lower-cased), NDHWC -> channels_last
+lower() { echo "$1" | tr 'A-Z' 'a-z' | sed -E 's/ndhwc/channels_last/g; s/(^|,)f32/\1fp32/g'; }
 if [[ -z "${SKIP_PYTHON:-}" ]]; then
   "$PYTHON" benchmarks/pytorch/conv3d_baseline.py --device cuda --shapes "$SHAPES" --batch "$BATCH" \
     --precision "$(lower "$PRECISION")" --layout "$(lower "$LAYOUT")" --out "$OUT/conv-torch.jsonl" \

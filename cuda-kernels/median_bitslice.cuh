@@ -484,7 +484,7 @@ __device__ __forceinline__ void search_tile(const uint32_t* tile, int T, int nf,
 template <int NB, int LOG_SW, int GW, bool EVEN, int F, class Plane>
 __device__ __forceinline__ void search_fixed(uint32_t (&m1)[F], uint32_t (&m2)[F], const Plane& plane, State<NB>& st) {
   uint32_t cnt[kCountBits], o2;
-  uint32_t held[F];
+  uint32_t held[F] = {};  // the first pass (b = 7) fills it; zeroed for the host compiler's flow analysis
   for (int b = 7; b >= 0; --b) {
     if (b == 7) lane_pass_held<EVEN, false>(m1, m2, held, b, 0u, 0u, plane, cnt, o2);
     else lane_pass_held<EVEN, true>(m1, m2, held, b, st.d1[0], st.d2[0], plane, cnt, o2);
@@ -840,7 +840,19 @@ __device__ __forceinline__ void bulk_bar_wait(uint64_t* bar) {
 // a row (write_result's contig). For the session-7 probe ("stage bulk"): if the bulk engine reads
 // the 128-byte row pieces faster than cp.async's 2.09 TB/s, this is the version that uses it.
 // Shared memory: NW * (T * 128 + NBLK * 8) bytes (two three-warp blocks per SM at T = 300).
-template <bool EVEN, int NBLK, int NW, bool BULK = false>
+//
+// LIN: version 16 (kernel median_bitslice6, mode kBitslice6; variants 13 and 29: 1 and 2 warps
+// per block; 8 <= T <= 320, so that exact_slot's slot 0 lies inside the tile), version 14 with
+// each 16-byte chunk staged where version 15's bulk copies put it: chunk c of row t at byte
+// 128 t + 16 c of its warp's tile (global byte order), so group g holds bytes 32g..32g+31 of a
+// row and the rest is version 15's (transposition at the same addresses, write_result's contig). Why: on the H200 (session 8) Nsight Compute
+// counted 30 L2 sectors and 30 shared-memory wavefronts per warp-wide cp.async of versions
+// 11-14 instead of 15 and ~4: their destination (raw_word: chunk c at 32 (c % 4) + 16 (c / 4)
+// within the row) is a permutation of the row's 16-byte chunks, which splits each copy into one
+// request per thread; every 32-byte sector was fetched twice (L2 hit rate 60%, L2 busy 86% at
+// 1.9 TB/s of DRAM). Staging alone into rows in global order read the same 128-byte pieces at
+// 4.35 TB/s (probe "stage rows 128 B 1w x5").
+template <bool EVEN, int NBLK, int NW, bool BULK = false, bool LIN = false>
 __device__ __forceinline__ void median_v14(const uint8_t* __restrict__ frames, int T, int64_t n,
                                            uint8_t* __restrict__ out) {
   namespace bs = comix::bitslice;
@@ -879,7 +891,8 @@ __device__ __forceinline__ void median_v14(const uint8_t* __restrict__ frames, i
     int t = bs::coop_row<NW>(0, tid, 0);
     const uint8_t* src = frames + eb + (int64_t)t * n + 16 * c;
     const int64_t step = (int64_t)RPI * n;
-    uint32_t* dst = tiles + wc * tile_words + bs::raw_word<GW>(t, cl);  // + 128 words per round
+    // + 128 words per round (4 rows) in either layout
+    uint32_t* dst = tiles + wc * tile_words + (LIN ? 32 * t + 4 * cl : bs::raw_word<GW>(t, cl));
 COMIX_BS_UNROLL
     for (int j = 0; j < NBLK; ++j) bs::stage_block<RPI>(dst, src, t, T, col_ok, step);
   }
@@ -913,7 +926,7 @@ COMIX_BS_UNROLL
   auto plane = [&](int f, int b) { return mine[256 * bs::exact_slot(f, F, s, T) + (b ^ swz)]; };
   bs::search_fixed<NB, LOG_SW, GW, EVEN>(m1, m2, plane, st);
 
-  if (e0 < n) write_result<NB, EVEN, GW>(st, s, g, out, e0, n, true, BULK);
+  if (e0 < n) write_result<NB, EVEN, GW>(st, s, g, out, e0, n, true, BULK || LIN);
 }
 #endif
 

@@ -43,7 +43,7 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //  (Variant 6, version 12 plus an L2 prefetch of the tile that starts next, was measured on an
 //  H200 and removed: 1.62 ms at 1080p x 300 against 1.11 without it, benchmarks/RESULTS.md.)
 enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice3 = 7, kBitslice4 = 11,
-                 kBitslice5 = 12 };
+                 kBitslice5 = 12, kBitslice6 = 13 };
 
 __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   // A plain register reinterpretation: building a __half2_raw from the two 16-bit halves made
@@ -363,6 +363,14 @@ median_bitslice5(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* 
   comix::bitslice::median_v14<EVEN, NBLK, NW, true>(frames, T, n, out);
 }
 
+// Version 16 (mode kBitslice6; variants 13, 29: 1, 2 warps per block): version 14 with its rows
+// staged in global byte order (comix::bitslice::median_v14 with LIN; why: median_bitslice.cuh).
+template <bool EVEN, int NBLK, int NW>
+__global__ void __launch_bounds__(32 * NW, 1)
+median_bitslice6(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out) {
+  comix::bitslice::median_v14<EVEN, NBLK, NW, false, true>(frames, T, n, out);
+}
+
 __global__ void median_direct(const uint8_t* __restrict__ frames, int64_t T, int64_t n, uint8_t* __restrict__ out) {
   const int64_t k1 = comix::median_rank_lo(T), k2 = comix::median_rank_hi(T);
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -585,6 +593,38 @@ int launch_bitslice5(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, 
                        : launch_bitslice4_nw<1, true>(frames, T, n, out, stream);
 }
 
+// Version 16: 8 <= T <= 320 (NBLK = frame_slots(T, 8) / 8 = 1..5 blocks of 8 slots per lane; below 8
+// frames a lane's slot 0, where slots past T are read, would lie past the tile), vector inputs only
+// (else version 12); NW = g_bs6_nw warps per block, each with its own T * 128 bytes.
+int g_bs6_nw = 2;
+template <bool EVEN, int NBLK, int NW>
+int launch_bitslice6_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  const int64_t blocks = (n + 128 * NW - 1) / (128 * NW);
+  return launch_bs(median_bitslice6<EVEN, NBLK, NW>, blocks, 32 * NW, (size_t)NW * T * 128, stream, frames, (int)T, n,
+                   out);
+}
+template <int NW>
+int launch_bitslice6_nw(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  const bool even = T % 2 == 0;
+#define COMIX_BS6(NBLK) (even ? launch_bitslice6_t<true, NBLK, NW>(frames, T, n, out, stream) \
+                              : launch_bitslice6_t<false, NBLK, NW>(frames, T, n, out, stream))
+  switch (comix::bitslice::frame_slots((int)T, 8) / 8) {
+    case 1: return COMIX_BS6(1);
+    case 2: return COMIX_BS6(2);
+    case 3: return COMIX_BS6(3);
+    case 4: return COMIX_BS6(4);
+    case 5: return COMIX_BS6(5);
+    default: return COMIX_ERR_ARGUMENT;
+  }
+#undef COMIX_BS6
+}
+int launch_bitslice6(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  if (!vec16_ok(frames, n, out) || T < 8 || T > 8 * comix::bitslice::kFrames)
+    return launch_bitslice(frames, T, n, out, stream, false, 1);
+  return g_bs6_nw == 1 ? launch_bitslice6_nw<1>(frames, T, n, out, stream)
+                       : launch_bitslice6_nw<2>(frames, T, n, out, stream);
+}
+
 int max_optin_smem() {
   int dev = 0, v = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return 48 * 1024;
@@ -609,6 +649,7 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   }
   if (g_count_mode == kBitslice4 && T <= kBitsliceMaxT) return launch_bitslice4(frames, T, n, out, stream);
   if (g_count_mode == kBitslice5 && T <= kBitsliceMaxT) return launch_bitslice5(frames, T, n, out, stream);
+  if (g_count_mode == kBitslice6 && T <= kBitsliceMaxT) return launch_bitslice6(frames, T, n, out, stream);
   if ((g_count_mode == kBitslice || g_count_mode == kBitslice2 || g_count_mode == kBitslice3) && T <= kBitsliceMaxT)
     return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16,
                            g_count_mode == kBitslice3 ? 2 : g_count_mode - kBitslice);
@@ -641,6 +682,14 @@ extern "C" int comix_median_cuda_set_variant(int variant) {
     const int sel = variant >> 4;
     if (sel > 1) return COMIX_ERR_ARGUMENT;
     g_bs4_nw = sel == 0 ? 1 : 3;
+    g_count_mode = mode;
+    g_auto = false;
+    return COMIX_OK;
+  }
+  if (mode == kBitslice6) {  // version 16: variant >> 4 = 0, 1: 1, 2 warps per block
+    const int sel = variant >> 4;
+    if (sel > 1) return COMIX_ERR_ARGUMENT;
+    g_bs6_nw = sel + 1;
     g_count_mode = mode;
     g_auto = false;
     return COMIX_OK;

@@ -236,6 +236,8 @@ static const char* median_name(int variant) {
     case 43: return "median_u8 bitslice14-4w"; // version 14, 4 warps per block stage 512-byte row pieces
     case 12: return "median_u8 bitslice15";    // version 15: version 14 staged by the bulk copy engine (sm_90)
     case 28: return "median_u8 bitslice15-3w"; // version 15, 3 warps per block
+    case 13: return "median_u8 bitslice16";    // version 16: version 14 with its rows staged in global order
+    case 29: return "median_u8 bitslice16-2w"; // version 16, 2 warps per block
     default: return "median_u8 hist";
   }
 }
@@ -255,7 +257,7 @@ int main(int argc, char** argv) {
       CUDA_OK(cudaMalloc(&frames, (size_t)(T * n)));
       CUDA_OK(cudaMalloc(&out, (size_t)n));
       fill_random(frames, (size_t)(T * n), 7);
-      for (int variant : {4, 5, 11, 27, 59, 43, 12, 28}) {
+      for (int variant : {4, 5, 11, 27, 59, 43, 12, 28, 13, 29}) {
         comix_median_cuda_set_variant(variant);
         for (int r = 0; r < 2; ++r)
           if (comix_median_u8_cuda(frames, T, n, out, nullptr) != COMIX_OK) return 2;
@@ -301,7 +303,7 @@ int main(int argc, char** argv) {
     bench_transpose(emit, copy_rw);
   } else {
   // COMIX_BENCH_MEDIAN_VARIANTS=-1,4,5 (a comma list) times only those; default: all of them
-  std::vector<int> median_variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21, 7, 23, 11, 27, 59, 43, 12, 28};
+  std::vector<int> median_variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21, 7, 23, 11, 27, 59, 43, 12, 28, 13, 29};
   if (const char* list = std::getenv("COMIX_BENCH_MEDIAN_VARIANTS")) {
     median_variants.clear();
     for (const char* p = list; *p;) {

@@ -134,7 +134,10 @@ static double time_ms(F f, int reps) {
 // same per-block pattern from groups of T rows of `stride` bytes (group = block / cols): if
 // 128-byte pieces read fast at a small stride, what slows the median's staging is the rows' spread
 // over pages (TLB reach or DRAM row misses), not the piece width.
-template <int WB, int NWP>
+// PERM: each 128-byte piece's 16-byte chunks land where versions 11-14 put them (raw_word: chunk
+// c at 32 (c % 4) + 16 (c / 4) of the piece) instead of in global order (session 8: Nsight
+// counted ~30 L2 sectors and shared-memory wavefronts per such warp-wide copy instead of 15 and 4).
+template <int WB, int NWP, bool PERM = false>
 __global__ void __launch_bounds__(32 * NWP) stage_rows(const uint8_t* __restrict__ frames, int T, int64_t stride,
                                                        int64_t cols, uint8_t* __restrict__ out) {
   extern __shared__ __align__(16) unsigned char rows[];
@@ -143,7 +146,8 @@ __global__ void __launch_bounds__(32 * NWP) stage_rows(const uint8_t* __restrict
   const uint8_t* base = frames + group * T * stride + col * WB;
   for (int q = threadIdx.x; q < T * CPR; q += 32 * NWP) {
     const int t = q / CPR, c = q % CPR;
-    __pipeline_memcpy_async(rows + t * WB + 16 * c, base + (int64_t)t * stride + 16 * c, 16);
+    const int slot = PERM ? (c & ~7) + 2 * (c % 4) + (c / 4) % 2 : c;
+    __pipeline_memcpy_async(rows + t * WB + 16 * slot, base + (int64_t)t * stride + 16 * c, 16);
   }
   __pipeline_commit();
   __pipeline_wait_prior(0);
@@ -155,13 +159,13 @@ __global__ void __launch_bounds__(32 * NWP) stage_rows(const uint8_t* __restrict
 
 // Returns ms; *bytes = the bytes read (all T x n frames when stride = n; floor(n / stride) groups
 // of T x stride otherwise).
-template <int WB, int NWP>
+template <int WB, int NWP, bool PERM = false>
 static double run_stage_rows(const uint8_t* frames, int T, int64_t n, uint8_t* out, int* per_sm, int64_t stride = 0,
                              double* bytes = nullptr) {
   if (stride == 0) stride = n;
   const size_t smem = (size_t)T * WB;
   if (smem > 227 * 1024 || stride % WB != 0 || stride > n) return -1;
-  auto k = stage_rows<WB, NWP>;
+  auto k = stage_rows<WB, NWP, PERM>;
   prepare(k, 32 * NWP, smem, per_sm);
   const int64_t cols = stride / WB, groups = n / stride;
   const unsigned blocks = (unsigned)(cols * groups);  // blocks * 32 * NWP <= n / 4: inside out (n bytes), as WB >= 128 * NWP
@@ -304,6 +308,10 @@ int main(int argc, char** argv) {
     int per_sm = 0;
     double ms = run_stage_rows<128, 1>(frames, T, n, out, &per_sm);
     stage("128 B", ms, 1, per_sm);
+    ms = run_stage_rows<128, 1, true>(frames, T, n, out, &per_sm);
+    stage("128 B perm", ms, 1, per_sm);
+    ms = run_stage_rows<256, 2, true>(frames, T, n, out, &per_sm);
+    stage("256 B perm", ms, 2, per_sm);
     ms = run_stage_rows<256, 1>(frames, T, n, out, &per_sm);
     stage("256 B", ms, 1, per_sm);
     ms = run_stage_rows<512, 1>(frames, T, n, out, &per_sm);

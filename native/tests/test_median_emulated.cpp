@@ -306,14 +306,16 @@ static void launch_v11_13(int version, int nw, const uint8_t* frames, int T, int
   if (version == 13 && nw == 4) run_grid(blocks, 128, tile + xch, [&] { bs::median_v13<GW, EVEN, 4>(frames, T, n, out, vec16); });
 }
 
-// BULK: version 15, its NBLK mbarriers per warp after the tiles (as its launcher allocates).
-template <bool EVEN, int NBLK, int NW, bool BULK>
+// BULK: version 15, its NBLK mbarriers per warp after the tiles (as its launcher allocates);
+// LIN: version 16 (rows staged in global byte order).
+template <bool EVEN, int NBLK, int NW, bool BULK, bool LIN = false>
 static void launch_v14(const uint8_t* frames, int T, int64_t n, uint8_t* out) {
   run_grid((n + 128 * NW - 1) / (128 * NW), 32 * NW, (size_t)NW * (T * 128 + (BULK ? NBLK * 8 : 0)),
-           [&] { bs::median_v14<EVEN, NBLK, NW, BULK>(frames, T, n, out); });
+           [&] { bs::median_v14<EVEN, NBLK, NW, BULK, LIN>(frames, T, n, out); });
 }
 
-// version 11, 12, 13 (nw = 2 or 4), 14 (nw = 1..4) or 15 (nw = 1..4); gw: groups per warp tile (11-13).
+// version 11, 12, 13 (nw = 2 or 4), 14 (nw = 1..4), 15 (nw = 1..4) or 16 (nw = 1, 2); gw: groups per
+// warp tile (11-13).
 static void check(int version, int nw, int gw, int T, int64_t n, int pattern) {
   const auto f = frames_for(T, n, pattern);
   const auto ref = median_oracle(f, T, n);
@@ -328,6 +330,19 @@ static void check(int version, int nw, int gw, int T, int64_t n, int pattern) {
                      : launch_v11_13<2, false>(version, nw, frames.data(), T, n, out.data());
     if (gw == 1) even ? launch_v11_13<1, true>(version, nw, frames.data(), T, n, out.data())
                      : launch_v11_13<1, false>(version, nw, frames.data(), T, n, out.data());
+  } else if (version == 16) {
+    const int nblk = bs::frame_slots(T, 8) / 8;
+    CHECK(T >= 8 && nblk <= 5 && n % 16 == 0 && (nw == 1 || nw == 2), "version 16 takes 8 <= T <= 320 and 16-byte rows");
+#define COMIX_V16B(NB, W) (even ? launch_v14<true, NB, W, false, true>(frames.data(), T, n, out.data()) \
+                                : launch_v14<false, NB, W, false, true>(frames.data(), T, n, out.data()))
+#define COMIX_V16(NB) (nw == 1 ? COMIX_V16B(NB, 1) : COMIX_V16B(NB, 2))
+    if (nblk == 1) COMIX_V16(1);
+    if (nblk == 2) COMIX_V16(2);
+    if (nblk == 3) COMIX_V16(3);
+    if (nblk == 4) COMIX_V16(4);
+    if (nblk == 5) COMIX_V16(5);
+#undef COMIX_V16
+#undef COMIX_V16B
   } else {
     const int nblk = bs::frame_slots(T, 8) / 8;
     CHECK(nblk >= 3 && nblk <= 5 && n % 16 == 0, "versions 14 and 15 take 128 < T <= 320 and 16-byte rows");
@@ -373,6 +388,15 @@ int main() {
   }
   check(15, 3, 4, 301, 128 + 32, 0);  // a part column, then a warp with nothing to do
   ++cases;
+  // Version 16 (version 14 staged in global byte order): every NBLK from 1 (8 <= T <= 64) to 5, both
+  // ends of each, on 1 and 2 warps, with a part block and a part column.
+  for (int T : {8, 9, 16, 63, 64, 65, 72, 128, 129, 192, 193, 256, 257, 300, 301, 320}) {
+    check(16, 1, 4, T, 2 * 128 + 48, T % 3);
+    check(16, 2, 4, T, 2 * 256 + 48, (T + 1) % 3);
+    cases += 2;
+  }
+  check(16, 2, 4, 300, 128, 2);  // one column: the block's second warp writes nothing
+  ++cases;
   // Versions 11 and 12 with the groups per tile their launcher picks (4 up to T = 320, 2 up to
   // 640, then 1) or the narrow ones (half), on 16-byte rows (cp.async staging) and odd n (byte
   // staging); version 13 on 2 and 4 warps.
@@ -388,6 +412,6 @@ int main() {
     check(13, c.T % 2 ? 2 : 4, c.gw, c.T, 32 * c.gw + 13, (c.T + 1) % 3);
     cases += 2;
   }
-  std::printf("emulated median versions 11-15: %d cases\n", cases);
+  std::printf("emulated median versions 11-16: %d cases\n", cases);
   return finish("median_emulated");
 }
