@@ -423,13 +423,17 @@ size_t staged_smem(int64_t T) {
 }
 
 // Kernel choice. By default (g_auto) from measurements on an H200 (benchmarks/RESULTS.md,
-// gpu-check 2026-11-26 session 3, same run for every variant):
+// gpu-check 2026-11-26 sessions 3 and 8, same run for every variant):
 //   T < 16:          the nibble-histogram kernel (T = 16: hist 0.276 ms at 1080p, 0.015 at 224^2)
-//   16 <= T <= 160:  median version 12 (kBitslice2, variant 5): 1080p T = 16 0.231 ms (hist 0.276,
-//                    v11 0.271), T = 72 0.345 (v11 0.392, hist 0.601); 224^2 within 0.001 ms of
-//                    the best
-//   160 < T <= 1280: median version 11 (kBitslice, variant 4): 1080p T = 300 1.043 ms (v12
-//                    1.114, v12 + L2 prefetch 1.621); 224^2 T = 300 0.049 (v12 0.048)
+//   16 <= T <= 320, 16-byte rows (n % 16 == 0, aligned pointers): median version 16 on 2 warps
+//                    per block (kBitslice6, variant 29), session 8: 1080p T = 16 0.164 ms (v12
+//                    0.232), T = 72 0.274 (v12 0.349), T = 300 0.760 = 57.7% of copy r+w (v14
+//                    on 2 warps 1.010, v11 1.046, v16 on 1 warp 0.896); 224^2 T = 16 / 72 / 300
+//                    0.013 / 0.017 / 0.031 (v12 0.015 / 0.023 / 0.048; v16 on 1 warp 0.030)
+//   otherwise, 16 <= T <= 160: median version 12 (kBitslice2, variant 5): 1080p T = 16 0.231 ms
+//                    (hist 0.276, v11 0.271), T = 72 0.345 (v11 0.392, hist 0.601)
+//   otherwise, 160 < T <= 1280: median version 11 (kBitslice, variant 4): 1080p T = 300 1.043 ms
+//                    (v12 1.114, v12 + L2 prefetch 1.621); 224^2 T = 300 0.049 (v12 0.048)
 //   T > 1280:        the bitwise search with warp-0 reduction (kVset + 8).
 // The crossover 160 is interpolated between the measured T = 72 and T = 300 (v12 gains 0.047
 // ms at 72 and loses 0.071 at 300 at 1080p), not measured. comix_median_cuda_set_variant()
@@ -440,8 +444,8 @@ int g_wide_cols = 32;      // columns (packed words) per tile when T allows: 32 
 constexpr int64_t kAutoHistMaxT = 256;
 constexpr int64_t kAutoBitsliceMinT = 16;
 constexpr int64_t kAutoBitslice2MaxT = 160;
-constexpr int64_t kAutoBitslice4MaxT = 320;  // version 14 (else 12) above kAutoBitslice2MaxT
-constexpr int kAutoBitslice4Warps = 2;
+constexpr int64_t kAutoBitslice6MaxT = 320;  // version 16 from kAutoBitsliceMinT on 16-byte rows
+constexpr int kAutoBitslice6Warps = 2;
 
 // 16-byte rows and aligned pointers: the kernels' cp.async staging path (else bytes).
 bool vec16_ok(const uint8_t* frames, int64_t n, const uint8_t* out) {
@@ -639,13 +643,14 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   cudaStream_t stream = static_cast<cudaStream_t>(stream_);
   static const int smem_limit = max_optin_smem();
   if (g_auto) {
-    g_count_mode = T >= kAutoBitsliceMinT && T <= kAutoBitslice2MaxT ? kBitslice2
-                   : T > kAutoBitslice2MaxT && T <= kAutoBitslice4MaxT ? kBitslice4
+    const bool v16 = T >= kAutoBitsliceMinT && T <= kAutoBitslice6MaxT && vec16_ok(frames, n, out);
+    g_count_mode = v16                                                ? kBitslice6
+                   : T >= kAutoBitsliceMinT && T <= kAutoBitslice2MaxT ? kBitslice2
                    : T > kAutoBitslice2MaxT && T <= kBitsliceMaxT     ? kBitslice
                    : T <= kAutoHistMaxT                               ? kHist
                                                                       : kVset + 8;
     g_wide_cols = 32;
-    g_bs4_nw = kAutoBitslice4Warps;
+    g_bs6_nw = kAutoBitslice6Warps;
   }
   if (g_count_mode == kBitslice4 && T <= kBitsliceMaxT) return launch_bitslice4(frames, T, n, out, stream);
   if (g_count_mode == kBitslice5 && T <= kBitsliceMaxT) return launch_bitslice5(frames, T, n, out, stream);
