@@ -510,7 +510,14 @@ __device__ __forceinline__ void search_fixed(uint32_t (&m1)[F], uint32_t (&m2)[F
 // per pass ~45 logic + 24 SHFL for the butterfly and ~57 for the decision. Total ~7.1 G integer
 // ops for the 1.87 GB (3.8 per byte; the byte-SIMD search needs ~9 + loads): 0.43 ms at the
 // H200's 16.7 T int ops/s, against ~0.45 ms to read the frames.
-template <int GW, bool EVEN>
+//
+// LIN: version 17 (mode kBitslice7; variants 14 and 30), the same with version 16's staging:
+// chunk c of row t at byte 32 GW t + 16 c of the tile (global byte order), so group g holds bytes
+// 32g..32g+31 of a row (session 8 on the H200: cp.async into version 11's permuted destination,
+// raw_word, is split into one request per thread and fetches every sector twice). The transposition
+// reads each item's 32 contiguous bytes in either layout; only the result's byte offsets follow
+// the grouping. For GW = 1 both layouts are the same.
+template <int GW, bool EVEN, bool LIN = false>
 __device__ __forceinline__ void median_v11(const uint8_t* __restrict__ frames, int T, int64_t n,
                                            uint8_t* __restrict__ out, bool vec16) {
   namespace bs = comix::bitslice;
@@ -533,7 +540,7 @@ COMIX_BS_UNROLL
       const unsigned q0 = Tpad * i / kBatches * (2 * GW), q1 = Tpad * (i + 1) / kBatches * (2 * GW);
       for (unsigned q = q0 + lane; q < q1; q += 32) {
         const int t = (int)(q / (2 * GW)), c = (int)(q % (2 * GW));
-        uint32_t* dst = tile + bs::raw_word<GW>(t, c);
+        uint32_t* dst = tile + (LIN ? 8 * GW * t + 4 * c : bs::raw_word<GW>(t, c));
         if (t < T && c < chunks) __pipeline_memcpy_async(dst, base + (int64_t)t * n + 16 * c, 16);
         else *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
       }
@@ -542,7 +549,7 @@ COMIX_BS_UNROLL
   } else {
     for (unsigned q = lane; q < (unsigned)(Tpad * E); q += 32) {
       const int t = (int)(q / E), c = (int)(q % E);
-      tile8[bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = t < T && c < w ? base[(int64_t)t * n + c] : 0;
+      tile8[LIN ? E * t + c : bs::raw_word<GW>(t, c / 16) * 4 + c % 16] = t < T && c < w ? base[(int64_t)t * n + c] : 0;
     }
   }
 COMIX_BS_UNROLL
@@ -579,7 +586,7 @@ COMIX_BS_UNROLL
     uint32_t word = res[0];
 COMIX_BS_UNROLL
     for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;  // no local-memory indexing
-    const int off = 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
+    const int off = LIN ? 32 * g + 4 * s : 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
     const int64_t i = e0 + off;
     if (vec16 && i + 4 <= n) {
       *reinterpret_cast<uint32_t*>(out + i) = word;

@@ -43,7 +43,7 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //  (Variant 6, version 12 plus an L2 prefetch of the tile that starts next, was measured on an
 //  H200 and removed: 1.62 ms at 1080p x 300 against 1.11 without it, benchmarks/RESULTS.md.)
 enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice3 = 7, kBitslice4 = 11,
-                 kBitslice5 = 12, kBitslice6 = 13 };
+                 kBitslice5 = 12, kBitslice6 = 13, kBitslice7 = 14 };
 
 __device__ __forceinline__ __half2 half2_bits(uint32_t bits) {
   // A plain register reinterpretation: building a __half2_raw from the two 16-bit halves made
@@ -323,10 +323,11 @@ median_hist2(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __re
 
 // Version 11 (the body is comix::bitslice::median_v11 in median_bitslice.cuh, where the CPU test
 // runs it on emulated threads: native/tests/test_median_emulated.cpp).
-template <int GW, bool EVEN>
+// LIN: version 17 (mode kBitslice7; variants 14, 30), version 11 with version 16's staging order.
+template <int GW, bool EVEN, bool LIN = false>
 __global__ void __launch_bounds__(32)
 median_bitslice(const uint8_t* __restrict__ frames, int T, int64_t n, uint8_t* __restrict__ out, bool vec16) {
-  comix::bitslice::median_v11<GW, EVEN>(frames, T, n, out, vec16);
+  comix::bitslice::median_v11<GW, EVEN, LIN>(frames, T, n, out, vec16);
 }
 
 
@@ -501,14 +502,16 @@ int launch_bitslice3_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out
                    n, out, vec16_ok(frames, n, out));
 }
 
-// v12: 0 = median_bitslice (version 11), 1 = median_bitslice2 (version 12); version 13 has its
-// own launcher above.
+// v12: 0 = median_bitslice (version 11), 1 = median_bitslice2 (version 12), 3 = median_bitslice
+// with LIN (version 17; the same kernel as version 11 at GW = 1, where both layouts agree);
+// version 13 has its own launcher above.
 template <int GW, bool EVEN>
 int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, int v12) {
   constexpr int SW = 32 / GW;
   const size_t smem = (size_t)comix::bitslice::frame_slots((int)T, SW) * SW * GW * 32;  // <= 40 KB
   const int64_t tiles = (n + 32 * GW - 1) / (32 * GW);
   const bool vec16 = vec16_ok(frames, n, out);
+  if (v12 == 3) return launch_bs(median_bitslice<GW, EVEN, GW != 1>, tiles, 32, smem, stream, frames, (int)T, n, out, vec16);
   return v12 ? launch_bs(median_bitslice2<GW, EVEN>, tiles, 32, smem, stream, frames, (int)T, n, out, vec16)
              : launch_bs(median_bitslice<GW, EVEN>, tiles, 32, smem, stream, frames, (int)T, n, out, vec16);
 }
@@ -516,7 +519,8 @@ int launch_bitslice_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out,
 // Groups per warp-tile: 4 (8 slices of frames) while T fits 8 * kFrames, else 2, else 1;
 // `narrow` halves it (twice the warps per SM for the same shared memory, more butterfly work).
 // v12: 0 = median_bitslice, 1 = median_bitslice2 (the same layout and search, fewer instructions
-// around it), 2 = median_bitslice3 (version 13).
+// around it), 2 = median_bitslice3 (version 13), 3 = median_bitslice in global staging order
+// (version 17).
 int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream, bool narrow,
                     int v12) {
   constexpr int64_t F = comix::bitslice::kFrames;
@@ -655,6 +659,8 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   if (g_count_mode == kBitslice4 && T <= kBitsliceMaxT) return launch_bitslice4(frames, T, n, out, stream);
   if (g_count_mode == kBitslice5 && T <= kBitsliceMaxT) return launch_bitslice5(frames, T, n, out, stream);
   if (g_count_mode == kBitslice6 && T <= kBitsliceMaxT) return launch_bitslice6(frames, T, n, out, stream);
+  if (g_count_mode == kBitslice7 && T <= kBitsliceMaxT)
+    return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16, 3);
   if ((g_count_mode == kBitslice || g_count_mode == kBitslice2 || g_count_mode == kBitslice3) && T <= kBitsliceMaxT)
     return launch_bitslice(frames, T, n, out, stream, g_wide_cols == 16,
                            g_count_mode == kBitslice3 ? 2 : g_count_mode - kBitslice);
@@ -707,7 +713,8 @@ extern "C" int comix_median_cuda_set_variant(int variant) {
     g_auto = false;
     return COMIX_OK;
   }
-  if ((mode > kBitslice2 && mode != kBitslice3 && mode != kVset + 8 && mode != kHalf + 8) || (variant >> 4) > 1)
+  if ((mode > kBitslice2 && mode != kBitslice3 && mode != kBitslice7 && mode != kVset + 8 && mode != kHalf + 8) ||
+      (variant >> 4) > 1)
     return COMIX_ERR_ARGUMENT;
   g_count_mode = mode;
   g_wide_cols = cols;

@@ -238,6 +238,8 @@ static const char* median_name(int variant) {
     case 28: return "median_u8 bitslice15-3w"; // version 15, 3 warps per block
     case 13: return "median_u8 bitslice16";    // version 16: version 14 with its rows staged in global order
     case 29: return "median_u8 bitslice16-2w"; // version 16, 2 warps per block
+    case 14: return "median_u8 bitslice17";    // version 17: version 11 with its rows staged in global order
+    case 30: return "median_u8 bitslice17-n";  // version 17, half the groups per warp
     default: return "median_u8 hist";
   }
 }
@@ -303,7 +305,7 @@ int main(int argc, char** argv) {
     bench_transpose(emit, copy_rw);
   } else {
   // COMIX_BENCH_MEDIAN_VARIANTS=-1,4,5 (a comma list) times only those; default: all of them
-  std::vector<int> median_variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21, 7, 23, 11, 27, 59, 43, 12, 28, 13, 29};
+  std::vector<int> median_variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21, 7, 23, 11, 27, 59, 43, 12, 28, 13, 29, 14, 30};
   if (const char* list = std::getenv("COMIX_BENCH_MEDIAN_VARIANTS")) {
     median_variants.clear();
     for (const char* p = list; *p;) {
@@ -316,7 +318,7 @@ int main(int argc, char** argv) {
   struct Size { const char* name; int64_t n; };
   const Size sizes[] = {{"224x224x3", 224 * 224 * 3}, {"1920x1080x3", 1920LL * 1080 * 3}};
   for (const Size& s : sizes) {
-    for (int64_t T : {16, 72, 300}) {
+    for (int64_t T : {16, 72, 300, 500}) {  // 500: 4-group tiles no longer fit (versions 11, 17 on 2 groups)
       const size_t bytes = (size_t)(T * s.n);
       const int copies = bytes < ((size_t)512 << 20) ? 4 : 1;
       uint8_t* frames;

@@ -110,8 +110,9 @@ int main() {
   // 7, 23: version 13, a tile's frames over 2 and 4 warps; 11, 27, 59, 43: version 14 on 1, 2, 3
   // and 4 warps per block, 128 < T <= 320 with 16-byte rows, else version 12; 12, 28: version 15
   // (bulk copies, sm_90) on 1 and 3 warps, else version 14; 13, 29: version 16 (rows staged in
-  // global order) on 1 and 2 warps, T <= 320 with 16-byte rows, else version 12)
-  const std::vector<int> variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21, 7, 23, 11, 27, 59, 43, 12, 28, 13, 29};
+  // global order) on 1 and 2 warps, T <= 320 with 16-byte rows, else version 12; 14, 30: version 17
+  // = version 11 staged in global order, 4 and 2 groups per warp)
+  const std::vector<int> variants = {-1, 0, 8, 3, 10, 4, 20, 5, 21, 7, 23, 11, 27, 59, 43, 12, 28, 13, 29, 14, 30};
   for (int64_t T : Ts)
     for (int64_t n : ns) {
       if (T * n > (int64_t)400e6 || (T >= 1000 && n > 4096 * 4)) continue;
@@ -123,6 +124,7 @@ int main() {
   CHECK(comix_median_cuda_set_variant(75) == COMIX_ERR_ARGUMENT, "version 14 has 4 block widths");
   CHECK(comix_median_cuda_set_variant(44) == COMIX_ERR_ARGUMENT, "version 15 has 2 block widths");
   CHECK(comix_median_cuda_set_variant(45) == COMIX_ERR_ARGUMENT, "version 16 has 2 block widths");
+  CHECK(comix_median_cuda_set_variant(46) == COMIX_ERR_ARGUMENT, "version 17 has 2 tile widths");
   for (int64_t T : {1, 2, 7, 300}) check_hist(T, 4099);
   for (int dt : {COMIX_DTYPE_F32, COMIX_DTYPE_BF16}) {
     check_mix(1, 1, 1, dt, 0);

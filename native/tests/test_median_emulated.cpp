@@ -289,7 +289,7 @@ static std::vector<uint8_t> frames_for(int T, int64_t n, int pattern) {
   return f;
 }
 
-// Version 11 / 12 / 13 (version = 11, 12, 13; nw: 13's warps per tile) with GW groups, as the
+// Version 11 / 12 / 13 / 17 (version = 11, 12, 13, 17; nw: 13's warps per tile) with GW groups, as the
 // launchers in temporal_median.cu run them (grid, threads, shared memory, vec16). The guarded
 // buffers end at a page boundary, so with n % 16 == 0 frames and output start 16-byte aligned
 // and vec16 holds (cp.async staging); odd n takes the byte path.
@@ -300,6 +300,7 @@ static void launch_v11_13(int version, int nw, const uint8_t* frames, int T, int
   const size_t tile = (size_t)bs::frame_slots(T, SW) * SW * GW * 32;
   const int64_t blocks = (n + 32 * GW - 1) / (32 * GW);
   if (version == 11) run_grid(blocks, 32, tile, [&] { bs::median_v11<GW, EVEN>(frames, T, n, out, vec16); });
+  if (version == 17) run_grid(blocks, 32, tile, [&] { bs::median_v11<GW, EVEN, true>(frames, T, n, out, vec16); });
   if (version == 12) run_grid(blocks, 32, tile, [&] { bs::median_v12<GW, EVEN>(frames, T, n, out, vec16); });
   const size_t xch = (size_t)2 * nw * GW * (NB + 1) * 4;
   if (version == 13 && nw == 2) run_grid(blocks, 64, tile + xch, [&] { bs::median_v13<GW, EVEN, 2>(frames, T, n, out, vec16); });
@@ -323,7 +324,7 @@ static void check(int version, int nw, int gw, int T, int64_t n, int pattern) {
   std::memcpy(frames.data(), f.data(), f.size());
   std::memset(out.data(), 0xAB, (size_t)n);
   const bool even = T % 2 == 0;
-  if (version < 14) {
+  if (version < 14 || version == 17) {
     if (gw == 4) even ? launch_v11_13<4, true>(version, nw, frames.data(), T, n, out.data())
                      : launch_v11_13<4, false>(version, nw, frames.data(), T, n, out.data());
     if (gw == 2) even ? launch_v11_13<2, true>(version, nw, frames.data(), T, n, out.data())
@@ -397,13 +398,13 @@ int main() {
   }
   check(16, 2, 4, 300, 128, 2);  // one column: the block's second warp writes nothing
   ++cases;
-  // Versions 11 and 12 with the groups per tile their launcher picks (4 up to T = 320, 2 up to
-  // 640, then 1) or the narrow ones (half), on 16-byte rows (cp.async staging) and odd n (byte
-  // staging); version 13 on 2 and 4 warps.
+  // Versions 11, 12 and 17 (11 staged in global order) with the groups per tile their launcher
+  // picks (4 up to T = 320, 2 up to 640, then 1) or the narrow ones (half), on 16-byte rows
+  // (cp.async staging) and odd n (byte staging); version 13 on 2 and 4 warps.
   struct Case { int T, gw; };
   for (Case c : {Case{1, 4}, Case{2, 4}, Case{16, 4}, Case{72, 4}, Case{72, 2}, Case{255, 4}, Case{300, 4}, Case{299, 2},
                  Case{321, 2}, Case{640, 2}, Case{641, 1}, Case{1000, 1}, Case{1280, 1}}) {
-    for (int version : {11, 12}) {
+    for (int version : {11, 12, 17}) {
       check(version, 1, c.gw, c.T, 32 * c.gw * 2 + 16, (c.T + version) % 3);
       check(version, 1, c.gw, c.T, 32 * c.gw + 13, (c.T + version + 1) % 3);
       cases += 2;
@@ -412,6 +413,6 @@ int main() {
     check(13, c.T % 2 ? 2 : 4, c.gw, c.T, 32 * c.gw + 13, (c.T + 1) % 3);
     cases += 2;
   }
-  std::printf("emulated median versions 11-16: %d cases\n", cases);
+  std::printf("emulated median versions 11-17: %d cases\n", cases);
   return finish("median_emulated");
 }
