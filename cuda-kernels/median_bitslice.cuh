@@ -422,20 +422,17 @@ COMIX_BS_UNROLL
   }
 }
 
-// The 8 decided planes of a group (lane g of slice s) back to bytes (bitsel transposition) and
-// stored: slices 0..7 write one 4-byte word each (versions 12-15).
-template <int NB, bool EVEN, int GW>
-__device__ __forceinline__ void write_result(const State<NB>& st, int s, int g, uint8_t* out, int64_t e0, int64_t n,
-                                             bool vec16, bool contig = false) {
-  uint32_t res[8];
-  result_planes<NB, EVEN>(st, res);
-  transpose_sel(res);
+// A group's result bytes (res[i] = pixels 4i..4i+3, transposed back from the decided planes)
+// stored: slices 0..7 write one 4-byte word each. Group g holds bytes 16g.. and 16(g + GW).. of
+// the tile's row (raw_word), or with contig (rows staged in global order: versions 15-17) bytes
+// 32g..32g+31.
+template <int GW>
+__device__ __forceinline__ void store_result(const uint32_t (&res)[8], int s, int g, uint8_t* out, int64_t e0,
+                                             int64_t n, bool vec16, bool contig) {
   if (s < 8) {
     uint32_t word = res[0];
 COMIX_BS_UNROLL
-    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;
-    // group g holds bytes 16g.. and 16(g + GW).. of the tile's row (raw_word), or with contig
-    // (version 15's bulk-copied rows) bytes 32g..32g+31
+    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;  // no local-memory indexing
     const int off = contig ? 32 * g + 4 * s : 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
     const int64_t i = e0 + off;
     if (vec16 && i + 4 <= n) {
@@ -445,6 +442,17 @@ COMIX_BS_UNROLL
         if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
     }
   }
+}
+
+// The 8 decided planes of a group (lane g of slice s) back to bytes (bitsel transposition) and
+// stored (versions 12-16).
+template <int NB, bool EVEN, int GW>
+__device__ __forceinline__ void write_result(const State<NB>& st, int s, int g, uint8_t* out, int64_t e0, int64_t n,
+                                             bool vec16, bool contig = false) {
+  uint32_t res[8];
+  result_planes<NB, EVEN>(st, res);
+  transpose_sel(res);
+  store_result<GW>(res, s, g, out, e0, n, vec16, contig);
 }
 
 // The 8 passes of the search when one warp holds all of a group's frame slots (versions 11 and
@@ -582,19 +590,7 @@ COMIX_BS_UNROLL
   uint32_t res[8];
   bs::result_planes<NB, EVEN>(st, res);
   bs::transpose(res);  // back to bytes: res[i] = pixels 4i..4i+3 of the group
-  if (s < 8) {
-    uint32_t word = res[0];
-COMIX_BS_UNROLL
-    for (int j = 1; j < 8; ++j) word = s == j ? res[j] : word;  // no local-memory indexing
-    const int off = LIN ? 32 * g + 4 * s : 16 * g + (s >= 4 ? 16 * GW : 0) + 4 * (s & 3);
-    const int64_t i = e0 + off;
-    if (vec16 && i + 4 <= n) {
-      *reinterpret_cast<uint32_t*>(out + i) = word;
-    } else {
-      for (int j = 0; j < 4; ++j)
-        if (i + j < n) out[i + j] = (uint8_t)(word >> (8 * j));
-    }
-  }
+  bs::store_result<GW>(res, s, g, out, e0, n, vec16, LIN);
 }
 
 // Version 12 of the bit-sliced kernel (modes kBitslice2; variants 5 and 21): median_bitslice's
@@ -852,13 +848,14 @@ __device__ __forceinline__ void bulk_bar_wait(uint64_t* bar) {
 // per block; 8 <= T <= 320, so that exact_slot's slot 0 lies inside the tile), version 14 with
 // each 16-byte chunk staged where version 15's bulk copies put it: chunk c of row t at byte
 // 128 t + 16 c of its warp's tile (global byte order), so group g holds bytes 32g..32g+31 of a
-// row and the rest is version 15's (transposition at the same addresses, write_result's contig). Why: on the H200 (session 8) Nsight Compute
-// counted 30 L2 sectors and 30 shared-memory wavefronts per warp-wide cp.async of versions
-// 11-14 instead of 15 and ~4: their destination (raw_word: chunk c at 32 (c % 4) + 16 (c / 4)
-// within the row) is a permutation of the row's 16-byte chunks, which splits each copy into one
-// request per thread; every 32-byte sector was fetched twice (L2 hit rate 60%, L2 busy 86% at
-// 1.9 TB/s of DRAM). Staging alone into rows in global order read the same 128-byte pieces at
-// 4.35 TB/s (probe "stage rows 128 B 1w x5").
+// row and the rest is version 15's (transposition at the same addresses, write_result's
+// contig). Why: on the H200 (session 8) Nsight Compute counted 30 L2 sectors and 30
+// shared-memory wavefronts per warp-wide cp.async of versions 11-14 instead of 15 and ~4: their
+// destination (raw_word: chunk c at 32 (c % 4) + 16 (c / 4) within the row) is a permutation of
+// the row's 16-byte chunks, which splits each copy into one request per thread; every 32-byte
+// sector was fetched twice (L2 hit rate 60%, L2 busy 86% at 1.9 TB/s of DRAM). Staging alone
+// into rows in global order read the same 128-byte pieces at 4.35 TB/s (probe "stage rows 128 B
+// 1w x5"); version 16 ran 1080p x 300 in 0.760 ms on 2 warps (version 14: 1.010).
 template <bool EVEN, int NBLK, int NW, bool BULK = false, bool LIN = false>
 __device__ __forceinline__ void median_v14(const uint8_t* __restrict__ frames, int T, int64_t n,
                                            uint8_t* __restrict__ out) {
