@@ -455,15 +455,17 @@ __device__ __forceinline__ void write_result(const State<NB>& st, int s, int g, 
   store_result<GW>(res, s, g, out, e0, n, vec16, contig);
 }
 
-// The 8 passes of the search when one warp holds all of a group's frame slots (versions 11 and
-// 12): count this lane's slots f < nf, sum over the group's slices, decide.
-template <int NB, int LOG_SW, int GW, bool EVEN, int F, class Plane>
+// The 8 passes of the search when one warp holds all of a group's frame slots: count this
+// lane's slots f < nf, sum over the group's slices, decide. HOLD (version 14-16's search_fixed,
+// nf = F): each plane stays in a register for the next pass (lane_pass_impl).
+template <int NB, int LOG_SW, int GW, bool EVEN, bool HOLD = false, int F, class Plane>
 __device__ __forceinline__ void search(uint32_t (&m1)[F], uint32_t (&m2)[F], int nf, const Plane& plane,
                                        State<NB>& st) {
   uint32_t cnt[kCountBits], o2;
+  uint32_t held[HOLD ? F : 1] = {};  // the first pass (b = 7) fills it; zeroed for the host compiler's flow analysis
   for (int b = 7; b >= 0; --b) {
-    if (b == 7) lane_pass<EVEN, false>(m1, m2, nf, b, 0u, 0u, plane, cnt, o2);
-    else lane_pass<EVEN, true>(m1, m2, nf, b, st.d1[0], st.d2[0], plane, cnt, o2);
+    if (b == 7) lane_pass_impl<EVEN, false, HOLD>(m1, m2, held, nf, b, 0u, 0u, plane, cnt, o2);
+    else lane_pass_impl<EVEN, true, HOLD>(m1, m2, held, nf, b, st.d1[0], st.d2[0], plane, cnt, o2);
     uint32_t tot[NB + 1];
     sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
     decide<NB, EVEN>(st, tot, o2);
@@ -487,19 +489,11 @@ __device__ __forceinline__ void search_tile(const uint32_t* tile, int T, int nf,
   search<NB, LOG_SW, GW, EVEN>(m1, m2, nf, plane, st);
 }
 
-// Version 14's search: all F of the lane's slots (compile time) by lane_pass_held (the planes of
-// the previous pass in registers).
+// Version 14's search: all F of the lane's slots (compile time), the planes of the previous pass
+// in registers (lane_pass_held's arithmetic).
 template <int NB, int LOG_SW, int GW, bool EVEN, int F, class Plane>
 __device__ __forceinline__ void search_fixed(uint32_t (&m1)[F], uint32_t (&m2)[F], const Plane& plane, State<NB>& st) {
-  uint32_t cnt[kCountBits], o2;
-  uint32_t held[F] = {};  // the first pass (b = 7) fills it; zeroed for the host compiler's flow analysis
-  for (int b = 7; b >= 0; --b) {
-    if (b == 7) lane_pass_held<EVEN, false>(m1, m2, held, b, 0u, 0u, plane, cnt, o2);
-    else lane_pass_held<EVEN, true>(m1, m2, held, b, st.d1[0], st.d2[0], plane, cnt, o2);
-    uint32_t tot[NB + 1];
-    sum_slices<NB, LOG_SW, GW, EVEN>(cnt, tot, o2);
-    decide<NB, EVEN>(st, tot, o2);
-  }
+  search<NB, LOG_SW, GW, EVEN, true>(m1, m2, F, plane, st);
 }
 
 // Bit-sliced kernel median_bitslice (mode kBitslice; logic in median_bitslice.cuh, tested on the CPU).

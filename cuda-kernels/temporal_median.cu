@@ -546,30 +546,40 @@ int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, c
 // slots per lane; fewer blocks are left to version 12, which the automatic choice takes there
 // anyway), vector inputs only; NW warps per block, each with its own T * 128 bytes.
 // BULK: version 15 (median_bitslice5), whose NBLK mbarriers per warp follow the tiles.
-template <bool EVEN, int NBLK, int NW, bool BULK>
+// LIN: version 16 (median_bitslice6), also for NBLK = 1 and 2 (8 <= T <= 128).
+template <bool EVEN, int NBLK, int NW, bool BULK, bool LIN>
 int launch_bitslice4_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
   const int64_t blocks = (n + 128 * NW - 1) / (128 * NW);
   if constexpr (BULK)
     return launch_bs(median_bitslice5<EVEN, NBLK, NW>, blocks, 32 * NW, (size_t)NW * (T * 128 + NBLK * 8), stream,
                      frames, (int)T, n, out);
+  else if constexpr (LIN)
+    return launch_bs(median_bitslice6<EVEN, NBLK, NW>, blocks, 32 * NW, (size_t)NW * T * 128, stream, frames, (int)T, n,
+                     out);
   else
     return launch_bs(median_bitslice4<EVEN, NBLK, NW>, blocks, 32 * NW, (size_t)NW * T * 128, stream, frames, (int)T, n,
                      out);
 }
 
-template <int NW, bool BULK = false>
+// One NBLK of launch_bitslice4_t, both parities; only version 16 is instantiated below 3 blocks.
+template <int NBLK, int NW, bool BULK, bool LIN>
+int launch_bitslice4_nblk(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
+  if constexpr (NBLK < 3 && !LIN) return COMIX_ERR_ARGUMENT;
+  else
+    return T % 2 == 0 ? launch_bitslice4_t<true, NBLK, NW, BULK, LIN>(frames, T, n, out, stream)
+                      : launch_bitslice4_t<false, NBLK, NW, BULK, LIN>(frames, T, n, out, stream);
+}
+
+template <int NW, bool BULK = false, bool LIN = false>
 int launch_bitslice4_nw(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
-  const int nblk = comix::bitslice::frame_slots((int)T, 8) / 8;
-  const bool even = T % 2 == 0;
-#define COMIX_BS4(NBLK) (even ? launch_bitslice4_t<true, NBLK, NW, BULK>(frames, T, n, out, stream) \
-                              : launch_bitslice4_t<false, NBLK, NW, BULK>(frames, T, n, out, stream))
-  switch (nblk) {
-    case 3: return COMIX_BS4(3);
-    case 4: return COMIX_BS4(4);
-    case 5: return COMIX_BS4(5);
+  switch (comix::bitslice::frame_slots((int)T, 8) / 8) {
+    case 1: return launch_bitslice4_nblk<1, NW, BULK, LIN>(frames, T, n, out, stream);
+    case 2: return launch_bitslice4_nblk<2, NW, BULK, LIN>(frames, T, n, out, stream);
+    case 3: return launch_bitslice4_nblk<3, NW, BULK, LIN>(frames, T, n, out, stream);
+    case 4: return launch_bitslice4_nblk<4, NW, BULK, LIN>(frames, T, n, out, stream);
+    case 5: return launch_bitslice4_nblk<5, NW, BULK, LIN>(frames, T, n, out, stream);
     default: return COMIX_ERR_ARGUMENT;
   }
-#undef COMIX_BS4
 }
 
 int g_bs4_nw = 1;  // version 14's (and 15's) warps per block (comix_median_cuda_set_variant)
@@ -605,32 +615,11 @@ int launch_bitslice5(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, 
 // frames a lane's slot 0, where slots past T are read, would lie past the tile), vector inputs only
 // (else version 12); NW = g_bs6_nw warps per block, each with its own T * 128 bytes.
 int g_bs6_nw = 2;
-template <bool EVEN, int NBLK, int NW>
-int launch_bitslice6_t(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
-  const int64_t blocks = (n + 128 * NW - 1) / (128 * NW);
-  return launch_bs(median_bitslice6<EVEN, NBLK, NW>, blocks, 32 * NW, (size_t)NW * T * 128, stream, frames, (int)T, n,
-                   out);
-}
-template <int NW>
-int launch_bitslice6_nw(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
-  const bool even = T % 2 == 0;
-#define COMIX_BS6(NBLK) (even ? launch_bitslice6_t<true, NBLK, NW>(frames, T, n, out, stream) \
-                              : launch_bitslice6_t<false, NBLK, NW>(frames, T, n, out, stream))
-  switch (comix::bitslice::frame_slots((int)T, 8) / 8) {
-    case 1: return COMIX_BS6(1);
-    case 2: return COMIX_BS6(2);
-    case 3: return COMIX_BS6(3);
-    case 4: return COMIX_BS6(4);
-    case 5: return COMIX_BS6(5);
-    default: return COMIX_ERR_ARGUMENT;
-  }
-#undef COMIX_BS6
-}
 int launch_bitslice6(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, cudaStream_t stream) {
   if (!vec16_ok(frames, n, out) || T < 8 || T > 8 * comix::bitslice::kFrames)
     return launch_bitslice(frames, T, n, out, stream, false, 1);
-  return g_bs6_nw == 1 ? launch_bitslice6_nw<1>(frames, T, n, out, stream)
-                       : launch_bitslice6_nw<2>(frames, T, n, out, stream);
+  return g_bs6_nw == 1 ? launch_bitslice4_nw<1, false, true>(frames, T, n, out, stream)
+                       : launch_bitslice4_nw<2, false, true>(frames, T, n, out, stream);
 }
 
 int max_optin_smem() {
