@@ -424,13 +424,15 @@ size_t staged_smem(int64_t T) {
 }
 
 // Kernel choice. By default (g_auto) from measurements on an H200 (benchmarks/RESULTS.md,
-// gpu-check 2026-11-26 sessions 3 and 8, same run for every variant):
+// gpu-check 2026-11-26 sessions 3, 8 and 9, same run for every variant):
 //   T < 16:          the nibble-histogram kernel (T = 16: hist 0.276 ms at 1080p, 0.015 at 224^2)
 //   16 <= T <= 320, 16-byte rows (n % 16 == 0, aligned pointers): median version 16 on 2 warps
 //                    per block (kBitslice6, variant 29), session 8: 1080p T = 16 0.164 ms (v12
 //                    0.232), T = 72 0.274 (v12 0.349), T = 300 0.760 = 57.7% of copy r+w (v14
 //                    on 2 warps 1.010, v11 1.046, v16 on 1 warp 0.896); 224^2 T = 16 / 72 / 300
 //                    0.013 / 0.017 / 0.031 (v12 0.015 / 0.023 / 0.048; v16 on 1 warp 0.030)
+//   320 < T <= 640, 16-byte rows: median version 17 (kBitslice7, variant 14), session 9: 1080p
+//                    T = 500 1.631 ms (v11 1.782, v16 1.966), 224^2 T = 500 0.054 (v11 0.063)
 //   otherwise, 16 <= T <= 160: median version 12 (kBitslice2, variant 5): 1080p T = 16 0.231 ms
 //                    (hist 0.276, v11 0.271), T = 72 0.345 (v11 0.392, hist 0.601)
 //   otherwise, 160 < T <= 1280: median version 11 (kBitslice, variant 4): 1080p T = 300 1.043 ms
@@ -447,6 +449,10 @@ constexpr int64_t kAutoBitsliceMinT = 16;
 constexpr int64_t kAutoBitslice2MaxT = 160;
 constexpr int64_t kAutoBitslice6MaxT = 320;  // version 16 from kAutoBitsliceMinT on 16-byte rows
 constexpr int kAutoBitslice6Warps = 2;
+// Version 17 (version 11 staged in global order) above version 16's range on 16-byte rows, up to
+// 2 groups per warp (at 1 group, T > 640, both layouts stage the same chunks; not measured there).
+// H200, 2026-11-26 (session 9): T = 500 1080p 1.631 ms vs version 11 1.782; 224^2 0.054 vs 0.063.
+constexpr int64_t kAutoBitslice7MaxT = 640;
 
 // 16-byte rows and aligned pointers: the kernels' cp.async staging path (else bytes).
 bool vec16_ok(const uint8_t* frames, int64_t n, const uint8_t* out) {
@@ -636,8 +642,11 @@ extern "C" int comix_median_u8_cuda(const uint8_t* frames, int64_t T, int64_t n,
   cudaStream_t stream = static_cast<cudaStream_t>(stream_);
   static const int smem_limit = max_optin_smem();
   if (g_auto) {
-    const bool v16 = T >= kAutoBitsliceMinT && T <= kAutoBitslice6MaxT && vec16_ok(frames, n, out);
+    const bool vec16 = vec16_ok(frames, n, out);
+    const bool v16 = T >= kAutoBitsliceMinT && T <= kAutoBitslice6MaxT && vec16;
+    const bool v17 = T > kAutoBitslice6MaxT && T <= kAutoBitslice7MaxT && vec16;
     g_count_mode = v16                                                ? kBitslice6
+                   : v17                                              ? kBitslice7
                    : T >= kAutoBitsliceMinT && T <= kAutoBitslice2MaxT ? kBitslice2
                    : T > kAutoBitslice2MaxT && T <= kBitsliceMaxT     ? kBitslice
                    : T <= kAutoHistMaxT                               ? kHist

@@ -104,7 +104,7 @@ int main() {
   cudaDeviceProp prop;
   CUDA_OK(cudaGetDeviceProperties(&prop, 0));
   std::printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
-  const int64_t Ts[] = {1, 2, 3, 16, 64, 65, 72, 128, 129, 193, 255, 256, 300, 301, 320, 1000, 1817, 2500, 8000};
+  const int64_t Ts[] = {1, 2, 3, 16, 64, 65, 72, 128, 129, 193, 255, 256, 300, 301, 320, 321, 500, 640, 641, 1000, 1817, 2500, 8000};
   const int64_t ns[] = {1, 13, 128, 4096, 4096 + 48, 224 * 224 * 3, 101 * 77 * 3};  // 4144: 16-byte rows, a part block
   // every kernel variant (4, 20: bit-sliced, 4 and 2 groups per warp; 5, 21: the same, version 12;
   // 7, 23: version 13, a tile's frames over 2 and 4 warps; 11, 27, 59, 43: version 14 on 1, 2, 3
