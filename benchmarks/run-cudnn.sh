@@ -6,7 +6,7 @@
 #   benchmarks/run-cudnn.sh /path/to/bin/java /path/to/benchmarks.jar
 #
 # Environment (optional): PYTHON=python3  OUT=dir  SHAPES=Conv3d_1a_7x7,Conv3d_2c_3x3,Mixed_4b_3x3  BATCH=8,32
-#   PRECISION=F32,TF32,BF16  LAYOUT=NCDHW,NDHWC  API=graph (or graph,legacy: cuDNN's backend or legacy API)  JMH_OPTS (default "-wi 1 -w 300ms -i 3 -r 300ms")
+#   PRECISION=F32,TF32,BF16  LAYOUT=NCDHW,NDHWC  API=graph (or graph,legacy,gemm: cuDNN's backend or legacy API, or im2col + SGEMM for F32 NDHWC Conv3d_1a)  JMH_OPTS (default "-wi 1 -w 300ms -i 3 -r 300ms")
 #   SKIP_PYTHON=1  SKIP_JMH=1  COMIX_CUDNN_FIND=heuristic (skip cuDNN's timed search)
 # The full matrix (3 shapes x 2 batches x 3 precisions x 2 layouts x fwd/fwdbwd = 72 JMH runs, one JVM
 # fork per parameter set) takes roughly 4-6 minutes; narrow it with the variables above.
