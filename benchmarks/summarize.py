@@ -21,6 +21,7 @@ DTYPE_SIZE = {"F32": 4, "BF16": 2}
 # numpy baseline of its own (run-gpu.sh).
 NUMPY_CRC = {("224", 16): "ee738ac7", ("224", 72): "4560df72", ("224", 300): "cf6f47e5",
              ("1080", 16): "cad07b60", ("1080", 72): "74f9db34", ("1080", 300): "eb3ab9fe",
+             ("224", 500): "c0ccfcd1", ("1080", 500): "c3bf1400",  # numpy 2.x, session 9 (T = 300 rechecked)
              ("vtest-224", 795): "6a0e005c", ("vtest-native", 795): "568c0908"}
 
 
@@ -115,8 +116,11 @@ def main():
 
     # --- median
     rows = []
+    # every frame count the run has (run-gpu.sh TS=..., median_baseline.py --T ...), in order
+    median_ts = sorted({int(r["params"]["T"]) for r in jmh if r["benchmark"].endswith(".MedianBench.median")}
+                       | {int(r["T"]) for r in base if r.get("bench") == "median"}) or [16, 72, 300]
     for size in ("224", "1080"):
-        for T in (16, 72, 300):
+        for T in median_ts:
             o = ours("MedianBench.median", size=size, T=T, device=dev)
             nb = T * SIZES[size][0] * SIZES[size][1] * SIZES[size][2]
             if args.gpu:
