@@ -25,8 +25,9 @@
 #include <random>
 #include <vector>
 
-typedef int (*supcon_fn)(const float*, int64_t, int64_t, int64_t, const int64_t*, const uint8_t*, float, float, int,
-                         float, double*, float*, int);
+#include "comix/supcon.h"  // the signature only: each build's copy is found by dlsym
+
+typedef decltype(&comix_supcon_f32_cpu) supcon_fn;
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 2 * (calls + 2); ++i) {
     const int w = i & 1;
     const auto a = std::chrono::steady_clock::now();
-    const int st = fn[w](x.data(), N, V, D, nullptr, nullptr, 0.1f, 0.1f, 1 /* normalise */, 1.0f, &loss[w], g.data(),
+    const int st = fn[w](x.data(), N, V, D, nullptr, nullptr, 0.1f, 0.1f, COMIX_SUPCON_NORMALIZE, 1.0f, &loss[w], g.data(),
                          threads);
     const auto b = std::chrono::steady_clock::now();
     if (st != 0) {

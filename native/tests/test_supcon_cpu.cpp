@@ -16,6 +16,8 @@ struct Case {
   int classes;
   double tau = 0.5, tau_b = 0.07;
   double scale = 0.3;
+  int per_label = 0;  // > 0: fixed labels of at most per_label samples, spread over the batch (sample i in
+                      // label i % ceil(N / per_label)); else random labels of `classes`
 };
 
 struct Ref {
@@ -120,7 +122,7 @@ static void make_inputs(const Case& c, std::vector<float>& xf, std::vector<int64
   msk.clear();
   if (c.labels) {
     std::uniform_int_distribution<int> ld(0, c.classes - 1);
-    for (int64_t i = 0; i < c.N; ++i) lab.push_back(ld(rng()));
+    for (int64_t i = 0; i < c.N; ++i) lab.push_back(c.per_label > 0 ? i % ((c.N + c.per_label - 1) / c.per_label) : ld(rng()));
   }
   if (c.mask) {
     std::bernoulli_distribution bd(0.6);
@@ -332,6 +334,12 @@ int main() {
     check_case("D=1, 2 row tiles", {129, 2, 1, false, false, false, false, 0, 0.5, 0.07, 1.0}, threads);
     check_case("513x1x129 labels masked", {513, 1, 129, true, true, false, false, 30, 0.5, 0.07, 0.3}, threads);
     check_case("65x2x255 masked", {65, 2, 255, false, true, false, false, 0, 0.5, 0.07, 0.3}, threads);
+    // labels of 4, 8 and 9 rows spread over 3 row tiles: positives summed from their rows up to 8
+    // rows per label (kSmallLabel; positives in other tiles), per-label sums from 9
+    check_case("multi-tile labels of 4", {300, 1, 40, true, false, false, false, 0, 0.5, 0.07, 0.3, 4}, threads);
+    check_case("multi-tile labels of 8", {300, 1, 40, true, false, false, false, 0, 0.5, 0.07, 0.3, 8}, threads);
+    check_case("multi-tile labels of 9", {300, 1, 40, true, false, false, false, 0, 0.5, 0.07, 0.3, 9}, threads);
+    check_case("multi-tile 2 views x 4", {150, 2, 40, true, true, true, false, 0, 0.5, 0.07, 0.3, 4}, threads);
   }
   unsetenv("COMIX_SUPCON_CPU_MAX_S_BYTES");
   check_fd({3, 2, 4, false, false, false, false, 0});

@@ -50,8 +50,8 @@ COMIX_ALWAYS_INLINE void micro_p(const T* A, int64_t ais, const T* B, int64_t K,
 
 // zt[d * NB + j] = zp[j * ldz + d] for j < NB, d < D: an NB-row panel of Z turned k-major. Float:
 // 16 x 16 blocks transposed in registers by four perfect shuffles (row i with row i + 8; each
-// rotates the (row, column) bit string by one, four give the transpose), ~10x fewer operations
-// than element copies; the rest (and double) by 16-wide blocks that stay in L1.
+// rotates the (row, column) bit string by one, four give the transpose): 16 loads, 64 shuffles
+// and 16 stores per block instead of 256 element loads and stores; the rest (and double) by 16-wide blocks that stay in L1.
 template <class T, int64_t NB>
 COMIX_ALWAYS_INLINE void transpose_panel(const T* zp, int64_t ldz, int64_t D, T* zt) {
   int64_t dv = 0;
@@ -253,14 +253,13 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       transpose_panel<T, NB>(Z.get(), Dp, D, Zt + jb * D * NB);
     }
   });
+  // features c*NB .. c*NB+NB-1 of row a of Z, in Zg
+  auto zchunk = [&](int64_t a, int64_t c) -> const T* { return Zg + (((a / CB) * nch + c) * CB + a % CB) * NB; };
   // rows a0 .. a0+n-1 of Z, read back from Zg into out (row stride Dp); chunk-major, so rows of
   // one tile are read as contiguous runs of Zg
   auto zrows = [&](int64_t a0, int64_t n, T* out) {
     for (int64_t c = 0; c < nch; ++c)
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t a = a0 + i;
-        std::memcpy(out + i * Dp + c * NB, Zg + (((a / CB) * nch + c) * CB + a % CB) * NB, (size_t)NB * sizeof(T));
-      }
+      for (int64_t i = 0; i < n; ++i) std::memcpy(out + i * Dp + c * NB, zchunk(a0 + i, c), (size_t)NB * sizeof(T));
   };
   // The members of each label, in index order.
   std::vector<int64_t> gstart((size_t)G + 1, 0), gmem((size_t)M);
@@ -274,7 +273,8 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     for (int64_t i = 0; i < M; ++i) gmem[(size_t)fill[(size_t)group[(size_t)i]]++] = i;
   }
   // The positives' feature sum of an anchor, sum over the other rows p of its label of z_p, is
-  // needed once per anchor for the loss and once for the gradient. Labels of at most kSmallLabel
+  // needed once per anchor for the gradient and, when S is not stored or labels are large, once
+  // for the loss (small labels with S stored take the loss's part from the S tiles: pps). Labels of at most kSmallLabel
   // rows (NT-Xent's pairs, CoMix's BGM pairs) have it summed from those rows when needed; larger
   // ones read it from per-label sums gsum[g * D + d] (float64, the label's rows added in index
   // order, each entry written once into a cached buffer) minus the anchor. For 1024 x 2 x 512 the
@@ -284,25 +284,24 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   std::unique_lock<std::mutex> gslock;
   ABuf<double> gsown;
   double* const gsum = small_labels ? nullptr : work_buffer<double, 4>((size_t)(G * D), gslock, gsown);
-  if (!small_labels)
-  comix::parallel_for(nch, 1, nthreads, [&](int64_t c0, int64_t c1, int) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const int64_t d0 = c * NB, w = std::min<int64_t>(NB, D - d0);
-      for (int64_t g = 0; g < G; ++g) {
-        double acc[NB];
-        for (int64_t q = 0; q < NB; ++q) acc[q] = 0.0;
-        for (int64_t m = gstart[(size_t)g]; m < gstart[(size_t)g + 1]; ++m) {
-          const int64_t a = gmem[(size_t)m];
-          const T* z = Zg + (((a / CB) * nch + c) * CB + a % CB) * NB;
-          for (int64_t q = 0; q < NB; ++q) acc[q] += (double)z[q];
+  if (!small_labels) {
+    comix::parallel_for(nch, 1, nthreads, [&](int64_t c0, int64_t c1, int) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t d0 = c * NB, w = std::min<int64_t>(NB, D - d0);
+        for (int64_t g = 0; g < G; ++g) {
+          double acc[NB];
+          for (int64_t q = 0; q < NB; ++q) acc[q] = 0.0;
+          for (int64_t m = gstart[(size_t)g]; m < gstart[(size_t)g + 1]; ++m) {
+            const T* z = zchunk(gmem[(size_t)m], c);
+            for (int64_t q = 0; q < NB; ++q) acc[q] += (double)z[q];
+          }
+          std::memcpy(gsum + g * D + d0, acc, (size_t)w * sizeof(double));
         }
-        std::memcpy(gsum + g * D + d0, acc, (size_t)w * sizeof(double));
       }
-    }
-  });
-  // pos[d] = sum over the other rows p of anchor a's label of z_p[d] (float64); z is row a, zb
-  // scratch for one row (Dp entries)
-  auto positives = [&](int64_t a, const T* z, double* pos, T* zb) {
+    });
+  }
+  // pos[d] = sum over the other rows p of anchor a's label of z_p[d] for d < D (float64); z is row a
+  auto positives = [&](int64_t a, const T* z, double* pos) {
     const int64_t g = group[(size_t)a];
     if (!small_labels) {
       const double* gs = gsum + g * D;
@@ -313,8 +312,11 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     for (int64_t m = gstart[(size_t)g]; m < gstart[(size_t)g + 1]; ++m) {
       const int64_t b = gmem[(size_t)m];
       if (b == a) continue;
-      zrows(b, 1, zb);
-      for (int64_t d = 0; d < D; ++d) pos[d] += (double)zb[d];
+      for (int64_t c = 0; c < nch; ++c) {
+        const T* zc = zchunk(b, c);
+        const int64_t w = std::min<int64_t>(NB, D - c * NB);
+        for (int64_t q = 0; q < w; ++q) pos[c * NB + q] += (double)zc[q];
+      }
     }
   };
   const double inv_tau = 1.0 / P.tau;
@@ -327,9 +329,9 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   // An anchor's statistics: lse, 1/|P(a)| and the row loss, from its max m and sum l of exp(s - m)
   // over k != a and the sum of s_ap over its positives; anchors without positives (or only
   // themselves) stay invalid.
-  // The positives' sum from z (row a of Z); pos (Dp float64) and zb (Dp) scratch:
-  auto pos_sim = [&](int64_t a, const T* z, double* pos, T* zb) {
-    positives(a, z, pos, zb);
+  // The positives' sum from z (row a of Z); pos (Dp float64) scratch:
+  auto pos_sim = [&](int64_t a, const T* z, double* pos) {
+    positives(a, z, pos);
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 chains, not one latency-bound one
     int64_t d = 0;
     for (; d + 8 <= D; d += 8)
@@ -367,10 +369,10 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     return true;
   };
   // dz = sum_k W_ak z_k for anchor a (float64, row of Dp), turned into dL/dz_a and written out
-  // z: row a of Z; pos (Dp float64) and zb (Dp) scratch
-  auto write_grad_row = [&](int64_t a, double* dz, const T* z, double* pos, T* zb) {
+  // z: row a of Z; pos (Dp float64) scratch
+  auto write_grad_row = [&](int64_t a, double* dz, const T* z, double* pos) {
     const double ip2 = 2.0 * inv_npos[(size_t)a];
-    if (ip2 != 0.0) positives(a, z, pos, zb);
+    if (ip2 != 0.0) positives(a, z, pos);
     else std::fill(pos, pos + D, 0.0);  // no positives (or an invalid anchor): the term is 0
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t d = 0;
@@ -458,9 +460,9 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     // small labels: pps[a * nt + t] = sum of s_ap over a's positives p in column tile t, read from
     // each S tile while it holds s (so the loss needs no row of Z)
     std::vector<double> pps(small_labels ? (size_t)(M * nt) : 0, 0.0);
-    auto collect_pos = [&](const T* tb, int64_t I, int64_t J, int64_t mr, int64_t mc, int64_t i0, int64_t i1) {
+    auto collect_pos = [&](const T* tb, int64_t I, int64_t J, int64_t mr, int64_t mc) {
       const int64_t r0 = I * CB, c0 = J * CB;
-      for (int64_t i = i0; i < i1; ++i) {  // rows of tile I against columns of tile J
+      for (int64_t i = 0; i < mr; ++i) {  // rows of tile I against columns of tile J
         const int64_t a = r0 + i, g = group[(size_t)a];
         double acc = 0.0;
         for (int64_t q = gstart[(size_t)g]; q < gstart[(size_t)g + 1]; ++q) {
@@ -553,7 +555,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
             }
             for (int64_t j = 0; j < mc; ++j) tmin = cmax[(size_t)j] < tmin ? cmax[(size_t)j] : tmin;
             const bool one_shift = (double)tmax - (double)tmin <= 50.0;
-            if (small_labels) collect_pos(tb, I, J, mr, mc, 0, mr);
+            if (small_labels) collect_pos(tb, I, J, mr, mc);
             for (int64_t j = 0; j < mc; ++j) csum[(size_t)j] = T(0);
             // In the one-shift case the tile keeps e = exp(s - tmax), which pass 3s turns into W
             // with a multiply (W_ak = e (exp(tmax - lse_a) + exp(tmax - lse_k))), not two
@@ -605,7 +607,6 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
             for (int64_t i = 0; i < rw; ++i) {
               T* row = tb + i * CB;
               for (int64_t j = 0; j < cw; ++j) row[j] = (T)(row[j] * sc);
-              if (small_labels && i < mr) collect_pos(tb, I, J, mr, mc, i, i + 1);
               if (i < mr && mc > 0) {
                 T mx, sum;
                 seg_stats(row, mc, diag ? i : -1, mx, sum);
@@ -613,16 +614,16 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
                 pl[(size_t)((r0 + i) * nt + J)] = (double)sum;
               }
             }
+            if (small_labels) collect_pos(tb, I, J, mr, mc);  // rows past M or columns past M: zeros
           }
         }
       });
     }
     comix::parallel_for(M, 64, nthreads, [&](int64_t a0, int64_t a1, int) {
-      ABuf<T> zs, zb;
+      ABuf<T> zs;
       ABuf<double> pos;
       if (!small_labels) {
         zs = abuf<T>((size_t)(NB * Dp));
-        zb = abuf<T>((size_t)Dp);
         pos = abuf<double>((size_t)Dp);
       }
       for (int64_t a = a0; a < a1; ++a) {
@@ -640,7 +641,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         if (small_labels)
           for (int64_t t = 0; t < nt; ++t) possum += pps[(size_t)(a * nt + t)];
         else
-          possum = pos_sim(a, zs.get() + ((a - a0) % NB) * Dp, pos.get(), zb.get());
+          possum = pos_sim(a, zs.get() + ((a - a0) % NB) * Dp, pos.get());
         row_stats(a, ms, sum, possum);
       }
     });
@@ -705,7 +706,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
     const int64_t nrb = (M + MC - 1) / MC;
     std::atomic<int64_t> next{0};
     comix::parallel_for(nw, 1, nw, [&](int64_t, int64_t, int) {
-      ABuf<T> tmp = abuf<T>((size_t)(MC * Dp)), zs = abuf<T>((size_t)(MC * Dp)), zb = abuf<T>((size_t)Dp);
+      ABuf<T> tmp = abuf<T>((size_t)(MC * Dp)), zs = abuf<T>((size_t)(MC * Dp));
       ABuf<double> pos = abuf<double>((size_t)Dp);
       ABuf<double> acc = abuf<double>((size_t)(MC * Dp));
       for (int64_t rb; (rb = next.fetch_add(1)) < nrb;) {
@@ -730,7 +731,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
           for (int64_t e = 0; e < ng * kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
         }
         zrows(R0, std::min<int64_t>(MC, M - R0), zs.get());
-        for (int64_t i = 0; i < ng * kRows && R0 + i < M; ++i) write_grad_row(R0 + i, acc.get() + i * Dp, zs.get() + i * Dp, pos.get(), zb.get());
+        for (int64_t i = 0; i < ng * kRows && R0 + i < M; ++i) write_grad_row(R0 + i, acc.get() + i * Dp, zs.get() + i * Dp, pos.get());
       }
     });
     return COMIX_OK;
@@ -744,7 +745,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       for (int64_t j = 0; j < wp; ++j) tile[i * CB + j] = (T)(tile[i * CB + j] * (T)inv_tau);
   };
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
-    ABuf<T> S = abuf<T>((size_t)(kRows * CB)), zs = abuf<T>((size_t)(kRows * Dp)), zb = abuf<T>((size_t)Dp);
+    ABuf<T> S = abuf<T>((size_t)(kRows * CB)), zs = abuf<T>((size_t)(kRows * Dp));
     ABuf<double> pos = abuf<double>((size_t)Dp);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t i0 = blk * kRows;
@@ -771,7 +772,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
       }
       zrows(i0, std::min<int64_t>(kRows, M - i0), zs.get());
       for (int i = 0; i < kRows && i0 + i < M; ++i)
-        if (anchor_valid(i0 + i, l[i])) row_stats(i0 + i, m[i], l[i], pos_sim(i0 + i, zs.get() + i * Dp, pos.get(), zb.get()));
+        if (anchor_valid(i0 + i, l[i])) row_stats(i0 + i, m[i], l[i], pos_sim(i0 + i, zs.get() + i * Dp, pos.get()));
     }
   });
   if (!finish_loss()) return COMIX_OK;
@@ -779,7 +780,6 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
   // ---- 3. pass 2 (S too large to store): gradient, S recomputed tile by tile ----
   comix::parallel_for(nblocks, 1, nthreads, [&](int64_t b0, int64_t b1, int) {
     ABuf<T> S = abuf<T>((size_t)(kRows * CB)), tmp = abuf<T>((size_t)(kRows * Dp)), zs = abuf<T>((size_t)(kRows * Dp));
-    ABuf<T> zb = abuf<T>((size_t)Dp);
     ABuf<double> pos = abuf<double>((size_t)Dp);
     ABuf<double> acc = abuf<double>((size_t)(kRows * Dp));
     for (int64_t blk = b0; blk < b1; ++blk) {
@@ -811,7 +811,7 @@ int supcon_run(const Problem<T>& P, double* loss_out, int threads) {
         for (int64_t e = 0; e < kRows * Dp; ++e) acc[(size_t)e] += (double)tmp[(size_t)e];
       }
       zrows(i0, std::min<int64_t>(kRows, M - i0), zs.get());
-      for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.get() + i * Dp, zs.get() + i * Dp, pos.get(), zb.get());
+      for (int i = 0; i < kRows && i0 + i < M; ++i) write_grad_row(i0 + i, acc.get() + i * Dp, zs.get() + i * Dp, pos.get());
     }
   });
   return COMIX_OK;
