@@ -118,7 +118,7 @@ def main():
     rows = []
     # every frame count the run has (run-gpu.sh TS=..., median_baseline.py --T ...), in order
     median_ts = sorted({int(r["params"]["T"]) for r in jmh if r["benchmark"].endswith(".MedianBench.median")}
-                       | {int(r["T"]) for r in base if r.get("bench") == "median"}) or [16, 72, 300]
+                       | {int(r["T"]) for r in base if r.get("bench") == "median"})
     for size in ("224", "1080"):
         for T in median_ts:
             o = ours("MedianBench.median", size=size, T=T, device=dev)

@@ -349,11 +349,6 @@ COMIX_HD void result_planes(const State<NB>& st, uint32_t (&out)[8]) {
 #define COMIX_BS_SHARED(name) extern __shared__ __align__(32) uint32_t name[]
 #endif
 
-// Versions 12-14 (device only): the byte offsets, inside each item's 32 bytes, of the 8 planes of
-// the items of slice s (plane pb at word pb ^ swizzle(s)), and lane L's in-place transposition
-// of its 8 items of one block of frame slots (item L + 32 f at byte 32 L + 1024 f of the tile,
-// f = 8j..8j+7; blk points at the block's first): 32 raw bytes -> 8 planes each (the CPU test
-// runs transpose_sel at the same addresses).
 // cp.async groups complete in order: block j has landed when at most `pending` newer groups are
 // still in flight (wait_prior needs a compile-time count; at most kFrames/8 - 1 = 4 here).
 // (The includer brings cuda_pipeline.h.)
@@ -383,6 +378,11 @@ COMIX_BS_UNROLL
   __pipeline_commit();
 }
 
+// Versions 12-16: the byte offsets, inside each item's 32 bytes, of the 8 planes of the items of
+// slice s (plane pb at word pb ^ swizzle(s)), and lane L's in-place transposition of its 8 items
+// of one block of frame slots (item L + 32 f at byte 32 L + 1024 f of the tile, f = 8j..8j+7;
+// blk points at the block's first): 32 raw bytes -> 8 planes each (test_median_bitslice runs
+// transpose_sel at the same addresses, test_median_emulated the whole kernels).
 template <int GW>
 __device__ __forceinline__ void plane_offsets(int s, uint32_t (&poff)[8]) {
   const int swz = swizzle<GW>(s);
@@ -403,7 +403,7 @@ COMIX_BS_UNROLL
   }
 }
 
-// The group's total of one pass (device only): the counts of the SW = 2^LOG_SW lanes that share
+// The group's total of one pass: the counts of the SW = 2^LOG_SW lanes that share
 // the group's pixels (lanes GW << r apart) summed by a shuffle butterfly into tot (kCountBits +
 // LOG_SW bits); for even T their ORs o2 too. Every lane of the group ends with the same totals.
 // (The CPU test runs the same pairwise adds with the same xor partners.)

@@ -40,6 +40,8 @@ __device__ __forceinline__ uint32_t byte_of(uint32_t w, int j) { return (w >> (8
 //  kBitslice4: median_bitslice4, version 14: version 12 with straight-line passes (slot count a
 //  template constant) and NW = 1 to 4 warps per block sharing wider row pieces when staging.
 //  kBitslice5: median_bitslice5, version 15: version 14 staged by the bulk copy engine (sm_90).
+//  kBitslice6: median_bitslice6, version 16: version 14 with rows staged in global byte order.
+//  kBitslice7: median_bitslice with LIN, version 17: version 11 staged in global byte order.
 //  (Variant 6, version 12 plus an L2 prefetch of the tile that starts next, was measured on an
 //  H200 and removed: 1.62 ms at 1080p x 300 against 1.11 without it, benchmarks/RESULTS.md.)
 enum CountMode { kVset = 0, kLanes = 1, kHalf = 2, kHist = 3, kBitslice = 4, kBitslice2 = 5, kBitslice3 = 7, kBitslice4 = 11,
@@ -432,7 +434,7 @@ size_t staged_smem(int64_t T) {
 //                    on 2 warps 1.010, v11 1.046, v16 on 1 warp 0.896); 224^2 T = 16 / 72 / 300
 //                    0.013 / 0.017 / 0.031 (v12 0.015 / 0.023 / 0.048; v16 on 1 warp 0.030)
 //   320 < T <= 640, 16-byte rows: median version 17 (kBitslice7, variant 14), session 9: 1080p
-//                    T = 500 1.631 ms (v11 1.782, v16 1.966), 224^2 T = 500 0.054 (v11 0.063)
+//                    T = 500 1.631 ms (v11 1.782, v16 1.965), 224^2 T = 500 0.054 (v11 0.063)
 //   otherwise, 16 <= T <= 160: median version 12 (kBitslice2, variant 5): 1080p T = 16 0.231 ms
 //                    (hist 0.276, v11 0.271), T = 72 0.345 (v11 0.392, hist 0.601)
 //   otherwise, 160 < T <= 1280: median version 11 (kBitslice, variant 4): 1080p T = 300 1.043 ms
@@ -451,7 +453,6 @@ constexpr int64_t kAutoBitslice6MaxT = 320;  // version 16 from kAutoBitsliceMin
 constexpr int kAutoBitslice6Warps = 2;
 // Version 17 (version 11 staged in global order) above version 16's range on 16-byte rows, up to
 // 2 groups per warp (at 1 group, T > 640, both layouts stage the same chunks; not measured there).
-// H200, 2026-11-26 (session 9): T = 500 1080p 1.631 ms vs version 11 1.782; 224^2 0.054 vs 0.063.
 constexpr int64_t kAutoBitslice7MaxT = 640;
 
 // 16-byte rows and aligned pointers: the kernels' cp.async staging path (else bytes).
@@ -549,8 +550,8 @@ int launch_bitslice(const uint8_t* frames, int64_t T, int64_t n, uint8_t* out, c
 }
 
 // Version 14: 128 < T <= 320 (one 4-group tile, NBLK = frame_slots(T, 8) / 8 = 3..5 blocks of 8
-// slots per lane; fewer blocks are left to version 12, which the automatic choice takes there
-// anyway), vector inputs only; NW warps per block, each with its own T * 128 bytes.
+// slots per lane; fewer blocks are left to version 12), vector inputs only; NW warps per block,
+// each with its own T * 128 bytes.
 // BULK: version 15 (median_bitslice5), whose NBLK mbarriers per warp follow the tiles.
 // LIN: version 16 (median_bitslice6), also for NBLK = 1 and 2 (8 <= T <= 128).
 template <bool EVEN, int NBLK, int NW, bool BULK, bool LIN>

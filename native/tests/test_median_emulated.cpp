@@ -1,8 +1,9 @@
-// The CUDA median's bit-sliced kernel bodies (comix::bitslice::median_v11 ... median_v14 in
-// median_bitslice.cuh, launched by median_bitslice ... median_bitslice4 in temporal_median.cu)
+// The CUDA median's bit-sliced kernel bodies (comix::bitslice::median_v11 ... median_v14, versions
+// 11-17, in median_bitslice.cuh, launched by median_bitslice ... median_bitslice6 in temporal_median.cu)
 // run on the CPU: the kernels' own code with the CUDA built-ins they use emulated. Every CUDA
 // thread of a block is a fiber, __syncthreads and __syncwarp are barriers, __shfl_xor_sync
-// exchanges through a per-warp array between two warp barriers, and cp.async copies at once.
+// exchanges through a per-warp array between two warp barriers, cp.async copies land at the wait
+// that covers them, and bulk copies count their bytes on the emulated mbarrier.
 // test_median_bitslice checks the pieces (search, staging order, exact-T slots); this checks how
 // each kernel puts them together (staging, in-place transposition, the warps' columns, the
 // version-13 exchange, the results and their tails), which otherwise only a GPU would. Shared
@@ -186,7 +187,7 @@ class Guarded {
 };
 }  // namespace emu
 
-// The CUDA built-ins median_v14 uses, on the emulated threads.
+// The CUDA built-ins the kernel bodies use, on the emulated threads.
 #define threadIdx emu::thread_index
 #define blockIdx emu::block_index
 #define __device__
@@ -205,9 +206,36 @@ inline uint32_t __shfl_xor_sync(unsigned, uint32_t v, int lane_mask) {
   return r;
 }
 inline uint4 make_uint4(uint32_t x, uint32_t y, uint32_t z, uint32_t w) { return uint4{x, y, z, w}; }
-inline void __pipeline_memcpy_async(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
-inline void __pipeline_commit() {}
-inline void __pipeline_wait_prior(size_t) {}
+// cp.async: a thread's copies are queued and land only when a wait covers their committed group
+// (__pipeline_wait_prior(k) lands all but the newest k groups), so a wrong wait count, or a read
+// before the wait, reads poisoned shared memory.
+namespace emu {
+struct AsyncCopy {
+  void* dst;
+  const void* src;
+  size_t n;
+};
+struct Pipeline {
+  std::vector<AsyncCopy> open;                   // issued since the last commit
+  std::vector<std::vector<AsyncCopy>> committed;  // oldest first
+};
+std::vector<Pipeline> pipes;  // per thread of the running block
+}  // namespace emu
+inline void __pipeline_memcpy_async(void* dst, const void* src, size_t n) {
+  emu::pipes[threadIdx.x].open.push_back(emu::AsyncCopy{dst, src, n});
+}
+inline void __pipeline_commit() {
+  emu::Pipeline& p = emu::pipes[threadIdx.x];
+  p.committed.push_back(std::move(p.open));
+  p.open.clear();
+}
+inline void __pipeline_wait_prior(size_t k) {
+  emu::Pipeline& p = emu::pipes[threadIdx.x];
+  size_t landed = 0;
+  for (; p.committed.size() - landed > k; ++landed)
+    for (const emu::AsyncCopy& c : p.committed[landed]) std::memcpy(c.dst, c.src, c.n);
+  p.committed.erase(p.committed.begin(), p.committed.begin() + (std::ptrdiff_t)landed);
+}
 namespace emu {
 uint32_t* shared = nullptr;
 }
@@ -265,10 +293,13 @@ static void run_grid(int64_t blocks, int threads, size_t smem_bytes, const Body&
     for (size_t i = 0; i < smem_bytes / 4; ++i) words[i] = 0xdeadbeefu ^ (uint32_t)(i * 2654435761u);
     emu::Block blk(threads / 32);
     emu::mbars.clear();
+    emu::pipes.assign((size_t)threads, emu::Pipeline{});
     emu::block_index.x = (unsigned)b;
     emu::block = &blk;
     emu::shared = words;
     emu::fibers.run(threads, body);
+    for (const emu::Pipeline& p : emu::pipes)
+      CHECK(p.open.empty() && p.committed.empty(), "block %lld ended with cp.async copies never waited for", (long long)b);
   }
 }
 
